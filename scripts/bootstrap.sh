@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything trio_zookeeper's development needs, idempotently:
+#  - Java 17 and ZooKeeper from Debian's packages (when missing and we are root),
+#  - a virtual environment in .venv with the package (editable) and its dev groups.
+# Usage: scripts/bootstrap.sh [GROUP...]   (default group: dev)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+groups=("${@:-dev}")
+
+need_apt=()
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+[ -n "${ZOOKEEPER_CLASSPATH:-}${ZOOKEEPER_HOME:-}" ] || [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
+[ -f /usr/share/java/slf4j-simple.jar ] || need_apt+=(libslf4j-java)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "bootstrap: installing Debian packages: ${need_apt[*]}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    else
+        echo "bootstrap: missing Debian packages: ${need_apt[*]}" >&2
+        echo "  install them (sudo apt-get install ${need_apt[*]}), or point" >&2
+        echo "  ZOOKEEPER_HOME / ZOOKEEPER_CLASSPATH at an existing ZooKeeper," >&2
+        echo "  or set TZK_SERVERS=host:port to use a running server." >&2
+        if [ -z "${TZK_SERVERS:-}" ]; then exit 1; fi
+    fi
+fi
+
+py=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$py" -m venv .venv
+fi
+stamp=.venv/.bootstrap-stamp
+want="$(cat pyproject.toml | sha256sum | cut -c1-16) ${groups[*]}"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check -U "pip>=25.1"
+    args=()
+    for g in "${groups[@]}"; do args+=(--group "$g"); done
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e . "${args[@]}"
+    echo "$want" > "$stamp"
+fi

@@ -1,0 +1,350 @@
+"""The client side of the ZooKeeper protocol, as a sans-IO state machine.
+
+Bytes in, events out; requests in, bytes out. The trio layer feeds whatever it
+reads to :meth:`ClientProtocol.receive_data` and writes whatever the ``send_*``
+methods return, in the order they returned it. Nothing here does I/O or
+knows about time.
+
+What this layer owns:
+
+* framing: a 4-byte big-endian length before every frame; a frame longer than
+  ``max_frame_size`` is refused *before* it is buffered;
+* the handshake: the first frame each way has no header;
+* xids: positive, increasing, wrapping from 2**31-1 to 1, never a reserved
+  value (-1 notification, -2 ping, -4 auth, -8 SetWatches);
+* the pending FIFO: the server answers in request order, and a reply carries
+  no opcode, so the head of the queue says how to decode it; a reply for
+  any other xid, or with nothing pending, is a protocol error (Java's
+  "Xid out of order");
+* the last zxid seen, taken only from request replies with zxid > 0
+  (ZOOKEEPER-1417), never from pings or notifications.
+
+Any broken input raises :class:`RemoteProtocolError` naming what was wrong,
+after which the protocol object is dead: the connection must be dropped.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import struct
+
+from ._enums import EventType, KeeperState, OpCode
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    AuthReply,
+    Connected,
+    ConnectionClosed,
+    Event,
+    Notification,
+    PingReply,
+    Reply,
+    WatchedEvent,
+)
+from ._jute import decode_record, encode_record
+from ._ops import OPS
+from ._records import (
+    AuthPacket,
+    ConnectRequest,
+    ConnectResponse,
+    ConnectResponseCore,
+    SetWatches,
+    SetWatches2,
+    WatcherEvent,
+)
+
+__all__ = [
+    "AUTH_XID",
+    "DEFAULT_MAX_FRAME_SIZE",
+    "NOTIFICATION_XID",
+    "PING_XID",
+    "SET_WATCHES_XID",
+    "ClientProtocol",
+    "ProtocolState",
+]
+
+#: Default largest frame accepted: ZooKeeper's ``jute.maxbuffer`` default,
+#: 0xfffff bytes (``ZKClientConfig.CLIENT_MAX_PACKET_LENGTH_DEFAULT``).
+DEFAULT_MAX_FRAME_SIZE = 0xFFFFF
+
+NOTIFICATION_XID = -1
+PING_XID = -2
+AUTH_XID = -4
+SET_WATCHES_XID = -8
+_MAX_XID = 2**31 - 1
+
+_LEN = struct.Struct(">i")
+_HEADER = struct.Struct(">ii")  # RequestHeader: xid, type
+_REPLY = struct.Struct(">iqi")  # ReplyHeader: xid, zxid, err
+_PING_FRAME = _LEN.pack(8) + _HEADER.pack(PING_XID, OpCode.PING)
+
+_EVENT_TYPES = {int(e): e for e in EventType}
+_KEEPER_STATES = {int(s): s for s in KeeperState}
+
+
+class ProtocolState(enum.Enum):
+    """Where the client protocol is in its life."""
+
+    IDLE = "nothing sent yet"
+    HANDSHAKE = "ConnectRequest sent, awaiting ConnectResponse"
+    CONNECTED = "session established"
+    CLOSED = "connection closed or broken"
+
+
+class ClientProtocol:
+    """The client end of one ZooKeeper connection, with no I/O.
+
+    Args:
+        max_frame_size: The largest frame accepted from the server.
+        last_zxid: The last zxid the client has seen (carried across
+            connections by the session layer).
+        first_xid: The xid of the first request (for tests of the wrap).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        last_zxid: int = 0,
+        first_xid: int = 1,
+    ) -> None:
+        if not 1 <= first_xid <= _MAX_XID:
+            raise ValueError(f"first_xid must be in [1, 2**31-1], not {first_xid}")
+        self.max_frame_size = max_frame_size
+        self.last_zxid = last_zxid
+        self.state = ProtocolState.IDLE
+        self._next_xid = first_xid
+        self._pending: collections.deque[tuple[int, int]] = collections.deque()
+        self._buf = bytearray()
+        self._pos = 0
+
+    # ------------------------------------------------------------ outgoing
+    @property
+    def pending_count(self) -> int:
+        """How many replies (requests and SetWatches) are still expected."""
+        return len(self._pending)
+
+    def pending_xids(self) -> list[int]:
+        """The xids awaiting a reply, oldest first."""
+        return [xid for xid, _ in self._pending]
+
+    def connect(self, request: ConnectRequest) -> bytes:
+        """Start the handshake: the ConnectRequest frame (no request header)."""
+        if self.state is not ProtocolState.IDLE:
+            raise LocalProtocolError(f"connect() called in state {self.state.name}")
+        out = bytearray(4)
+        encode_record(request, out)
+        _LEN.pack_into(out, 0, len(out) - 4)
+        self.state = ProtocolState.HANDSHAKE
+        return bytes(out)
+
+    def _check_can_send(self) -> None:
+        if self.state not in (ProtocolState.HANDSHAKE, ProtocolState.CONNECTED):
+            raise LocalProtocolError(f"cannot send a request in state {self.state.name}")
+
+    def _allocate_xid(self) -> int:
+        xid = self._next_xid
+        self._next_xid = 1 if xid >= _MAX_XID else xid + 1
+        return xid
+
+    def send_request(self, op: int, request: object) -> tuple[int, bytes]:
+        """Frame a request with a fresh xid and expect its reply.
+
+        Args:
+            op: The opcode.
+            request: The request record of that opcode (see ``OPS``).
+
+        Returns:
+            The xid and the frame to write.
+
+        Raises:
+            LocalProtocolError: unknown opcode, the wrong record for it, a
+                value that cannot be encoded, or a frame over the size limit.
+        """
+        self._check_can_send()
+        entry = OPS.get(op)
+        if entry is None or type(request) is not entry[0]:
+            raise LocalProtocolError(f"opcode {op} cannot carry a {type(request).__name__} request")
+        xid = self._next_xid
+        out = bytearray(12)
+        _HEADER.pack_into(out, 4, xid, op)
+        encode_record(request, out)
+        size = len(out) - 4
+        if size > self.max_frame_size:
+            raise LocalProtocolError(
+                f"request of {size} bytes exceeds the frame limit of {self.max_frame_size}"
+            )
+        _LEN.pack_into(out, 0, size)
+        self._allocate_xid()
+        self._pending.append((xid, op))
+        return xid, bytes(out)
+
+    def send_ping(self) -> bytes:
+        """A ping frame (xid -2). Its reply is a :class:`PingReply`."""
+        self._check_can_send()
+        return _PING_FRAME
+
+    def send_auth(self, packet: AuthPacket) -> bytes:
+        """An auth frame (xid -4). Its reply is an :class:`AuthReply`."""
+        self._check_can_send()
+        out = bytearray(12)
+        _HEADER.pack_into(out, 4, AUTH_XID, OpCode.AUTH)
+        encode_record(packet, out)
+        _LEN.pack_into(out, 0, len(out) - 4)
+        return bytes(out)
+
+    def send_set_watches(self, request: SetWatches | SetWatches2) -> bytes:
+        """A SetWatches / SetWatches2 frame (xid -8), answered in FIFO order."""
+        self._check_can_send()
+        op = OpCode.SET_WATCHES if isinstance(request, SetWatches) else OpCode.SET_WATCHES2
+        out = bytearray(12)
+        _HEADER.pack_into(out, 4, SET_WATCHES_XID, op)
+        encode_record(request, out)
+        size = len(out) - 4
+        if size > self.max_frame_size:
+            raise LocalProtocolError(
+                f"SetWatches of {size} bytes exceeds the frame limit of {self.max_frame_size}"
+            )
+        _LEN.pack_into(out, 0, size)
+        self._pending.append((SET_WATCHES_XID, op))
+        return bytes(out)
+
+    # ------------------------------------------------------------ incoming
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Feed bytes read from the connection; ``b""`` means end of file.
+
+        Returns:
+            The events completed by these bytes, in arrival order. The result
+            does not depend on how the stream was split into reads.
+
+        Raises:
+            RemoteProtocolError: the bytes break the protocol. The connection
+                must then be dropped; this object refuses further data.
+        """
+        if self.state is ProtocolState.CLOSED:
+            raise RemoteProtocolError("the connection is already closed or broken")
+        if self.state is ProtocolState.IDLE:
+            raise LocalProtocolError("receive_data() before connect()")
+        try:
+            if not data:
+                return self._eof()
+            buf = self._buf
+            if self._pos and self._pos == len(buf):
+                buf.clear()
+                self._pos = 0
+            buf += data
+            return self._parse()
+        except RemoteProtocolError:
+            self.state = ProtocolState.CLOSED
+            raise
+
+    def _eof(self) -> list[Event]:
+        self.state = ProtocolState.CLOSED
+        left = len(self._buf) - self._pos
+        if left:
+            raise RemoteProtocolError(
+                f"connection closed in the middle of a frame ({left} bytes of it received)"
+            )
+        return [ConnectionClosed()]
+
+    def _parse(self) -> list[Event]:
+        buf = self._buf
+        pos = self._pos
+        end = len(buf)
+        events: list[Event] = []
+        view = memoryview(buf)
+        try:
+            while end - pos >= 4:
+                (size,) = _LEN.unpack_from(buf, pos)
+                if size < 0 or size > self.max_frame_size:
+                    raise RemoteProtocolError(
+                        f"invalid frame length {size} (limit {self.max_frame_size})"
+                    )
+                if end - pos - 4 < size:
+                    break
+                start = pos + 4
+                pos = start + size
+                events.append(self._frame(view, start, pos))
+        finally:
+            view.release()
+        # Compact when the consumed prefix is large, so buffering stays O(n).
+        if pos > 65536 and pos > (end >> 1):
+            del buf[:pos]
+            pos = 0
+        self._pos = pos
+        return events
+
+    def _frame(self, buf: memoryview, pos: int, end: int) -> Event:
+        if self.state is ProtocolState.HANDSHAKE:
+            return self._connect_response(buf, pos, end)
+        if end - pos < 16:
+            raise RemoteProtocolError(f"reply of {end - pos} bytes is shorter than its header")
+        xid, zxid, err = _REPLY.unpack_from(buf, pos)
+        pos += 16
+        if xid == NOTIFICATION_XID:
+            return self._notification(buf, pos, end, zxid)
+        if xid == PING_XID:
+            return PingReply(zxid)
+        if xid == AUTH_XID:
+            return AuthReply(err)
+        if not self._pending:
+            raise RemoteProtocolError(f"reply with xid {xid} but no request is pending")
+        want, op = self._pending[0]
+        if xid != want:
+            raise RemoteProtocolError(f"reply xid {xid} out of order: expected xid {want}")
+        self._pending.popleft()
+        if zxid > 0 and xid != SET_WATCHES_XID:
+            self.last_zxid = zxid
+        response: object | None = None
+        if err == 0:
+            cls = OPS[op][1]
+            if cls is not None:
+                if op == OpCode.ADD_WATCH and pos == end:
+                    # Tolerate a server that sends no ErrorResponse body.
+                    return Reply(xid, zxid, op, err, None)
+                response, _ = decode_record(cls, buf, pos, end)
+        return Reply(xid, zxid, op, err, response)
+
+    def _connect_response(self, buf: memoryview, pos: int, end: int) -> Event:
+        response, after = decode_record(ConnectResponseCore, buf, pos, end)
+        read_only_flag = after < end
+        read_only = bool(buf[after]) if read_only_flag else False
+        if read_only_flag and end - after > 1:
+            raise RemoteProtocolError(
+                f"ConnectResponse has {end - after - 1} unexpected trailing bytes"
+            )
+        self.state = ProtocolState.CONNECTED
+        return Connected(
+            ConnectResponse(
+                protocol_version=response.protocol_version,
+                time_out=response.time_out,
+                session_id=response.session_id,
+                passwd=response.passwd,
+                read_only=read_only,
+            ),
+            read_only_flag,
+        )
+
+    def _notification(self, buf: memoryview, pos: int, end: int, zxid: int) -> Event:
+        raw, _ = decode_record(WatcherEvent, buf, pos, end)
+        event_type = _EVENT_TYPES.get(raw.type)
+        if event_type is None:
+            raise RemoteProtocolError(f"watch notification with unknown event type {raw.type}")
+        state = _KEEPER_STATES.get(raw.state)
+        if state is None:
+            raise RemoteProtocolError(f"watch notification with unknown keeper state {raw.state}")
+        return Notification(zxid, WatchedEvent(event_type, state, raw.path, zxid))
+
+    def connection_lost(self) -> list[int]:
+        """The connection is gone: forget everything pending.
+
+        Returns:
+            The xids that were awaiting replies, oldest first (their outcome
+            is unknown).
+        """
+        self.state = ProtocolState.CLOSED
+        xids = [xid for xid, _ in self._pending]
+        self._pending.clear()
+        self._buf.clear()
+        self._pos = 0
+        return xids

@@ -1,0 +1,100 @@
+"""What the sans-IO client protocol reports: one frozen record per event."""
+
+from __future__ import annotations
+
+import attrs
+
+from ._enums import EventType, KeeperState
+from ._records import ConnectResponse
+
+__all__ = [
+    "AuthReply",
+    "Connected",
+    "ConnectionClosed",
+    "Event",
+    "Notification",
+    "PingReply",
+    "Reply",
+    "WatchedEvent",
+]
+
+
+@attrs.frozen
+class WatchedEvent:
+    """A watch notification, or a session event on a watcher's channel.
+
+    Attributes:
+        event_type: What happened to the node (``EventType.NONE`` for an event
+            about the session).
+        keeper_state: The session's state when the event was generated.
+        path: The node's path, relative to the chroot (None for session events).
+        zxid: The zxid of the change that fired the watch, when the server
+            sends it (ZooKeeper 3.9+); -1 otherwise.
+    """
+
+    event_type: EventType
+    keeper_state: KeeperState
+    path: str | None
+    zxid: int = -1
+
+
+@attrs.frozen
+class Connected:
+    """The handshake completed: the server's ConnectResponse.
+
+    ``response.time_out <= 0`` means the session expired; ``read_only_flag``
+    says whether the server sent the trailing readOnly byte at all.
+    """
+
+    response: ConnectResponse
+    read_only_flag: bool = True
+
+
+@attrs.frozen
+class Reply:
+    """The reply to the request with this xid.
+
+    Attributes:
+        xid: The request's xid (-8 for SetWatches).
+        zxid: The zxid in the reply header.
+        op: The request's opcode.
+        err: 0, or the server's error code (the body is then absent).
+        response: The decoded response record (None when err != 0 or the
+            operation's reply has no body).
+    """
+
+    xid: int
+    zxid: int
+    op: int
+    err: int
+    response: object | None
+
+
+@attrs.frozen
+class Notification:
+    """A watch event pushed by the server (xid -1)."""
+
+    zxid: int
+    event: WatchedEvent
+
+
+@attrs.frozen
+class PingReply:
+    """The answer to a ping (xid -2). Unsolicited ones are tolerated."""
+
+    zxid: int
+
+
+@attrs.frozen
+class AuthReply:
+    """The answer to an auth packet (xid -4); err -115 is AUTHFAILED."""
+
+    err: int
+
+
+@attrs.frozen
+class ConnectionClosed:
+    """The peer closed the connection cleanly between frames."""
+
+
+Event = Connected | Reply | Notification | PingReply | AuthReply | ConnectionClosed

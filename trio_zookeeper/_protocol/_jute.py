@@ -1,0 +1,330 @@
+"""Jute, ZooKeeper's binary record encoding, with Java's exact semantics.
+
+A record is its fields in order, with no tags, all big-endian:
+
+* ``int`` 4 bytes, ``long`` 8 bytes, ``boolean`` 1 byte (any non-zero byte is
+  true, as ``DataInput.readBoolean``);
+* ``buffer`` and ``ustring``: an int length then the bytes (UTF-8 for
+  strings); length -1 is Java's ``null``, distinct from the empty value;
+* ``vector<T>``: an int count then the elements; -1 is ``null``.
+
+Records declare their wire types with ``typing.Annotated`` (see
+``_records.py``); :func:`compile_record` turns a declaration into a pair of
+specialised encode/decode functions, generated once at import time. Generating
+them (rather than walking the declaration on every call) keeps the per-request
+cost low: runs of fixed-size fields become a single ``struct`` call, which is
+what the benchmark of the protocol layer measures.
+
+Every length read from the wire is checked against the bytes that remain
+*before* anything is allocated; a vector count is checked against the minimum
+size of its elements. Broken input raises :class:`RemoteProtocolError` naming
+the record and field, never ``struct.error``, ``IndexError`` or
+``UnicodeDecodeError``.
+"""
+
+from __future__ import annotations
+
+import struct
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+
+from ._errors import LocalProtocolError, RemoteProtocolError
+
+__all__ = [
+    "BOOL",
+    "BUFFER",
+    "INT",
+    "LONG",
+    "OPT_BUFFER",
+    "OPT_USTRING",
+    "USTRING",
+    "Vector",
+    "compile_record",
+    "decode_record",
+    "encode_record",
+    "record_size_hint",
+    "register_codec",
+]
+
+_INT = struct.Struct(">i")
+_LONG = struct.Struct(">q")
+_unpack_int = _INT.unpack_from
+
+
+class _Prim:
+    """A primitive wire type: its struct code (fixed size) or its kind."""
+
+    __slots__ = ("code", "name", "nullable")
+
+    def __init__(self, name: str, code: str | None, *, nullable: bool = False) -> None:
+        self.name = name
+        self.code = code
+        self.nullable = nullable
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+INT = _Prim("int", "i")
+LONG = _Prim("long", "q")
+BOOL = _Prim("boolean", "?")
+BUFFER = _Prim("buffer", None)
+OPT_BUFFER = _Prim("buffer?", None, nullable=True)
+USTRING = _Prim("ustring", None)
+OPT_USTRING = _Prim("ustring?", None, nullable=True)
+
+
+class Vector:
+    """A ``vector<T>`` wire type; ``nullable`` allows Java's null (-1)."""
+
+    __slots__ = ("elem", "nullable")
+
+    def __init__(self, elem: object, *, nullable: bool = False) -> None:
+        self.elem = elem
+        self.nullable = nullable
+
+    def __repr__(self) -> str:
+        return f"vector<{self.elem!r}>{'?' if self.nullable else ''}"
+
+
+Encoder = Callable[[Any, bytearray], None]
+Decoder = Callable[[Any, int, int], tuple[Any, int]]
+
+_CODECS: dict[type, tuple[Encoder, Decoder, int]] = {}
+
+R = TypeVar("R")
+
+
+def _wire_spec(hint: object) -> object:
+    for meta in getattr(hint, "__metadata__", ()):
+        if isinstance(meta, (_Prim, Vector)) or (isinstance(meta, type) and meta in _CODECS):
+            return meta
+    raise TypeError(f"no jute wire type in annotation {hint!r}")
+
+
+def _min_size(spec: object) -> int:
+    if isinstance(spec, _Prim):
+        return struct.calcsize(">" + spec.code) if spec.code else 4
+    if isinstance(spec, Vector):
+        return 4
+    return _CODECS[spec][2]  # type: ignore[index]
+
+
+class _Gen:
+    """Builds the source of one record's encode and decode functions.
+
+    The encoder and the decoder are generated side by side, each with its own
+    indentation (a vector's element loop nests differently in each).
+    """
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.ns: dict[str, object] = {
+            "_unpack_int": _unpack_int,
+            "_pack_int": _INT.pack,
+            "_LPE": LocalProtocolError,
+            "_cls": cls,
+            "_short": _short,
+            "_bad_len": _bad_len,
+            "_bad_utf8": _bad_utf8,
+            "_null": _null,
+        }
+        self.enc: list[str] = []
+        self.dec: list[str] = []
+        self.counter = 0
+
+    def name(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def bind(self, prefix: str, value: object) -> str:
+        n = self.name(prefix)
+        self.ns[n] = value
+        return n
+
+    def fixed_run(self, fields: list[tuple[str, _Prim]]) -> None:
+        """One struct call for consecutive fixed-size fields."""
+        s = struct.Struct(">" + "".join(p.code or "" for _, p in fields))
+        sn = self.bind("_S", s)
+        self.enc.append(f"    out += {sn}.pack({', '.join(f'rec.{f}' for f, _ in fields)})")
+        where = f"{self.cls.__name__}.{'/'.join(f for f, _ in fields)}"
+        targets = "".join(f"f_{f}, " for f, _ in fields)
+        self.dec.append(f"    if pos + {s.size} > end: _short({where!r})")
+        self.dec.append(f"    {targets}= {sn}.unpack_from(buf, pos)")
+        self.dec.append(f"    pos += {s.size}")
+
+    def _nullable_head(
+        self, spec: _Prim | Vector, ei: str, v: str, di: str, n: str, target: str, where: str
+    ) -> None:
+        self.enc.append(f"{ei}if {v} is None:")
+        if spec.nullable:
+            self.enc.append(f"{ei}    out += b'\\xff\\xff\\xff\\xff'")
+        else:
+            self.enc.append(f"{ei}    raise _LPE({where + ' may not be None'!r})")
+        self.enc.append(f"{ei}else:")
+        self.dec.append(f"{di}if pos + 4 > end: _short({where!r})")
+        self.dec.append(f"{di}{n}, = _unpack_int(buf, pos)")
+        self.dec.append(f"{di}pos += 4")
+        self.dec.append(f"{di}if {n} == -1:")
+        if spec.nullable:
+            self.dec.append(f"{di}    {target} = None")
+        else:
+            self.dec.append(f"{di}    _null({where!r})")
+        self.dec.append(f"{di}else:")
+
+    def value(self, spec: object, ei: str, di: str, expr: str, target: str, where: str) -> None:
+        """Encode ``expr`` (encoder indent ``ei``); decode into ``target`` (``di``)."""
+        if isinstance(spec, _Prim) and spec.code is not None:
+            s = struct.Struct(">" + spec.code)
+            sn = self.bind("_S", s)
+            self.enc.append(f"{ei}out += {sn}.pack({expr})")
+            self.dec.append(f"{di}if pos + {s.size} > end: _short({where!r})")
+            self.dec.append(f"{di}{target}, = {sn}.unpack_from(buf, pos)")
+            self.dec.append(f"{di}pos += {s.size}")
+        elif isinstance(spec, _Prim):
+            is_str = spec in (USTRING, OPT_USTRING)
+            v, n = self.name("_v"), self.name("_n")
+            self.enc.append(f"{ei}{v} = {expr}")
+            self._nullable_head(spec, ei, v, di, n, target, where)
+            if is_str:
+                self.enc.append(f"{ei}    {v} = {v}.encode('utf-8')")
+            self.enc.append(f"{ei}    out += _pack_int(len({v}))")
+            self.enc.append(f"{ei}    out += {v}")
+            self.dec.append(
+                f"{di}    if {n} < 0 or pos + {n} > end: _bad_len({where!r}, {n}, end - pos)"
+            )
+            if is_str:
+                self.dec.append(f"{di}    try:")
+                self.dec.append(f"{di}        {target} = str(buf[pos:pos + {n}], 'utf-8')")
+                self.dec.append(f"{di}    except UnicodeDecodeError as e:")
+                self.dec.append(f"{di}        _bad_utf8({where!r}, e)")
+            else:
+                self.dec.append(f"{di}    {target} = bytes(buf[pos:pos + {n}])")
+            self.dec.append(f"{di}    pos += {n}")
+        elif isinstance(spec, Vector):
+            v, n, it, lst, el = (self.name(p) for p in ("_v", "_n", "_it", "_l", "_e"))
+            self.enc.append(f"{ei}{v} = {expr}")
+            self._nullable_head(spec, ei, v, di, n, target, where)
+            self.enc.append(f"{ei}    out += _pack_int(len({v}))")
+            self.enc.append(f"{ei}    for {it} in {v}:")
+            minsize = _min_size(spec.elem)
+            self.dec.append(
+                f"{di}    if {n} < 0 or pos + {n} * {minsize} > end: "
+                f"_bad_len({where!r}, {n}, end - pos)"
+            )
+            self.dec.append(f"{di}    {lst} = []")
+            self.dec.append(f"{di}    for _ in range({n}):")
+            self.value(spec.elem, ei + "        ", di + "        ", it, el, where + "[]")
+            self.dec.append(f"{di}        {lst}.append({el})")
+            self.dec.append(f"{di}    {target} = tuple({lst})")
+        elif isinstance(spec, type) and spec in _CODECS:
+            enc, dec, _ = _CODECS[spec]
+            en, dn = self.bind("_enc", enc), self.bind("_dec", dec)
+            self.enc.append(f"{ei}{en}({expr}, out)")
+            self.dec.append(f"{di}{target}, pos = {dn}(buf, pos, end)")
+        else:  # pragma: no cover - declarations are checked at import
+            raise TypeError(f"unknown wire type {spec!r}")
+
+
+def compile_record(cls: type[R]) -> type[R]:
+    """Class decorator: generate and register the jute codec of an attrs record.
+
+    The field order of the attrs class is the wire order; each field's
+    annotation is ``Annotated[<python type>, <wire type>]``.
+    """
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = [(f.name, _wire_spec(hints[f.name])) for f in attrs.fields(cls)]  # type: ignore[arg-type]
+    g = _Gen(cls)
+    run: list[tuple[str, _Prim]] = []
+    for fname, spec in fields:
+        if isinstance(spec, _Prim) and spec.code is not None:
+            run.append((fname, spec))
+            continue
+        if run:
+            g.fixed_run(run)
+            run = []
+        g.value(spec, "    ", "    ", f"rec.{fname}", f"f_{fname}", f"{cls.__name__}.{fname}")
+    if run:
+        g.fixed_run(run)
+    args = ", ".join(f"{f}=f_{f}" for f, _ in fields)
+    src = "\n".join(
+        [
+            "def encode(rec, out):",
+            *(g.enc or ["    pass"]),
+            "def decode(buf, pos, end):",
+            *g.dec,
+            f"    return _cls({args}), pos",
+        ]
+    )
+    exec(compile(src, f"<jute codec of {cls.__name__}>", "exec"), g.ns)
+    size = sum(_min_size(s) for _, s in fields)
+    register_codec(cls, g.ns["encode"], g.ns["decode"], size)  # type: ignore[arg-type]
+    return cls
+
+
+def register_codec(cls: type, encode: Encoder, decode: Decoder, min_size: int) -> None:
+    """Register a hand-written codec (used for the multi records)."""
+    _CODECS[cls] = (encode, decode, min_size)
+
+
+def _short(where: str) -> typing.NoReturn:
+    raise RemoteProtocolError(f"truncated record: not enough bytes for {where}")
+
+
+def _bad_len(where: str, n: int, remaining: int) -> typing.NoReturn:
+    raise RemoteProtocolError(f"invalid length {n} for {where} with {remaining} bytes remaining")
+
+
+def _bad_utf8(where: str, exc: UnicodeDecodeError) -> typing.NoReturn:
+    raise RemoteProtocolError(f"invalid UTF-8 in {where}: {exc.reason}") from None
+
+
+def _null(where: str) -> typing.NoReturn:
+    raise RemoteProtocolError(f"null (length -1) where {where} must have a value")
+
+
+def encode_record(record: object, out: bytearray) -> None:
+    """Append the jute encoding of ``record`` to ``out``.
+
+    Raises:
+        LocalProtocolError: a value cannot be encoded (out of range for its
+            wire type, ``None`` where the protocol needs a value, a string that
+            is not encodable as UTF-8).
+    """
+    try:
+        _CODECS[type(record)][0](record, out)
+    except struct.error as exc:
+        raise LocalProtocolError(f"cannot encode {type(record).__name__}: {exc}") from None
+    except UnicodeEncodeError as exc:
+        raise LocalProtocolError(
+            f"cannot encode {type(record).__name__}: string is not valid UTF-8 ({exc.reason})"
+        ) from None
+    except AttributeError as exc:
+        raise LocalProtocolError(f"cannot encode {type(record).__name__}: {exc}") from None
+    except TypeError as exc:
+        raise LocalProtocolError(f"cannot encode {type(record).__name__}: {exc}") from None
+
+
+def decode_record(
+    cls: type[R], buf: bytes | bytearray | memoryview, pos: int = 0, end: int | None = None
+) -> tuple[R, int]:
+    """Decode one ``cls`` record from ``buf[pos:end]``.
+
+    Returns:
+        The record and the offset just after it.
+
+    Raises:
+        RemoteProtocolError: the bytes are truncated or invalid.
+    """
+    if end is None:
+        end = len(buf)
+    rec, pos = _CODECS[cls][1](buf, pos, end)
+    return typing.cast("R", rec), pos
+
+
+def record_size_hint(cls: type) -> int:
+    """The smallest number of bytes one ``cls`` record can take on the wire."""
+    return _CODECS[cls][2]

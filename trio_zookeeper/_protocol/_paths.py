@@ -1,0 +1,107 @@
+"""Path rules (ZooKeeper's ``PathUtils.validatePath``) and chroot handling.
+
+A chroot comes from the connect string (``"h1:2181,h2:2181/app"``); it is
+prefixed to every path the client sends (including inside multi and
+SetWatches) and stripped from every path it receives (create results, watch
+events, multi results).
+"""
+
+from __future__ import annotations
+
+__all__ = ["Chroot", "validate_path"]
+
+
+def _invalid_char(c: str) -> bool:
+    o = ord(c)
+    return (
+        o == 0
+        or 0x0001 <= o <= 0x001F
+        or 0x007F <= o <= 0x009F
+        or 0xD800 <= o <= 0xF8FF
+        or 0xFFF0 <= o <= 0xFFFF
+        or o > 0xFFFF  # non-BMP characters are surrogate pairs in Java: rejected
+    )
+
+
+def validate_path(path: object, *, sequential: bool = False) -> str:
+    """Check a node path with ZooKeeper's own rules.
+
+    Args:
+        path: The path to check.
+        sequential: True when the server will append a sequence number, so the
+            path may end with ``/`` (the node name is then just the number).
+
+    Returns:
+        The path, unchanged.
+
+    Raises:
+        TypeError: ``path`` is not a string.
+        ValueError: the path is invalid; the message says why.
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"a ZooKeeper path must be a str, not {type(path).__name__}")
+    if not path:
+        raise ValueError("invalid path '': a path may not be empty")
+    if path[0] != "/":
+        raise ValueError(f"invalid path {path!r}: a path must start with '/'")
+    if len(path) == 1:
+        return path
+    check = path + "0" if sequential else path
+    if check[-1] == "/":
+        raise ValueError(f"invalid path {path!r}: a path may not end with '/'")
+    for i, segment in enumerate(check[1:].split("/")):
+        if segment == "":
+            raise ValueError(f"invalid path {path!r}: empty segment (double '/')")
+        if segment in (".", ".."):
+            raise ValueError(f"invalid path {path!r}: relative segment {segment!r} at {i + 1}")
+    for index, c in enumerate(path):
+        if _invalid_char(c):
+            raise ValueError(
+                f"invalid path {path!r}: invalid character U+{ord(c):04X} at index {index}"
+            )
+    return path
+
+
+class Chroot:
+    """Prefixes and strips a chroot path.
+
+    ``Chroot(None)`` and ``Chroot("/")`` do nothing.
+    """
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, root: str | None) -> None:
+        if root in (None, "", "/"):
+            self.prefix = ""
+        else:
+            validate_path(root)
+            self.prefix = root
+
+    def __bool__(self) -> bool:
+        return bool(self.prefix)
+
+    def __repr__(self) -> str:
+        return f"Chroot({self.prefix or '/'!r})"
+
+    def apply(self, path: str) -> str:
+        """The server-side path of a client path."""
+        if not self.prefix:
+            return path
+        if path == "/":
+            return self.prefix
+        return self.prefix + path
+
+    def strip(self, path: str) -> str:
+        """The client path of a server-side path.
+
+        A path outside the chroot (which a well-behaved server never sends) is
+        returned unchanged rather than mangled.
+        """
+        prefix = self.prefix
+        if not prefix:
+            return path
+        if path == prefix:
+            return "/"
+        if path.startswith(prefix) and path[len(prefix)] == "/":
+            return path[len(prefix) :]
+        return path

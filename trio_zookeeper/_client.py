@@ -1,0 +1,1133 @@
+"""The public client: :func:`open_zookeeper` and :class:`ZooKeeper`."""
+
+from __future__ import annotations
+
+import math
+import random
+import ssl
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Any, TypeVar, final
+
+import trio
+
+from ._acl import OPEN_ACL_UNSAFE
+from ._hosts import ConnectString, parse_connect_string
+from ._protocol import (
+    ACL,
+    DEFAULT_MAX_FRAME_SIZE,
+    AddWatchMode,
+    AddWatchRequest,
+    CheckVersionRequest,
+    CheckWatchesRequest,
+    ClientInfo,
+    Create2Response,
+    CreateMode,
+    CreateRequest,
+    CreateResponse,
+    CreateTTLRequest,
+    DeleteRequest,
+    Empty,
+    ErrorCode,
+    EventType,
+    ExistsRequest,
+    ExistsResponse,
+    GetACLRequest,
+    GetACLResponse,
+    GetAllChildrenNumberRequest,
+    GetAllChildrenNumberResponse,
+    GetChildren2Request,
+    GetChildren2Response,
+    GetChildrenRequest,
+    GetChildrenResponse,
+    GetDataRequest,
+    GetDataResponse,
+    GetEphemeralsRequest,
+    GetEphemeralsResponse,
+    KeeperState,
+    MultiOp,
+    MultiRequest,
+    MultiResponse,
+    NodeExistsError,
+    NoNodeError,
+    NoWatcherError,
+    OpCode,
+    ReconfigRequest,
+    RemoveWatchesRequest,
+    ServerError,
+    SetACLRequest,
+    SetACLResponse,
+    SetDataRequest,
+    SetDataResponse,
+    Stat,
+    SyncRequest,
+    SyncResponse,
+    WatchedEvent,
+    WatcherType,
+    WhoAmIResponse,
+    ZooKeeperError,
+    ZooKeeperInternalError,
+    error_for_code,
+    validate_path,
+)
+from ._session import Session, SessionStatistics, StreamFactory
+from ._watchers import WatchEvents, WatchKind
+
+__all__ = ["MultiRead", "Transaction", "WatchingClient", "ZooKeeper", "open_zookeeper"]
+
+T = TypeVar("T")
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+#: The largest TTL the server accepts (EphemeralType.MAX_EXTENDED_SERVER_ID mask).
+MAX_TTL_MS = 0x00FFFFFFFFFF
+
+
+def _check_version(version: object) -> int:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise TypeError(f"version must be an int, not {type(version).__name__}")
+    if not _INT32_MIN <= version <= _INT32_MAX:
+        raise ValueError(f"version {version} is out of the 32-bit range")
+    return version
+
+
+def _check_data(data: object) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, str):
+        raise TypeError("node data must be bytes, not str: encode it, e.g. value.encode()")
+    raise TypeError(f"node data must be bytes, not {type(data).__name__}")
+
+
+def _check_acl(acl: object) -> tuple[ACL, ...]:
+    if isinstance(acl, ACL):
+        return (acl,)
+    if not isinstance(acl, Iterable) or isinstance(acl, (str, bytes)):
+        raise TypeError(f"acl must be a sequence of ACL, not {type(acl).__name__}")
+    items = tuple(acl)
+    for item in items:
+        if not isinstance(item, ACL):
+            raise TypeError(f"acl entries must be ACL records, not {type(item).__name__}")
+    if not items:
+        raise ValueError("acl may not be empty (the server answers InvalidACL)")
+    return items
+
+
+_PRIVATE = object()
+
+
+@final
+class ZooKeeper:
+    """A ZooKeeper session, made by :func:`open_zookeeper`.
+
+    Every operation is an ``async`` method. There are no ``timeout=``
+    parameters: bound a call with a trio cancel scope
+    (``with trio.fail_after(5): ...``).
+
+    Cancellation: a request cancelled before it is written is never sent. One
+    cancelled after it is written keeps its place on the connection and its
+    reply is read and dropped: a cancelled *write may still have been applied*,
+    exactly as after a :class:`ConnectionLossError`.
+
+    Paths are absolute (``/a/b``) and relative to the chroot of the connect
+    string, if any.
+    """
+
+    def __init__(self, session: Session, *, watch_buffer: int, _private: object = None) -> None:
+        if _private is not _PRIVATE:
+            raise TypeError(
+                "ZooKeeper has no public constructor; "
+                "use `async with trio_zookeeper.open_zookeeper(...) as zk`"
+            )
+        self._session = session
+        self._chroot = session.chroot
+        self._watch_buffer = watch_buffer
+
+    # ================================================================ state
+    @property
+    def state(self) -> KeeperState:
+        """The session state (SYNC_CONNECTED, DISCONNECTED, ...)."""
+        return self._session.state
+
+    @property
+    def session_id(self) -> int:
+        """The current session id (a new one after an expiry)."""
+        return self._session.session_id
+
+    @property
+    def session_password(self) -> bytes:
+        """The session password, to resume the session from another client."""
+        return self._session.password
+
+    @property
+    def session_timeout(self) -> float:
+        """The session timeout the server granted, in seconds."""
+        return self._session.negotiated_timeout
+
+    @property
+    def last_zxid(self) -> int:
+        """The newest zxid seen in a reply; it never decreases."""
+        return self._session.last_zxid
+
+    @property
+    def connected(self) -> bool:
+        """True while connected to a server (read-write or read-only)."""
+        return self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY)
+
+    @property
+    def default_watcher(self) -> WatchEvents:
+        """The channel of events of the watches set through :meth:`watch`."""
+        return self._session.default_watcher
+
+    async def wait_connected(self) -> None:
+        """Wait until the session is connected (read-write or read-only).
+
+        Raises:
+            trio.ClosedResourceError: the client was closed.
+            SessionExpiredError: the session expired and expiry is final.
+            AuthFailedError: authentication failed.
+        """
+        await self._session.wait_connected()
+
+    @asynccontextmanager
+    async def session_states(self) -> AsyncIterator[trio.abc.ReceiveChannel[KeeperState]]:
+        """Stream every later change of the session state.
+
+        Yields:
+            A channel of :class:`KeeperState`: DISCONNECTED when the
+            connection is lost (the session may survive), SYNC_CONNECTED or
+            CONNECTED_READ_ONLY when connected, EXPIRED when the session is
+            gone (a new one follows unless expiry is final), AUTH_FAILED,
+            and finally CLOSED.
+        """
+        channel = self._session.open_state_channel()
+        try:
+            yield channel
+        finally:
+            channel.close()
+
+    def statistics(self) -> SessionStatistics:
+        """A snapshot of the client's internals (state, queues, watches)."""
+        return self._session.statistics()
+
+    async def aclose(self) -> None:
+        """Close the session (idempotent).
+
+        Sends closeSession (so ephemeral nodes go at once), waits for the reply
+        for at most ``close_timeout`` seconds, shielded from cancellation, and
+        stops every background task. Requests still pending fail with
+        ``trio.ClosedResourceError``, as does every later call.
+        """
+        await self._session.close()
+
+    # ============================================================== helpers
+    def _path(self, path: str, *, sequential: bool = False) -> str:
+        validate_path(path, sequential=sequential)
+        return self._chroot.apply(path)
+
+    def _strip(self, path: str) -> str:
+        return self._chroot.strip(path)
+
+    async def _call(
+        self,
+        op: int,
+        request: object,
+        path: str | None,
+        on_reply: Callable[[int], None] | None = None,
+    ) -> Any:
+        return await self._session.call(op, request, path=path, on_reply=on_reply)
+
+    def _registrar(self, kind: WatchKind, path: str, watcher: WatchEvents) -> Callable[[int], None]:
+        registry = self._session.registry
+
+        def on_reply(err: int) -> None:
+            if err == 0:
+                registry.add(kind, path, watcher)
+
+        return on_reply
+
+    def _exists_registrar(self, path: str, watcher: WatchEvents) -> Callable[[int], None]:
+        registry = self._session.registry
+
+        def on_reply(err: int) -> None:
+            # An exists watch on a present node is a data watch; on an absent
+            # one, an exists watch (Java's ExistsWatchRegistration).
+            if err == 0:
+                registry.add(WatchKind.DATA, path, watcher)
+            elif err == ErrorCode.NO_NODE:
+                registry.add(WatchKind.EXIST, path, watcher)
+
+        return on_reply
+
+    # ============================================================ creating
+    def _create_request(
+        self,
+        path: str,
+        data: bytes,
+        acl: Sequence[ACL],
+        mode: CreateMode,
+        ttl: int | None,
+        *,
+        with_stat: bool,
+    ) -> tuple[int, object]:
+        mode = CreateMode(mode)
+        server_path = self._path(path, sequential=mode.is_sequential)
+        data = _check_data(data)
+        acl_t = _check_acl(acl)
+        if mode.is_ttl:
+            if ttl is None:
+                raise ValueError(f"mode {mode.name} needs ttl= (milliseconds)")
+            if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 < ttl <= MAX_TTL_MS:
+                raise ValueError(
+                    f"ttl must be an int in (0, {MAX_TTL_MS}] milliseconds, not {ttl!r}"
+                )
+            return OpCode.CREATE_TTL, CreateTTLRequest(
+                path=server_path, data=data, acl=acl_t, flags=mode, ttl=ttl
+            )
+        if ttl is not None:
+            raise ValueError(f"ttl= is only valid with a TTL mode, not {mode.name}")
+        request = CreateRequest(path=server_path, data=data, acl=acl_t, flags=mode)
+        if mode is CreateMode.CONTAINER:
+            return OpCode.CREATE_CONTAINER, request
+        return (OpCode.CREATE2 if with_stat else OpCode.CREATE), request
+
+    async def create(
+        self,
+        path: str,
+        data: bytes = b"",
+        *,
+        acl: Sequence[ACL] = OPEN_ACL_UNSAFE,
+        mode: CreateMode = CreateMode.PERSISTENT,
+        ttl: int | None = None,
+        makepath: bool = False,
+    ) -> str:
+        """Create a node.
+
+        Args:
+            path: The node's path. For a sequential mode the server appends a
+                10-digit counter (the path may then end with ``/``).
+            data: The node's data.
+            acl: Its access-control list.
+            mode: PERSISTENT, EPHEMERAL, the SEQUENTIAL variants, CONTAINER,
+                or a TTL mode.
+            ttl: For the TTL modes: milliseconds without change (and without
+                children) after which the server may delete the node. Needs
+                ``zookeeper.extendedTypesEnabled=true`` on the server.
+            makepath: Create missing parent nodes (as persistent nodes).
+
+        Returns:
+            The path of the created node (with its sequence suffix).
+
+        Raises:
+            NodeExistsError: The node exists.
+            NoNodeError: The parent does not exist (and ``makepath`` is false).
+            NoChildrenForEphemeralsError: The parent is ephemeral.
+            UnimplementedError: A TTL mode on a server without extended types.
+        """
+        path_out, _ = await self._create(path, data, acl, mode, ttl, makepath, with_stat=False)
+        return path_out
+
+    async def create2(
+        self,
+        path: str,
+        data: bytes = b"",
+        *,
+        acl: Sequence[ACL] = OPEN_ACL_UNSAFE,
+        mode: CreateMode = CreateMode.PERSISTENT,
+        ttl: int | None = None,
+        makepath: bool = False,
+    ) -> tuple[str, Stat]:
+        """Like :meth:`create`, and also return the new node's :class:`Stat` (op create2).
+
+        Returns:
+            The path of the created node and its Stat.
+        """
+        path_out, stat = await self._create(path, data, acl, mode, ttl, makepath, with_stat=True)
+        assert stat is not None
+        return path_out, stat
+
+    async def _create(
+        self,
+        path: str,
+        data: bytes,
+        acl: Sequence[ACL],
+        mode: CreateMode,
+        ttl: int | None,
+        makepath: bool,
+        *,
+        with_stat: bool,
+    ) -> tuple[str, Stat | None]:
+        op, request = self._create_request(path, data, acl, mode, ttl, with_stat=with_stat)
+        try:
+            response = await self._call(op, request, path)
+        except NoNodeError:
+            if not makepath:
+                raise
+            parent = path.rsplit("/", 1)[0] or "/"
+            await self.ensure_path(parent, acl=acl)
+            response = await self._call(op, request, path)
+        if isinstance(response, Create2Response):
+            return self._strip(response.path), response.stat
+        assert isinstance(response, CreateResponse)
+        return self._strip(response.path), None
+
+    async def ensure_path(self, path: str, *, acl: Sequence[ACL] = OPEN_ACL_UNSAFE) -> None:
+        """Create ``path`` and any missing parents as persistent nodes (``mkdir -p``).
+
+        Nodes that already exist are left as they are.
+        """
+        validate_path(path)
+        if path == "/":
+            return
+        if await self.exists(path) is not None:
+            return
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            node = "/" + "/".join(parts[:i])
+            with suppress(NodeExistsError):
+                await self.create(node, b"", acl=acl)
+
+    # ============================================================ deleting
+    async def delete(self, path: str, version: int = -1, *, recursive: bool = False) -> None:
+        """Delete a node.
+
+        Args:
+            path: The node.
+            version: Delete only if the node has this version (-1: any).
+            recursive: Delete the node's descendants first (not atomic:
+                concurrent creates below it can make this fail with
+                NotEmptyError). ``version`` then applies to ``path`` only.
+
+        Raises:
+            NoNodeError: The node does not exist.
+            BadVersionError: The version does not match.
+            NotEmptyError: The node has children (and ``recursive`` is false).
+        """
+        version = _check_version(version)
+        if recursive:
+            await self._delete_children(path)
+        await self._call(OpCode.DELETE, DeleteRequest(path=self._path(path), version=version), path)
+
+    async def _delete_children(self, path: str) -> None:
+        try:
+            children = await self.get_children(path)
+        except NoNodeError:
+            return
+        base = "" if path == "/" else path
+        for child in children:
+            child_path = f"{base}/{child}"
+            if child_path == "/zookeeper":
+                continue
+            await self._delete_children(child_path)
+            with suppress(NoNodeError):
+                await self.delete(child_path)
+
+    # ============================================================== reading
+    async def exists(self, path: str) -> Stat | None:
+        """The node's :class:`Stat`, or None if it does not exist."""
+        return await self._exists(path, None)
+
+    async def _exists(self, path: str, watcher: WatchEvents | None) -> Stat | None:
+        request = ExistsRequest(path=self._path(path), watch=watcher is not None)
+        hook = None if watcher is None else self._exists_registrar(path, watcher)
+        try:
+            response: ExistsResponse = await self._call(OpCode.EXISTS, request, path, hook)
+        except NoNodeError:
+            return None
+        return response.stat
+
+    async def get_data(self, path: str) -> tuple[bytes, Stat]:
+        """The node's data and :class:`Stat`.
+
+        A node created with null data (by another client) reads as ``b""``.
+
+        Raises:
+            NoNodeError: The node does not exist.
+        """
+        return await self._get_data(path, None)
+
+    async def _get_data(self, path: str, watcher: WatchEvents | None) -> tuple[bytes, Stat]:
+        request = GetDataRequest(path=self._path(path), watch=watcher is not None)
+        hook = None if watcher is None else self._registrar(WatchKind.DATA, path, watcher)
+        response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
+        return response.data or b"", response.stat
+
+    async def get_children(self, path: str) -> list[str]:
+        """The names of the node's children (in no particular order).
+
+        Raises:
+            NoNodeError: The node does not exist.
+        """
+        return await self._get_children(path, None)
+
+    async def _get_children(self, path: str, watcher: WatchEvents | None) -> list[str]:
+        request = GetChildrenRequest(path=self._path(path), watch=watcher is not None)
+        hook = None if watcher is None else self._registrar(WatchKind.CHILD, path, watcher)
+        response: GetChildrenResponse = await self._call(OpCode.GET_CHILDREN, request, path, hook)
+        return list(response.children or ())
+
+    async def get_children2(self, path: str) -> tuple[list[str], Stat]:
+        """The node's children and its :class:`Stat` (op getChildren2).
+
+        Raises:
+            NoNodeError: The node does not exist.
+        """
+        return await self._get_children2(path, None)
+
+    async def _get_children2(
+        self, path: str, watcher: WatchEvents | None
+    ) -> tuple[list[str], Stat]:
+        request = GetChildren2Request(path=self._path(path), watch=watcher is not None)
+        hook = None if watcher is None else self._registrar(WatchKind.CHILD, path, watcher)
+        response: GetChildren2Response = await self._call(OpCode.GET_CHILDREN2, request, path, hook)
+        return list(response.children or ()), response.stat
+
+    async def get_all_children_number(self, path: str) -> int:
+        """The number of descendants of the node, at any depth (ZooKeeper 3.6+)."""
+        request = GetAllChildrenNumberRequest(path=self._path(path))
+        response: GetAllChildrenNumberResponse = await self._call(
+            OpCode.GET_ALL_CHILDREN_NUMBER, request, path
+        )
+        return response.total_number
+
+    async def get_ephemerals(self, prefix: str = "/") -> list[str]:
+        """The paths of this session's ephemeral nodes under ``prefix`` (ZooKeeper 3.6+)."""
+        request = GetEphemeralsRequest(prefix_path=self._path(prefix))
+        response: GetEphemeralsResponse = await self._call(OpCode.GET_EPHEMERALS, request, prefix)
+        return [self._strip(p) for p in response.ephemerals or ()]
+
+    async def sync(self, path: str = "/") -> str:
+        """Wait until the server this client talks to has caught up with the leader.
+
+        A read after ``sync`` sees every write that completed before the sync
+        was sent (without faults; see the consistency guide).
+
+        Returns:
+            The path, as the server echoes it.
+        """
+        response: SyncResponse = await self._call(
+            OpCode.SYNC, SyncRequest(path=self._path(path)), path
+        )
+        return self._strip(response.path)
+
+    # ============================================================== writing
+    async def set_data(self, path: str, data: bytes, version: int = -1) -> Stat:
+        """Replace the node's data.
+
+        Args:
+            path: The node.
+            data: The new data.
+            version: Write only if the node has this version (-1: any).
+
+        Returns:
+            The node's new :class:`Stat`.
+
+        Raises:
+            NoNodeError: The node does not exist.
+            BadVersionError: The version does not match.
+        """
+        request = SetDataRequest(
+            path=self._path(path), data=_check_data(data), version=_check_version(version)
+        )
+        response: SetDataResponse = await self._call(OpCode.SET_DATA, request, path)
+        return response.stat
+
+    async def get_acl(self, path: str) -> tuple[list[ACL], Stat]:
+        """The node's ACL and :class:`Stat`."""
+        response: GetACLResponse = await self._call(
+            OpCode.GET_ACL, GetACLRequest(path=self._path(path)), path
+        )
+        return list(response.acl or ()), response.stat
+
+    async def set_acl(self, path: str, acl: Sequence[ACL], version: int = -1) -> Stat:
+        """Replace the node's ACL if its ACL version (``aversion``) matches.
+
+        Returns:
+            The node's new :class:`Stat`.
+        """
+        request = SetACLRequest(
+            path=self._path(path), acl=_check_acl(acl), version=_check_version(version)
+        )
+        response: SetACLResponse = await self._call(OpCode.SET_ACL, request, path)
+        return response.stat
+
+    async def add_auth(self, scheme: str, credential: str | bytes) -> None:
+        """Authenticate this session, e.g. ``add_auth("digest", "user:password")``.
+
+        The credentials are re-sent on every reconnect. ``digest`` credentials
+        are never rejected here: wrong ones only show up as NoAuthError when
+        they fail to match an ACL.
+
+        Raises:
+            AuthFailedError: the server rejected the scheme; the session is
+                then over (the state becomes AUTH_FAILED).
+        """
+        if isinstance(credential, str):
+            credential = credential.encode()
+        await self._session.authenticate(scheme, credential)
+
+    async def who_am_i(self) -> list[ClientInfo]:
+        """The identities this session is authenticated as (ZooKeeper 3.7+)."""
+        response: WhoAmIResponse = await self._call(OpCode.WHO_AM_I, Empty(), None)
+        return list(response.client_info or ())
+
+    # ======================================================= configuration
+    async def get_config(self) -> tuple[bytes, Stat]:
+        """The ensemble's dynamic configuration (``/zookeeper/config``)."""
+        request = GetDataRequest(path="/zookeeper/config", watch=False)
+        response: GetDataResponse = await self._call(OpCode.GET_DATA, request, "/zookeeper/config")
+        return response.data or b"", response.stat
+
+    async def reconfig(
+        self,
+        *,
+        joining: str | None = None,
+        leaving: str | None = None,
+        new_members: str | None = None,
+        from_config: int = -1,
+    ) -> tuple[bytes, Stat]:
+        """Change the ensemble's membership (needs ``reconfigEnabled`` and super rights).
+
+        Returns:
+            The new configuration and its Stat.
+        """
+        request = ReconfigRequest(
+            joining_servers=joining,
+            leaving_servers=leaving,
+            new_members=new_members,
+            cur_config_id=from_config,
+        )
+        response: GetDataResponse = await self._call(OpCode.RECONFIG, request, None)
+        return response.data or b"", response.stat
+
+    # ============================================================== watches
+    def watch(self) -> WatchingClient:
+        """Operations that leave a one-shot watch whose event goes to :attr:`default_watcher`.
+
+        ``stat = await zk.watch().exists("/a")``
+        """
+        return WatchingClient(self, None)
+
+    def with_watcher(self) -> WatchingClient:
+        """Operations that leave a one-shot watch with its own channel.
+
+        ``(data, stat), events = await zk.with_watcher().get_data("/b")``;
+        ``event = await events.receive()``. The channel may first carry
+        session events (DISCONNECTED, SYNC_CONNECTED); it ends after the node
+        event, or with an EXPIRED/CLOSED event if the watch can no longer fire.
+        """
+        return WatchingClient(self, self._watch_buffer)
+
+    @asynccontextmanager
+    async def add_watch(
+        self, path: str, mode: AddWatchMode = AddWatchMode.PERSISTENT
+    ) -> AsyncIterator[WatchEvents]:
+        """A persistent (optionally recursive) watch for the duration of the block.
+
+        Persistent watches are not one-shot: they deliver every change until
+        the block exits, which removes them from the server. A recursive watch
+        covers the whole subtree but never reports NODE_CHILDREN_CHANGED. After
+        a reconnect the watch is re-added and the channel receives a
+        SYNC_CONNECTED session event: changes made while disconnected are
+        *not* replayed, so re-read what you need. Needs ZooKeeper 3.6+.
+
+        Yields:
+            The channel of events.
+        """
+        mode = AddWatchMode(mode)
+        kind = (
+            WatchKind.PERSISTENT
+            if mode is AddWatchMode.PERSISTENT
+            else WatchKind.PERSISTENT_RECURSIVE
+        )
+        watcher = WatchEvents(max_buffer=self._watch_buffer)
+        request = AddWatchRequest(path=self._path(path), mode=mode)
+        await self._call(OpCode.ADD_WATCH, request, path, self._registrar(kind, path, watcher))
+        try:
+            yield watcher
+        finally:
+            watcher.close()
+            if not self._session.registry.has(kind, path):
+                wtype = (
+                    WatcherType.PERSISTENT
+                    if kind is WatchKind.PERSISTENT
+                    else WatcherType.PERSISTENT_RECURSIVE
+                )
+                await self._release_server_watch(path, wtype)
+
+    async def _release_server_watch(self, path: str, wtype: WatcherType) -> None:
+        if not self.connected:
+            return  # re-registration simply will not include it
+        with trio.move_on_after(self._session.close_timeout, shield=True):
+            with suppress(NoWatcherError, ZooKeeperError, trio.ClosedResourceError):
+                await self.remove_watches(path, wtype)
+
+    async def remove_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> None:
+        """Remove this session's server-side watches of a kind on ``path``.
+
+        Local watchers of that kind on the path receive a *_WATCH_REMOVED
+        event and end.
+
+        Raises:
+            NoWatcherError: There is no such watch.
+        """
+        request = RemoveWatchesRequest(path=self._path(path), type=WatcherType(watcher_type))
+        await self._call(OpCode.REMOVE_WATCHES, request, path)
+        registry = self._session.registry
+        wt = WatcherType(watcher_type)
+        events: list[EventType] = []
+        if wt in (WatcherType.DATA, WatcherType.ANY):
+            events.append(EventType.DATA_WATCH_REMOVED)
+        if wt in (WatcherType.CHILDREN, WatcherType.ANY):
+            events.append(EventType.CHILD_WATCH_REMOVED)
+        if wt in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE, WatcherType.ANY):
+            events.append(EventType.PERSISTENT_WATCH_REMOVED)
+        for event_type in events:
+            registry.dispatch(WatchedEvent(event_type, self.state, path))
+
+    async def check_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> bool:
+        """Whether the server holds a watch of this kind on ``path`` for this session."""
+        request = CheckWatchesRequest(path=self._path(path), type=WatcherType(watcher_type))
+        try:
+            await self._call(OpCode.CHECK_WATCHES, request, path)
+        except NoWatcherError:
+            return False
+        return True
+
+    @asynccontextmanager
+    async def watch_data(
+        self, path: str
+    ) -> AsyncIterator[AsyncIterator[tuple[bytes, Stat] | None]]:
+        """Follow a node's data: the current value, then the value after each change.
+
+        The trio way of kazoo's ``DataWatch``. Each iteration yields
+        ``(data, stat)``, or ``None`` while the node does not exist. ZooKeeper
+        watches are one-shot, so changes that happen while a value is being
+        re-read are coalesced: you always get the *latest* value, not
+        necessarily every intermediate one. Across a reconnect the watch
+        survives (changes made meanwhile are reported); after a session
+        expiry the value is simply re-read. Leaving the block removes the
+        server-side watch when no other watcher of this client needs it.
+
+        Yields:
+            An async iterator of values.
+        """
+        follower = _Follower(self, path, children=False)
+        try:
+            yield follower
+        finally:
+            await follower.aclose()
+
+    @asynccontextmanager
+    async def watch_children(self, path: str) -> AsyncIterator[AsyncIterator[list[str] | None]]:
+        """Follow a node's children: the current list, then the list after each change.
+
+        Yields ``None`` while the node does not exist. Same coalescing and
+        reconnect rules as :meth:`watch_data`.
+
+        Yields:
+            An async iterator of sorted child-name lists.
+        """
+        follower = _Follower(self, path, children=True)
+        try:
+            yield follower
+        finally:
+            await follower.aclose()
+
+    # ========================================================= transactions
+    def multi(self) -> Transaction:
+        """Start an atomic transaction: ``await zk.multi().create(...).delete(...).run()``."""
+        return Transaction(self)
+
+    def multi_read(self) -> MultiRead:
+        """Several reads in one round trip.
+
+        ``await zk.multi_read().get_data(a).get_children(b).run()``
+        """
+        return MultiRead(self)
+
+
+@final
+class WatchingClient:
+    """The read operations of a client, each leaving a one-shot watch.
+
+    Made by :meth:`ZooKeeper.watch` (events go to the default watcher) and
+    :meth:`ZooKeeper.with_watcher` (each call returns its own channel).
+    """
+
+    def __init__(self, zk: ZooKeeper, own_buffer: int | None) -> None:
+        self._zk = zk
+        self._own_buffer = own_buffer
+
+    def _watcher(self) -> WatchEvents:
+        if self._own_buffer is None:
+            return self._zk.default_watcher
+        return WatchEvents(max_buffer=self._own_buffer, one_shot=True)
+
+    async def _run(self, fn: Callable[[str, WatchEvents], Any], path: str) -> Any:
+        watcher = self._watcher()
+        try:
+            result = await fn(path, watcher)
+        except BaseException:
+            if self._own_buffer is not None and not watcher._registrations:
+                watcher.close()
+            raise
+        if self._own_buffer is None:
+            return result
+        return result, watcher
+
+    async def exists(self, path: str) -> Any:
+        """:meth:`ZooKeeper.exists`, watching for creation, deletion or data change."""
+        return await self._run(self._zk._exists, path)
+
+    async def get_data(self, path: str) -> Any:
+        """:meth:`ZooKeeper.get_data`, watching for deletion or data change."""
+        return await self._run(self._zk._get_data, path)
+
+    async def get_children(self, path: str) -> Any:
+        """:meth:`ZooKeeper.get_children`, watching for child changes or deletion."""
+        return await self._run(self._zk._get_children, path)
+
+    async def get_children2(self, path: str) -> Any:
+        """:meth:`ZooKeeper.get_children2`, watching for child changes or deletion."""
+        return await self._run(self._zk._get_children2, path)
+
+
+class _Follower:
+    """The iterator behind ``watch_data`` / ``watch_children``."""
+
+    def __init__(self, zk: ZooKeeper, path: str, *, children: bool) -> None:
+        validate_path(path)
+        self._zk = zk
+        self._path = path
+        self._children = children
+        self._watcher: WatchEvents | None = None
+        self._closed = False
+
+    def __aiter__(self) -> _Follower:
+        return self
+
+    async def _read(self) -> Any:
+        zk = self._zk
+        while True:
+            watcher = WatchEvents(max_buffer=64, one_shot=True)
+            self._watcher = watcher
+            try:
+                if self._children:
+                    return sorted(await zk._get_children(self._path, watcher))
+                return await zk._get_data(self._path, watcher)
+            except NoNodeError:
+                # Watch for creation instead; if it appeared meanwhile, re-read.
+                if await zk._exists(self._path, watcher) is None:
+                    return None
+
+    async def __anext__(self) -> Any:
+        if self._closed:
+            raise StopAsyncIteration
+        watcher = self._watcher
+        if watcher is not None:
+            while True:
+                try:
+                    event = await watcher.receive()
+                except trio.EndOfChannel:
+                    break
+                except ZooKeeperError:
+                    break  # overflow: re-read
+                if event.event_type is not EventType.NONE:
+                    break
+                if event.keeper_state in (KeeperState.EXPIRED, KeeperState.AUTH_FAILED):
+                    await self._zk.wait_connected()
+                    break
+                if event.keeper_state is KeeperState.CLOSED:
+                    raise StopAsyncIteration
+        return await self._read()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        watcher = self._watcher
+        if watcher is None:
+            return
+        registrations = list(watcher._registrations)
+        watcher.close()
+        registry = self._zk._session.registry
+        for _, kind, path in registrations:
+            if kind is WatchKind.CHILD and not registry.has(WatchKind.CHILD, path):
+                await self._zk._release_server_watch(path, WatcherType.CHILDREN)
+            elif kind in (WatchKind.DATA, WatchKind.EXIST) and not (
+                registry.has(WatchKind.DATA, path) or registry.has(WatchKind.EXIST, path)
+            ):
+                await self._zk._release_server_watch(path, WatcherType.DATA)
+
+
+def _multi_result(op: int, err: int, response: object, strip: Callable[[str], str]) -> object:
+    if err != 0 or op == OpCode.ERROR:
+        return error_for_code(err)
+    if isinstance(response, CreateResponse):
+        return strip(response.path)
+    if isinstance(response, Create2Response):
+        return (strip(response.path), response.stat)
+    if isinstance(response, SetDataResponse):
+        return response.stat
+    if isinstance(response, GetDataResponse):
+        return (response.data or b"", response.stat)
+    if isinstance(response, GetChildrenResponse):
+        return list(response.children or ())
+    return None
+
+
+class Transaction:
+    """An atomic multi: every operation is applied, or none is.
+
+    Build it with the chainable methods, then ``await transaction.run()``.
+    """
+
+    def __init__(self, zk: ZooKeeper) -> None:
+        self._zk = zk
+        self._ops: list[MultiOp] = []
+        self._paths: list[str] = []
+        self._committed = False
+
+    def _add(self, op: int, request: object, path: str) -> Transaction:
+        if self._committed:
+            raise RuntimeError("this transaction has already been run")
+        self._ops.append(MultiOp(op=op, request=request))
+        self._paths.append(path)
+        return self
+
+    def create(
+        self,
+        path: str,
+        data: bytes = b"",
+        *,
+        acl: Sequence[ACL] = OPEN_ACL_UNSAFE,
+        mode: CreateMode = CreateMode.PERSISTENT,
+        ttl: int | None = None,
+    ) -> Transaction:
+        """Add a create; its result is the created path (a ``(path, Stat)`` for TTL/container)."""
+        op, request = self._zk._create_request(path, data, acl, mode, ttl, with_stat=False)
+        return self._add(op, request, path)
+
+    def delete(self, path: str, version: int = -1) -> Transaction:
+        """Add a delete; its result is None."""
+        request = DeleteRequest(path=self._zk._path(path), version=_check_version(version))
+        return self._add(OpCode.DELETE, request, path)
+
+    def set_data(self, path: str, data: bytes, version: int = -1) -> Transaction:
+        """Add a set_data; its result is the new :class:`Stat`."""
+        request = SetDataRequest(
+            path=self._zk._path(path), data=_check_data(data), version=_check_version(version)
+        )
+        return self._add(OpCode.SET_DATA, request, path)
+
+    def check(self, path: str, version: int) -> Transaction:
+        """Add a version check: the transaction fails unless ``path`` has ``version``."""
+        request = CheckVersionRequest(path=self._zk._path(path), version=_check_version(version))
+        return self._add(OpCode.CHECK, request, path)
+
+    async def run(self) -> list[object]:
+        """Apply the transaction.
+
+        Returns:
+            One result per operation, in order.
+
+        Raises:
+            ServerError: The failing operation's error (e.g. BadVersionError),
+                with ``results`` holding every operation's outcome: a
+                RolledBackError for the operations before it, its own error,
+                RuntimeInconsistencyError for the ones after. Nothing was applied.
+        """
+        self._committed = True
+        if not self._ops:
+            await trio.lowlevel.checkpoint()
+            return []
+        response: MultiResponse = await self._zk._call(
+            OpCode.MULTI, MultiRequest(ops=tuple(self._ops)), None
+        )
+        strip = self._zk._strip
+        results = [_multi_result(r.op, r.err, r.response, strip) for r in response.results]
+        if len(results) != len(self._ops):
+            raise ZooKeeperInternalError(
+                f"multi of {len(self._ops)} operations got {len(results)} results"
+            )
+        for index, (result, r) in enumerate(zip(results, response.results, strict=True)):
+            if isinstance(result, ServerError) and r.err not in (
+                0,
+                ErrorCode.RUNTIME_INCONSISTENCY,
+            ):
+                error = error_for_code(r.err, path=self._paths[index], results=results)
+                raise error
+        return results
+
+
+class MultiRead:
+    """Several reads answered together (op multiRead, ZooKeeper 3.6+).
+
+    Unlike a transaction, each read succeeds or fails on its own.
+    """
+
+    def __init__(self, zk: ZooKeeper) -> None:
+        self._zk = zk
+        self._ops: list[MultiOp] = []
+
+    def get_data(self, path: str) -> MultiRead:
+        """Add a get_data; its result is ``(data, stat)``."""
+        request = GetDataRequest(path=self._zk._path(path), watch=False)
+        self._ops.append(MultiOp(op=OpCode.GET_DATA, request=request))
+        return self
+
+    def get_children(self, path: str) -> MultiRead:
+        """Add a get_children; its result is the list of names."""
+        request = GetChildrenRequest(path=self._zk._path(path), watch=False)
+        self._ops.append(MultiOp(op=OpCode.GET_CHILDREN, request=request))
+        return self
+
+    async def run(self) -> list[object]:
+        """Run the reads.
+
+        Returns:
+            One result per read: the value, or the exception of that read
+            (e.g. a :class:`NoNodeError` instance).
+        """
+        if not self._ops:
+            await trio.lowlevel.checkpoint()
+            return []
+        response: MultiResponse = await self._zk._call(
+            OpCode.MULTI_READ, MultiRequest(ops=tuple(self._ops)), None
+        )
+        strip = self._zk._strip
+        return [_multi_result(r.op, r.err, r.response, strip) for r in response.results]
+
+
+@asynccontextmanager
+async def open_zookeeper(
+    hosts: str,
+    *,
+    session_timeout: float = 10.0,
+    auth: Iterable[tuple[str, str | bytes]] = (),
+    read_only: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
+    reconnect_after_expiry: bool = True,
+    session_id: int | None = None,
+    session_password: bytes | None = None,
+    randomize_hosts: bool = True,
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+    watch_buffer: int = 1024,
+    close_timeout: float = 2.0,
+    stream_factory: StreamFactory | None = None,
+) -> AsyncIterator[ZooKeeper]:
+    """Connect to a ZooKeeper ensemble for the duration of an ``async with`` block.
+
+    Entering the block waits until a session is established (bound it with
+    ``trio.fail_after`` if the servers may be unreachable). Leaving it closes
+    the session, so its ephemeral nodes disappear at once, and ends every
+    background task: nothing outlives the block.
+
+    Args:
+        hosts: The connect string, ``"h1:2181,h2:2181,[::1]:2181/optional/chroot"``.
+        session_timeout: The requested session timeout in seconds; the server
+            clamps it to its [min, max] (by default 2 and 20 ticks).
+        auth: ``(scheme, credential)`` pairs sent on every connection before
+            anything else, e.g. ``[("digest", "user:password")]``.
+        read_only: Accept read-only servers when no majority is reachable:
+            reads work, writes raise NotReadOnlyError, and the client keeps
+            looking for a read-write server.
+        ssl_context: Use TLS (ZooKeeper's secure client port). Host names are
+            checked as Python's ``ssl`` module does.
+        reconnect_after_expiry: After the session expires (reported on the
+            state stream), start a new session (the default, as kazoo and
+            Curator do); if False, expiry is final and every call raises
+            SessionExpiredError.
+        session_id: Resume an existing session (with ``session_password``).
+        session_password: The password of ``session_id``.
+        randomize_hosts: Shuffle the hosts (per client) to spread load.
+        max_frame_size: The largest frame accepted (the server's
+            ``jute.maxbuffer``, 0xfffff by default).
+        watch_buffer: Buffer size of each watcher's channel; an overflowing
+            watcher gets WatchOverflowError instead of stalling the client.
+        close_timeout: How long closing waits for the server's answer.
+        stream_factory: A test seam: ``async (host, port) -> trio.abc.Stream``
+            used instead of TCP.
+
+    Yields:
+        The connected :class:`ZooKeeper` client.
+
+    Raises:
+        ValueError: The connect string or an option is invalid.
+        AuthFailedError: The server rejected the credentials.
+    """
+    connect: ConnectString = parse_connect_string(hosts)
+    if not (isinstance(session_timeout, (int, float)) and 0 < session_timeout < math.inf):
+        raise ValueError(
+            f"session_timeout must be a positive number of seconds, not {session_timeout!r}"
+        )
+    if watch_buffer < 1:
+        raise ValueError("watch_buffer must be at least 1")
+    auth_bytes = [(s, c.encode() if isinstance(c, str) else c) for s, c in auth]
+    if (session_id is None) != (session_password is None):
+        raise ValueError("session_id and session_password go together")
+    session = Session(
+        connect,
+        session_timeout=float(session_timeout),
+        auth=auth_bytes,
+        read_only=read_only,
+        ssl_context=ssl_context,
+        max_frame_size=max_frame_size,
+        reconnect_after_expiry=reconnect_after_expiry,
+        close_timeout=close_timeout,
+        stream_factory=stream_factory,
+        rng=random.Random() if randomize_hosts else _NoShuffle(),
+        session_id=session_id or 0,
+        session_password=session_password,
+    )
+    zk = ZooKeeper(session, watch_buffer=watch_buffer, _private=_PRIVATE)
+    body_error: BaseException | None = None
+    to_raise: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                await nursery.start(_run_session, session)
+                try:
+                    yield zk
+                except BaseException as exc:
+                    body_error = exc
+            finally:
+                await session.close()
+    except BaseExceptionGroup as group:
+        # Background tasks do not raise in normal operation (they record
+        # failures in the session and wake the waiters), so a group here
+        # holds the body's own exception, cancellations, or a start-up error.
+        leaves = _leaves(group)
+        others = [e for e in leaves if e is not body_error and not isinstance(e, trio.Cancelled)]
+        if not others:
+            to_raise = body_error if body_error is not None else leaves[0]
+        elif len(others) == 1 and isinstance(others[0], ZooKeeperError):
+            to_raise = others[0]
+        else:
+            raise ZooKeeperInternalError("a background task of the client failed") from group
+    if to_raise is None:
+        to_raise = body_error
+    if to_raise is not None:
+        # Raised outside the except block so the caller's exception keeps its
+        # own traceback and chaining, unwrapped.
+        raise to_raise
+
+
+async def _run_session(session: Session, *, task_status: trio.TaskStatus[None]) -> None:
+    await session.run(task_status=task_status)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            out += _leaves(exc)
+        else:
+            out.append(exc)
+    return out
+
+
+class _NoShuffle(random.Random):
+    """A Random whose shuffle keeps the order (``randomize_hosts=False``)."""
+
+    def shuffle(self, x: Any) -> None:
+        return None

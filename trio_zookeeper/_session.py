@@ -1,0 +1,868 @@
+"""The session: connections to the ensemble, one after another, and the requests on them.
+
+One :class:`Session` lives inside the nursery of ``open_zookeeper``. Its
+supervisor task (:meth:`Session.run`) picks a server, connects, performs the
+handshake, re-sends credentials and re-registers watches, then runs three
+tasks on the connection until it dies:
+
+* the **reader** parses frames into events (through the sans-IO
+  ``ClientProtocol``), hands each reply to its waiting caller, and fans watch
+  events out to the watchers' channels; it never waits on user code;
+* the **writer** is the only task that writes to the socket: it takes requests
+  from the outbox, allocates their xids in the protocol at the moment of
+  writing (so wire order is pending order), and writes whole frames, batched;
+* the **pinger** asks the writer for a ping after 1/3 of the session timeout
+  without sending anything.
+
+When a connection dies, the requests written on it fail with
+:class:`ConnectionLossError` (their outcome is unknown); requests not yet
+written stay queued for the next connection on the same session, and are
+never sent twice. Nothing is retried behind the caller's back.
+
+Timing follows the Java client (``ClientCnxn``): connect timeout per host =
+session timeout / number of hosts; the connection is dead when nothing was
+received for 2/3 of the negotiated timeout; a random 0-1 s pause before each
+reconnect and 1 s after a full round of hosts. All timers use trio's clock, so
+tests run them under ``autojump_clock``.
+
+Cancellation contract: a caller cancelled while its request is still queued
+removes it (it is never sent); a caller cancelled after the request was
+written leaves it in place, and its reply is read and dropped when it comes.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+
+import attrs
+import trio
+
+from ._hosts import ConnectString, HostPort
+from ._protocol import (
+    DEFAULT_MAX_FRAME_SIZE,
+    SET_WATCHES_XID,
+    AuthFailedError,
+    AuthPacket,
+    AuthReply,
+    Chroot,
+    ClientProtocol,
+    Connected,
+    ConnectionClosed,
+    ConnectionLossError,
+    ConnectRequest,
+    Empty,
+    ErrorCode,
+    KeeperState,
+    LocalProtocolError,
+    Notification,
+    OpCode,
+    ProtocolError,
+    RemoteProtocolError,
+    Reply,
+    SessionEvent,
+    SessionExpiredError,
+    SetWatches,
+    SetWatches2,
+    WatchedEvent,
+    error_for_code,
+    transition,
+)
+from ._watchers import WatchEvents, WatchKind, WatchRegistry
+
+__all__ = ["Session", "SessionStatistics", "StreamFactory"]
+
+log = logging.getLogger("trio_zookeeper.session")
+
+#: A test seam: open a byte stream to (host, port) instead of TCP.
+StreamFactory = Callable[[str, int], Awaitable[trio.abc.Stream]]
+
+_RECV_SIZE = 65536
+#: Java batches SetWatches at about 128 KiB of path characters (ZOOKEEPER-706).
+_SET_WATCHES_BATCH = 128 * 1024
+#: Java pings at least every 10 s, whatever the timeout (MAX_SEND_PING_INTERVAL).
+_MAX_PING_INTERVAL = 10.0
+_NEW_PASSWORD = b"\x00" * 16
+
+_QUEUED, _WRITTEN, _DONE, _ABANDONED = range(4)
+
+
+class _ConnectionDead(Exception):
+    """Internal: why the current connection ended."""
+
+
+class _Call:
+    """One request and the slot its reply goes into.
+
+    A reply is a single value handed from the reader to one waiting caller; a
+    ``trio.Event`` plus two attributes does that for about a third of the cost
+    of a capacity-1 memory channel (measured ~4 us against ~15 us per call),
+    which matters for the per-call CPU budget. Watch events, which are
+    streams, do go through receive channels.
+    """
+
+    __slots__ = ("error", "event", "on_reply", "op", "path", "request", "result", "state")
+
+    def __init__(
+        self,
+        op: int,
+        request: object,
+        path: str | None,
+        on_reply: Callable[[int], None] | None,
+    ) -> None:
+        self.op = op
+        self.request = request
+        self.path = path
+        self.on_reply = on_reply
+        self.state = _QUEUED
+        self.result: object | None = None
+        self.error: BaseException | None = None
+        self.event = trio.Event()
+
+    def finish(self, result: object | None, error: BaseException | None) -> None:
+        if self.state == _DONE:
+            return
+        self.state = _DONE
+        self.result = result
+        self.error = error
+        self.event.set()
+
+
+@attrs.frozen
+class SessionStatistics:
+    """A snapshot of the client's internals, from ``zk.statistics()``.
+
+    Attributes:
+        state: The session state.
+        session_id: The session id (0 before the first connection).
+        negotiated_timeout: The session timeout the server granted, in seconds.
+        last_zxid: The newest zxid seen in a reply.
+        server: The server currently connected, as ``host:port`` (or None).
+        queued_requests: Requests waiting to be written.
+        pending_requests: Requests written and awaiting their reply.
+        watches: Server-side watches registered by this session.
+        connections: Connections made since the client opened.
+    """
+
+    state: KeeperState
+    session_id: int
+    negotiated_timeout: float
+    last_zxid: int
+    server: str | None
+    queued_requests: int
+    pending_requests: int
+    watches: int
+    connections: int
+
+
+class _StateChannel(trio.abc.ReceiveChannel[KeeperState]):
+    """The receive side of ``zk.session_states()``: every later state change."""
+
+    def __init__(self, owner: Session) -> None:
+        self._owner = owner
+        self._queue: collections.deque[KeeperState] = collections.deque()
+        self._lot = trio.lowlevel.ParkingLot()
+        self._closed = False
+
+    def _push(self, state: KeeperState) -> None:
+        self._queue.append(state)
+        self._lot.unpark_all()
+
+    async def receive(self) -> KeeperState:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            if self._closed:
+                raise trio.ClosedResourceError("this session state channel was closed")
+            if self._queue:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return self._queue.popleft()
+            if self._owner.state is KeeperState.CLOSED:
+                raise trio.EndOfChannel
+            await self._lot.park()
+
+    def close(self) -> None:
+        self._closed = True
+        self._owner._state_channels.discard(self)
+        self._lot.unpark_all()
+
+    async def aclose(self) -> None:
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+
+class Session:
+    """The session machinery behind a :class:`~trio_zookeeper.ZooKeeper` client."""
+
+    def __init__(
+        self,
+        connect: ConnectString,
+        *,
+        session_timeout: float,
+        auth: Sequence[tuple[str, bytes]],
+        read_only: bool,
+        ssl_context: ssl.SSLContext | None,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        reconnect_after_expiry: bool = True,
+        close_timeout: float = 2.0,
+        stream_factory: StreamFactory | None = None,
+        rng: random.Random | None = None,
+        session_id: int = 0,
+        session_password: bytes | None = None,
+    ) -> None:
+        if not connect.hosts:
+            raise ValueError("no ZooKeeper hosts given")
+        self._rng = rng or random.Random()
+        hosts = list(connect.hosts)
+        self._rng.shuffle(hosts)
+        self.hosts = hosts
+        self.chroot = Chroot(connect.chroot)
+        self.requested_timeout = session_timeout
+        self.negotiated_timeout = session_timeout
+        self.auth: list[tuple[str, bytes]] = list(auth)
+        self.allow_read_only = read_only
+        self.ssl_context = ssl_context
+        self.max_frame_size = max_frame_size
+        self.reconnect_after_expiry = reconnect_after_expiry
+        self.close_timeout = close_timeout
+        self._stream_factory = stream_factory
+
+        self.state = KeeperState.DISCONNECTED
+        self.session_id = session_id
+        self.password = session_password if session_password is not None else _NEW_PASSWORD
+        self.last_zxid = 0
+        self.server: HostPort | None = None
+        self.connections = 0
+        self.expired_sessions = 0
+        self._seen_rw_server = False
+        self._terminal_error: BaseException | None = None
+        self._closing = False
+        self._closed_event = trio.Event()
+        self._connected_event = trio.Event()
+
+        self._outbox: collections.deque[_Call] = collections.deque()
+        self._wake_writer = trio.Event()
+        self._ping_due = False
+        self._inflight: dict[int, _Call] = {}
+        self._auth_waiters: collections.deque[_Call] = collections.deque()
+        self._last_recv = 0.0
+        self._last_send = 0.0
+        self._preferred_host: HostPort | None = None
+
+        self.registry = WatchRegistry()
+        self.default_watcher = WatchEvents(max_buffer=10_000, session_events=False)
+        self._state_channels: set[_StateChannel] = set()
+        self._cancel_scope: trio.CancelScope | None = None
+        self._conn_scope: trio.CancelScope | None = None
+
+    # ================================================================ API
+    def check_usable(self) -> None:
+        """Raise if the client can no longer send requests."""
+        if self._terminal_error is not None:
+            raise self._terminal_error
+        if self._closing:
+            raise trio.ClosedResourceError("the ZooKeeper client is closed")
+
+    async def call(
+        self,
+        op: int,
+        request: object,
+        *,
+        path: str | None = None,
+        on_reply: Callable[[int], None] | None = None,
+    ) -> object:
+        """Send one request and wait for its reply.
+
+        ``on_reply(err)`` runs in the reader task as the reply is dispatched,
+        before any later event, even when the caller was cancelled after the
+        request was written (watch registration needs exactly that).
+
+        Returns:
+            The response record (None for replies without a body).
+
+        Raises:
+            ServerError: the server's error for this request.
+            ConnectionLossError: the connection died after the request was
+                written: its outcome is unknown.
+            SessionExpiredError: the session expired before the reply.
+            trio.ClosedResourceError: the client was closed.
+        """
+        self.check_usable()
+        call = _Call(op, request, path, on_reply)
+        self._outbox.append(call)
+        self._wake_writer.set()
+        try:
+            await call.event.wait()
+        except BaseException:
+            if call.state == _QUEUED:
+                call.state = _ABANDONED  # never written: the writer skips it
+            elif call.state == _WRITTEN:
+                call.state = _ABANDONED  # written: its reply is read and dropped
+            raise
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    async def authenticate(self, scheme: str, credential: bytes) -> None:
+        """Send an auth packet now and remember it for every later connection."""
+        self.check_usable()
+        packet = AuthPacket(type=0, scheme=scheme, auth=credential)
+        call = _Call(OpCode.AUTH, packet, None, None)
+        self._outbox.append(call)
+        self._wake_writer.set()
+        try:
+            await call.event.wait()
+        except BaseException:
+            if call.state == _QUEUED:
+                call.state = _ABANDONED
+            raise
+        if call.error is not None:
+            raise call.error
+        self.auth.append((scheme, credential))
+
+    async def wait_connected(self) -> None:
+        """Wait until the session is connected (read-write or read-only)."""
+        while True:
+            self.check_usable()
+            if self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
+                await trio.lowlevel.checkpoint()
+                return
+            event = self._connected_event
+            await event.wait()
+
+    def open_state_channel(self) -> _StateChannel:
+        """A channel of every later state change."""
+        channel = _StateChannel(self)
+        self._state_channels.add(channel)
+        return channel
+
+    def statistics(self) -> SessionStatistics:
+        """The current :class:`SessionStatistics`."""
+        return SessionStatistics(
+            state=self.state,
+            session_id=self.session_id,
+            negotiated_timeout=self.negotiated_timeout,
+            last_zxid=self.last_zxid,
+            server=None if self.server is None else str(self.server),
+            queued_requests=sum(1 for c in self._outbox if c.state == _QUEUED),
+            pending_requests=len(self._inflight),
+            watches=self.registry.count(),
+            connections=self.connections,
+        )
+
+    # ======================================================== state changes
+    def _set_state(self, event: SessionEvent) -> None:
+        old = self.state
+        new = transition(old, event)
+        if new is old:
+            return
+        self.state = new
+        log.debug("session state %s -> %s (%s)", old.name, new.name, event.value)
+        if new in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
+            self._connected_event.set()
+        elif self._connected_event.is_set():
+            self._connected_event = trio.Event()
+        for channel in list(self._state_channels):
+            channel._push(new)
+        if new is KeeperState.DISCONNECTED and old is not KeeperState.EXPIRED:
+            self.registry.session_event(KeeperState.DISCONNECTED)
+        elif new in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
+            self.registry.session_event(new)
+
+    def _fail_queued(self, error_factory: Callable[[], BaseException]) -> None:
+        while self._outbox:
+            call = self._outbox.popleft()
+            if call.state == _QUEUED:
+                call.finish(None, error_factory())
+        while self._auth_waiters:
+            self._auth_waiters.popleft().finish(None, error_factory())
+
+    def _fail_inflight(self, error_factory: Callable[[], BaseException]) -> None:
+        inflight, self._inflight = self._inflight, {}
+        for call in inflight.values():
+            if call.state != _DONE:
+                call.finish(None, error_factory())
+        while self._auth_waiters:
+            self._auth_waiters.popleft().finish(None, error_factory())
+
+    def _expire(self, reason: str) -> None:
+        """The session is gone (server said so, or it is suspected)."""
+        log.warning("ZooKeeper session 0x%x expired: %s", self.session_id, reason)
+        self.expired_sessions += 1
+
+        def error() -> BaseException:
+            return SessionExpiredError(f"session 0x{self.session_id:x} expired: {reason}")
+
+        self._fail_inflight(error)
+        self._fail_queued(error)
+        self._set_state(SessionEvent.EXPIRED)
+        self.registry.end_all(KeeperState.EXPIRED, keep_open=self.default_watcher)
+        self.session_id = 0
+        self.password = _NEW_PASSWORD
+        if self.reconnect_after_expiry:
+            self._set_state(SessionEvent.NEW_SESSION)
+        else:
+            self._terminal_error = error()
+
+    def _auth_failed(self) -> None:
+        def error() -> BaseException:
+            return AuthFailedError("authentication failed: the server rejected the credentials")
+
+        self._terminal_error = error()
+        self._fail_inflight(error)
+        self._fail_queued(error)
+        self._set_state(SessionEvent.AUTH_FAILED)
+        self.registry.end_all(KeeperState.AUTH_FAILED, keep_open=self.default_watcher)
+
+    # ============================================================ supervisor
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Keep the session connected until closed; report started once connected."""
+        started = False
+        with trio.CancelScope() as scope:
+            self._cancel_scope = scope
+            round_no = 0
+            while not self._stopping():
+                hosts = list(self.hosts)
+                if self._preferred_host in hosts:
+                    assert self._preferred_host is not None
+                    hosts.remove(self._preferred_host)
+                    hosts.insert(0, self._preferred_host)
+                    self._preferred_host = None
+                for index, host in enumerate(hosts):
+                    if self._stopping():
+                        break
+                    if round_no or index:
+                        # Jitter so that many clients do not reconnect in step.
+                        await trio.sleep(self._rng.uniform(0.0, 1.0))
+                    self._check_suspected_expiry()
+                    if self._stopping():
+                        break
+                    connected_before = self.connections
+                    await self._connect_and_serve(host, None if started else task_status)
+                    if self.connections != connected_before:
+                        started = True
+                        round_no = 0  # we got somewhere: start a fresh round
+                    self._check_suspected_expiry()
+                round_no += 1
+                if not self._stopping():
+                    await trio.sleep(1.0)
+            if not started and self._terminal_error is not None:
+                raise self._terminal_error
+
+    def _stopping(self) -> bool:
+        return self._closing or self._terminal_error is not None
+
+    def _check_suspected_expiry(self) -> None:
+        if self.session_id == 0 or self.state is not KeeperState.DISCONNECTED:
+            return
+        silent = trio.current_time() - self._last_recv
+        if silent > self.negotiated_timeout:
+            self._expire(
+                f"no server reachable for {silent:.1f}s, more than the session timeout of "
+                f"{self.negotiated_timeout:.1f}s (expiry suspected by the client)"
+            )
+
+    async def _open_stream(self, host: HostPort) -> trio.abc.Stream:
+        if self._stream_factory is not None:
+            return await self._stream_factory(host.host, host.port)
+        stream: trio.abc.Stream = await trio.open_tcp_stream(host.host, host.port)
+        if self.ssl_context is not None:
+            ssl_stream = trio.SSLStream(stream, self.ssl_context, server_hostname=host.host)
+            try:
+                await ssl_stream.do_handshake()
+            except BaseException:
+                await trio.aclose_forcefully(ssl_stream)
+                raise
+            stream = ssl_stream
+        return stream
+
+    async def _connect_and_serve(
+        self, host: HostPort, task_status: trio.TaskStatus[None] | None
+    ) -> None:
+        """One connection: handshake, prime, serve until it dies."""
+        connect_timeout = self.requested_timeout / len(self.hosts)
+        stream: trio.abc.Stream | None = None
+        cause: BaseException | None = None
+        try:
+            with trio.move_on_after(connect_timeout) as connect_scope:
+                stream = await self._open_stream(host)
+            if stream is None or connect_scope.cancelled_caught:
+                log.debug("connect to %s timed out after %.2fs", host, connect_timeout)
+                return
+            protocol = ClientProtocol(max_frame_size=self.max_frame_size, last_zxid=self.last_zxid)
+            handshake: tuple[list[object], bool] | None = None
+            with trio.move_on_after(connect_timeout):
+                handshake = await self._handshake(stream, protocol, host)
+            if handshake is None:
+                log.debug("no session from %s (timed out or refused)", host)
+                return
+            events, read_only = handshake
+            self.server = host
+            self.connections += 1
+            self._last_recv = self._last_send = trio.current_time()
+            await self._serve(stream, protocol, events, read_only, task_status)
+        except _ConnectionDead as exc:
+            cause = exc.__cause__ or exc
+            log.debug("connection to %s lost: %s", host, exc)
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError) as exc:
+            cause = exc
+            log.debug("connection to %s failed: %r", host, exc)
+        finally:
+            self.server = None
+            if stream is not None:
+                await trio.aclose_forcefully(stream)
+            if self._inflight or self._auth_waiters:
+                lost_cause = cause
+
+                def loss() -> BaseException:
+                    err = ConnectionLossError(
+                        "connection lost after the request was sent; its outcome is unknown"
+                    )
+                    err.__cause__ = lost_cause
+                    return err
+
+                self._fail_inflight(loss)
+            if self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
+                self._set_state(SessionEvent.CONNECTION_LOST)
+
+    async def _handshake(
+        self,
+        stream: trio.abc.Stream,
+        protocol: ClientProtocol,
+        host: HostPort,
+    ) -> tuple[list[object], bool] | None:
+        """Send ConnectRequest, read ConnectResponse; None if this server is unusable.
+
+        Returns:
+            The events that arrived with the response, and whether the server
+            is read-only. The caller bounds this with the connect timeout (a
+            cancelled handshake leaves ``handshake`` unset, i.e. None).
+        """
+        # A session only ever seen by read-only servers is a local one that a
+        # read-write server would not know: start afresh (Java's
+        # seenRwServerBefore).
+        session_id = self.session_id if self._seen_rw_server else 0
+        request = ConnectRequest(
+            protocol_version=0,
+            last_zxid_seen=self.last_zxid,
+            time_out=int(self.requested_timeout * 1000),
+            session_id=session_id,
+            passwd=self.password,
+            read_only=self.allow_read_only,
+        )
+        await stream.send_all(protocol.connect(request))
+        while True:
+            data = await stream.receive_some(_RECV_SIZE)
+            events = protocol.receive_data(data)
+            if events:
+                break
+        first = events[0]
+        if isinstance(first, ConnectionClosed):
+            # The server refuses us: e.g. its data is behind our last zxid, or
+            # it is read-only and we do not accept that. Try another one.
+            log.debug("server %s closed the connection during the handshake", host)
+            return None
+        assert isinstance(first, Connected)
+        response = first.response
+        if response.time_out <= 0:
+            self._expire("the server reported the session as expired")
+            return None
+        if response.read_only and not self.allow_read_only:
+            return None
+        if session_id != 0 and response.session_id != session_id:
+            self._expire(
+                f"the server answered with session 0x{response.session_id:x} instead of "
+                f"0x{session_id:x}"
+            )
+        self.session_id = response.session_id
+        self.password = response.passwd or _NEW_PASSWORD
+        self.negotiated_timeout = response.time_out / 1000.0
+        if not response.read_only:
+            self._seen_rw_server = True
+        return list(events[1:]), response.read_only
+
+    async def _serve(
+        self,
+        stream: trio.abc.Stream,
+        protocol: ClientProtocol,
+        early_events: list[object],
+        read_only: bool,
+        task_status: trio.TaskStatus[None] | None,
+    ) -> None:
+        # Java's primeConnection order: credentials first, then the watches,
+        # then (through the writer) the requests that were queued.
+        priming = bytearray()
+        for scheme, credential in self.auth:
+            priming += protocol.send_auth(AuthPacket(type=0, scheme=scheme, auth=credential))
+        for request in self._set_watches_batches():
+            priming += protocol.send_set_watches(request)
+        if priming:
+            await stream.send_all(priming)
+        for event in early_events:
+            self._dispatch(event, protocol)
+        self._set_state(SessionEvent.CONNECTED_RO if read_only else SessionEvent.CONNECTED_RW)
+        if task_status is not None:
+            task_status.started()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._conn_scope = nursery.cancel_scope
+                nursery.start_soon(self._reader, stream, protocol)
+                nursery.start_soon(self._writer, stream, protocol)
+                nursery.start_soon(self._pinger)
+                if read_only and self._stream_factory is None:
+                    nursery.start_soon(self._seek_read_write_server)
+        finally:
+            self._conn_scope = None
+        if self._death is not None:
+            death, self._death = self._death, None
+            raise death
+
+    async def _seek_read_write_server(self) -> None:
+        """While on a read-only server, look for a read-write one with ``isro``.
+
+        Backs off from 0.1 s to 60 s, as Java's ``pingRwServer``. When one
+        answers ``rw``, the connection is dropped and that server is tried first.
+        """
+        delay = 0.1
+        while True:
+            await trio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+            for host in self.hosts:
+                if host == self.server:
+                    continue
+                answer = ""
+                with trio.move_on_after(self.requested_timeout / 3):
+                    answer = await _four_letter_word(host, b"isro")
+                if answer == "rw":
+                    self._preferred_host = host
+                    self._connection_dead(f"found read-write server {host}")
+                    return
+
+    _death: _ConnectionDead | None = None
+
+    def _connection_dead(self, reason: str, cause: BaseException | None = None) -> None:
+        if self._death is None:
+            death = _ConnectionDead(reason)
+            death.__cause__ = cause
+            self._death = death
+        if self._conn_scope is not None:
+            self._conn_scope.cancel()
+
+    # ================================================================ tasks
+    async def _reader(self, stream: trio.abc.Stream, protocol: ClientProtocol) -> None:
+        read_timeout = self.negotiated_timeout * 2 / 3
+        try:
+            with trio.CancelScope(deadline=trio.current_time() + read_timeout) as timer:
+                while True:
+                    data = await stream.receive_some(_RECV_SIZE)
+                    now = trio.current_time()
+                    self._last_recv = now
+                    timer.deadline = now + read_timeout
+                    for event in protocol.receive_data(data):
+                        self._dispatch(event, protocol)
+                        if isinstance(event, ConnectionClosed):
+                            self._connection_dead("the server closed the connection")
+                            return
+            if timer.cancelled_caught:
+                self._connection_dead(
+                    f"nothing received from the server for {read_timeout:.2f}s "
+                    "(2/3 of the session timeout)"
+                )
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._connection_dead(f"read failed: {exc!r}", exc)
+        except RemoteProtocolError as exc:
+            self._connection_dead(f"protocol error from the server: {exc}", exc)
+
+    def _dispatch(self, event: object, protocol: ClientProtocol) -> None:
+        if isinstance(event, Reply):
+            self.last_zxid = protocol.last_zxid
+            if event.xid == SET_WATCHES_XID:
+                if event.err:
+                    log.warning("SetWatches failed with error %d", event.err)
+                return
+            call = self._inflight.pop(event.xid, None)
+            if call is None:
+                return
+            err = event.err
+            if call.on_reply is not None:
+                call.on_reply(err)
+            if call.state == _ABANDONED:
+                return
+            if err == 0:
+                call.finish(event.response, None)
+            else:
+                call.finish(None, error_for_code(err, path=call.path))
+        elif isinstance(event, Notification):
+            raw = event.event
+            path = raw.path
+            if path is not None and self.chroot:
+                path = self.chroot.strip(path)
+            self.registry.dispatch(WatchedEvent(raw.event_type, raw.keeper_state, path, raw.zxid))
+        elif isinstance(event, AuthReply):
+            waiter = self._auth_waiters.popleft() if self._auth_waiters else None
+            if event.err == ErrorCode.AUTH_FAILED:
+                if waiter is not None:
+                    waiter.finish(None, AuthFailedError("authentication failed"))
+                self._auth_failed()
+                self._connection_dead("authentication failed")
+            elif waiter is not None:
+                if event.err:
+                    waiter.finish(None, error_for_code(event.err))
+                else:
+                    waiter.finish(None, None)
+        # PingReply and ConnectionClosed need nothing here.
+
+    async def _writer(self, stream: trio.abc.Stream, protocol: ClientProtocol) -> None:
+        outbox = self._outbox
+        inflight = self._inflight
+        try:
+            while True:
+                if not outbox and not self._ping_due:
+                    self._wake_writer = trio.Event()
+                    await self._wake_writer.wait()
+                batch = bytearray()
+                if self._ping_due:
+                    self._ping_due = False
+                    batch += protocol.send_ping()
+                while outbox and len(batch) < _RECV_SIZE * 4:
+                    call = outbox.popleft()
+                    if call.state != _QUEUED:
+                        continue  # abandoned before it was written: never sent
+                    if call.op == OpCode.AUTH:
+                        batch += protocol.send_auth(call.request)  # type: ignore[arg-type]
+                        call.state = _WRITTEN
+                        self._auth_waiters.append(call)
+                        continue
+                    try:
+                        xid, frame = protocol.send_request(call.op, call.request)
+                    except LocalProtocolError as exc:
+                        call.finish(None, exc)
+                        continue
+                    call.state = _WRITTEN
+                    inflight[xid] = call
+                    batch += frame
+                if batch:
+                    self._last_send = trio.current_time()
+                    await stream.send_all(batch)
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._connection_dead(f"write failed: {exc!r}", exc)
+
+    async def _pinger(self) -> None:
+        interval = min(self.negotiated_timeout / 3, _MAX_PING_INTERVAL)
+        while True:
+            await trio.sleep_until(self._last_send + interval)
+            if trio.current_time() >= self._last_send + interval:
+                self._ping_due = True
+                self._last_send = trio.current_time()
+                self._wake_writer.set()
+
+    def _set_watches_batches(self) -> list[SetWatches | SetWatches2]:
+        reg = self.registry
+        apply = self.chroot.apply
+        kinds = (
+            WatchKind.DATA,
+            WatchKind.EXIST,
+            WatchKind.CHILD,
+            WatchKind.PERSISTENT,
+            WatchKind.PERSISTENT_RECURSIVE,
+        )
+        lists = {kind: [apply(p) for p in reg.paths(kind)] for kind in kinds}
+        if not any(lists.values()):
+            return []
+        use_v2 = bool(lists[WatchKind.PERSISTENT] or lists[WatchKind.PERSISTENT_RECURSIVE])
+        batches: list[SetWatches | SetWatches2] = []
+        current: dict[WatchKind, list[str]] = {k: [] for k in kinds}
+        size = 0
+
+        def flush() -> None:
+            nonlocal current, size
+            if not any(current.values()):
+                return
+            if use_v2:
+                batches.append(
+                    SetWatches2(
+                        relative_zxid=self.last_zxid,
+                        data_watches=tuple(current[WatchKind.DATA]),
+                        exist_watches=tuple(current[WatchKind.EXIST]),
+                        child_watches=tuple(current[WatchKind.CHILD]),
+                        persistent_watches=tuple(current[WatchKind.PERSISTENT]),
+                        persistent_recursive_watches=tuple(current[WatchKind.PERSISTENT_RECURSIVE]),
+                    )
+                )
+            else:
+                batches.append(
+                    SetWatches(
+                        relative_zxid=self.last_zxid,
+                        data_watches=tuple(current[WatchKind.DATA]),
+                        exist_watches=tuple(current[WatchKind.EXIST]),
+                        child_watches=tuple(current[WatchKind.CHILD]),
+                    )
+                )
+            current = {k: [] for k in kinds}
+            size = 0
+
+        for kind in kinds:
+            for path in lists[kind]:
+                cost = len(path.encode()) + 4
+                if size + cost > _SET_WATCHES_BATCH:
+                    flush()
+                current[kind].append(path)
+                size += cost
+        flush()
+        return batches
+
+    # ================================================================ close
+    async def close(self) -> None:
+        """Close the session: closeSession (bounded, shielded), then stop everything."""
+        if self._closing:
+            await self._closed_event.wait()
+            return
+        self._closing = True
+        try:
+            with trio.move_on_after(self.close_timeout, shield=True):
+                if (
+                    self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY)
+                    and self._terminal_error is None
+                ):
+                    call = _Call(OpCode.CLOSE_SESSION, _EMPTY, None, None)
+                    self._outbox.append(call)
+                    self._wake_writer.set()
+                    await call.event.wait()
+        finally:
+            if self._cancel_scope is not None:
+                self._cancel_scope.cancel()
+
+            def closed() -> BaseException:
+                return trio.ClosedResourceError("the ZooKeeper client was closed")
+
+            self._fail_inflight(closed)
+            self._fail_queued(closed)
+            self.registry.end_all(KeeperState.CLOSED)
+            self.default_watcher._end()
+            if self.state is not KeeperState.CLOSED:
+                self._set_state(SessionEvent.CLOSE)
+            self._closed_event.set()
+
+
+async def _four_letter_word(host: HostPort, word: bytes) -> str:
+    """Send a four-letter word; the stripped answer, or "" on any failure."""
+    try:
+        stream = await trio.open_tcp_stream(host.host, host.port)
+    except OSError:
+        return ""
+    async with stream:
+        try:
+            await stream.send_all(word)
+            chunks: list[bytes] = []
+            while chunk := await stream.receive_some(4096):
+                chunks.append(chunk)
+                if sum(map(len, chunks)) > 65536:
+                    break
+        except (OSError, trio.BrokenResourceError):
+            return ""
+        return b"".join(chunks).decode("utf-8", "replace").strip()
+
+
+_EMPTY = Empty()

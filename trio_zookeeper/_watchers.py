@@ -1,0 +1,327 @@
+"""Watch registry and the per-watcher receive channels.
+
+The server keeps at most one watch per (session, path, kind); the client may
+have many local watchers behind it. This module maps server-side watches to
+local :class:`WatchEvents` channels and fans each notification out, following
+ZooKeeper's rules (``ZKWatchManager.materialize``):
+
+=======================  ==============================================
+event                    one-shot watchers fired
+=======================  ==============================================
+NODE_CREATED             data and exists watchers of the path
+NODE_DATA_CHANGED        data and exists watchers of the path
+NODE_DELETED             data, exists and child watchers of the path
+NODE_CHILDREN_CHANGED    child watchers of the path
+=======================  ==============================================
+
+plus every persistent watcher of the path, and every persistent-recursive
+watcher of the path or an ancestor (except for NODE_CHILDREN_CHANGED, which a
+recursive watch never delivers).
+
+**Back-pressure.** The reader task must never wait for a watcher, or one slow
+consumer would stall every reply and ping and lose the session. Each channel
+therefore has a bounded buffer; when it is full the channel is *closed with an
+error*: the consumer drains what was buffered and then gets
+:class:`WatchOverflowError`. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+from collections.abc import Iterator
+
+import trio
+
+from ._protocol import EventType, KeeperState, WatchedEvent, ZooKeeperError
+
+__all__ = [
+    "WatchEvents",
+    "WatchKind",
+    "WatchOverflowError",
+    "WatchRegistry",
+]
+
+
+class WatchOverflowError(ZooKeeperError):
+    """A watcher's buffer filled up because its consumer was too slow.
+
+    The events that fit were delivered; later ones were not, so the consumer
+    must re-read the state it watches.
+    """
+
+
+class WatchKind(enum.Enum):
+    """The kinds of server-side watch."""
+
+    DATA = "data"
+    EXIST = "exist"
+    CHILD = "child"
+    PERSISTENT = "persistent"
+    PERSISTENT_RECURSIVE = "persistent_recursive"
+
+
+class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
+    """A receive channel of watch events for one watcher.
+
+    Iterate it with ``async for event in events`` or call :meth:`receive`.
+    A one-shot watcher's channel ends (``trio.EndOfChannel``) after its event;
+    a persistent one runs until its ``async with`` block exits.
+
+    Session events (``event_type == EventType.NONE``) tell the consumer about
+    the connection: DISCONNECTED (events may be late), SYNC_CONNECTED after a
+    reconnect (for persistent watchers: events may have been missed, re-read),
+    EXPIRED or CLOSED (the watch is gone; the channel then ends).
+    """
+
+    def __init__(
+        self, *, max_buffer: int = 1024, one_shot: bool = False, session_events: bool = True
+    ) -> None:
+        if max_buffer < 1:
+            raise ValueError("max_buffer must be at least 1")
+        self._buffer: collections.deque[WatchedEvent] = collections.deque()
+        self._max_buffer = max_buffer
+        self._one_shot = one_shot
+        self._session_events = session_events
+        self._lot = trio.lowlevel.ParkingLot()
+        self._ended = False  # no more events will be pushed
+        self._error: BaseException | None = None
+        self._closed = False  # closed by the consumer
+        self._registrations: list[tuple[WatchRegistry, WatchKind, str]] = []
+        self.delivered = 0
+
+    # ------------------------------------------------------------ producer
+    def _push(self, event: WatchedEvent, *, final: bool = False) -> None:
+        """Deliver an event without blocking (called from the reader task)."""
+        if self._ended or self._closed:
+            return
+        if len(self._buffer) >= self._max_buffer:
+            self._fail(
+                WatchOverflowError(
+                    f"watch channel overflowed its buffer of {self._max_buffer} events; "
+                    "later events were not delivered: re-read the watched state"
+                )
+            )
+            return
+        self._buffer.append(event)
+        self.delivered += 1
+        if final or (self._one_shot and event.event_type is not EventType.NONE):
+            self._end()
+        self._lot.unpark_all()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._detach()
+        self._lot.unpark_all()
+
+    def _fail(self, error: BaseException) -> None:
+        self._error = error
+        self._end()
+
+    def _detach(self) -> None:
+        regs, self._registrations = self._registrations, []
+        for registry, kind, path in regs:
+            registry._discard(kind, path, self)
+
+    # ------------------------------------------------------------ consumer
+    def receive_nowait(self) -> WatchedEvent:
+        """Take the next event if one is buffered.
+
+        Raises:
+            trio.WouldBlock: no event is buffered.
+            trio.EndOfChannel: the watch has ended and every event was taken.
+            WatchOverflowError: the buffer overflowed (after the buffered events).
+            trio.ClosedResourceError: this channel was closed.
+        """
+        if self._closed:
+            raise trio.ClosedResourceError("this watch channel was closed")
+        if self._buffer:
+            return self._buffer.popleft()
+        if self._error is not None:
+            raise self._error
+        if self._ended:
+            raise trio.EndOfChannel
+        raise trio.WouldBlock
+
+    async def receive(self) -> WatchedEvent:
+        """Wait for the next event.
+
+        Raises:
+            trio.EndOfChannel: the watch has ended and every event was taken.
+            WatchOverflowError: the consumer was too slow and events were lost.
+            trio.ClosedResourceError: this channel was closed.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            try:
+                event = self.receive_nowait()
+            except trio.WouldBlock:
+                await self._lot.park()
+                continue
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return event
+
+    def close(self) -> None:
+        """Stop watching: unregister, and drop what is buffered (idempotent)."""
+        self._closed = True
+        self._buffer.clear()
+        self._detach()
+        self._ended = True
+        self._lot.unpark_all()
+
+    async def aclose(self) -> None:
+        """Like :meth:`close`, as an async resource."""
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+    def clone(self) -> WatchEvents:
+        """Not supported: a watch channel has a single consumer."""
+        raise NotImplementedError("watch channels cannot be cloned")
+
+    @property
+    def active(self) -> bool:
+        """True while events may still arrive."""
+        return not (self._ended or self._closed)
+
+    @property
+    def buffered(self) -> int:
+        """How many events wait to be received."""
+        return len(self._buffer)
+
+
+class WatchRegistry:
+    """Which local watchers stand behind each server-side watch.
+
+    All methods are synchronous and are called from the reader task (or from
+    the caller while no checkpoint intervenes), so no locking is needed.
+    """
+
+    def __init__(self) -> None:
+        self._by_kind: dict[WatchKind, dict[str, list[WatchEvents]]] = {
+            kind: {} for kind in WatchKind
+        }
+
+    def add(self, kind: WatchKind, path: str, watcher: WatchEvents) -> None:
+        """Register ``watcher`` for the server-side watch (kind, path)."""
+        if not watcher.active:
+            return
+        table = self._by_kind[kind]
+        lst = table.setdefault(path, [])
+        if watcher not in lst:
+            lst.append(watcher)
+            watcher._registrations.append((self, kind, path))
+
+    def _discard(self, kind: WatchKind, path: str, watcher: WatchEvents) -> None:
+        table = self._by_kind[kind]
+        lst = table.get(path)
+        if lst is None:
+            return
+        try:
+            lst.remove(watcher)
+        except ValueError:
+            return
+        if not lst:
+            del table[path]
+
+    def has(self, kind: WatchKind, path: str) -> bool:
+        """True if some local watcher stands behind (kind, path)."""
+        return path in self._by_kind[kind]
+
+    def paths(self, kind: WatchKind) -> list[str]:
+        """The paths with a server-side watch of ``kind``."""
+        return list(self._by_kind[kind])
+
+    def count(self) -> int:
+        """The number of (kind, path) server-side watches."""
+        return sum(len(t) for t in self._by_kind.values())
+
+    def watchers(self) -> Iterator[WatchEvents]:
+        """Every registered watcher, once each."""
+        seen: set[int] = set()
+        for table in self._by_kind.values():
+            for lst in table.values():
+                for w in lst:
+                    if id(w) not in seen:
+                        seen.add(id(w))
+                        yield w
+
+    def dispatch(self, event: WatchedEvent) -> int:
+        """Deliver a node event to every watcher it fires; returns how many."""
+        path = event.path
+        if path is None:
+            return 0
+        t = event.event_type
+        tables = self._by_kind
+        fired: list[WatchEvents] = []
+        if t in (EventType.NODE_CREATED, EventType.NODE_DATA_CHANGED):
+            fired += tables[WatchKind.DATA].pop(path, ())
+            fired += tables[WatchKind.EXIST].pop(path, ())
+        elif t is EventType.NODE_DELETED:
+            fired += tables[WatchKind.DATA].pop(path, ())
+            fired += tables[WatchKind.EXIST].pop(path, ())
+            fired += tables[WatchKind.CHILD].pop(path, ())
+        elif t is EventType.NODE_CHILDREN_CHANGED:
+            fired += tables[WatchKind.CHILD].pop(path, ())
+        elif t is EventType.DATA_WATCH_REMOVED:
+            fired += tables[WatchKind.DATA].pop(path, ())
+            fired += tables[WatchKind.EXIST].pop(path, ())
+        elif t is EventType.CHILD_WATCH_REMOVED:
+            fired += tables[WatchKind.CHILD].pop(path, ())
+        elif t is EventType.PERSISTENT_WATCH_REMOVED:
+            fired += tables[WatchKind.PERSISTENT].pop(path, ())
+            fired += tables[WatchKind.PERSISTENT_RECURSIVE].pop(path, ())
+        # One-shot watchers were popped above: their registration is spent.
+        for w in fired:
+            w._registrations = [r for r in w._registrations if r[2] != path or r[0] is not self]
+        persistent = tables[WatchKind.PERSISTENT].get(path, ())
+        recursive: list[WatchEvents] = []
+        if t is not EventType.NODE_CHILDREN_CHANGED and tables[WatchKind.PERSISTENT_RECURSIVE]:
+            for ancestor in _self_and_ancestors(path):
+                recursive += tables[WatchKind.PERSISTENT_RECURSIVE].get(ancestor, ())
+        seen: set[int] = set()
+        n = 0
+        for w in (*fired, *persistent, *recursive):
+            if id(w) in seen:
+                continue  # one watcher set through exists and get_data fires once
+            seen.add(id(w))
+            w._push(event)
+            n += 1
+        return n
+
+    def session_event(self, state: KeeperState, *, persistent_only: bool = False) -> None:
+        """Tell watchers about a session change without ending them."""
+        event = WatchedEvent(EventType.NONE, state, None)
+        for w in list(self.watchers()):
+            if not w._session_events:
+                continue
+            if persistent_only and not any(
+                k in (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE)
+                for _, k, _ in w._registrations
+            ):
+                continue
+            w._push(event)
+
+    def end_all(self, state: KeeperState, *, keep_open: WatchEvents | None = None) -> None:
+        """The session is gone: wake every watcher with ``state`` and end it.
+
+        ``keep_open`` (the client's default watcher) is told once, but stays
+        open for the watches of later sessions.
+        """
+        event = WatchedEvent(EventType.NONE, state, None)
+        for w in list(self.watchers()):
+            if w is keep_open:
+                w._detach()
+                w._push(event)
+                continue
+            w._push(event, final=True)
+            w._end()
+        for table in self._by_kind.values():
+            table.clear()
+
+
+def _self_and_ancestors(path: str) -> Iterator[str]:
+    yield path
+    while path != "/":
+        cut = path.rfind("/")
+        path = path[:cut] or "/"
+        yield path

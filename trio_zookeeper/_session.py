@@ -61,6 +61,7 @@ from ._protocol import (
     Notification,
     OpCode,
     ProtocolError,
+    ProtocolState,
     RemoteProtocolError,
     Reply,
     SessionEvent,
@@ -430,26 +431,33 @@ class Session:
                     hosts.remove(self._preferred_host)
                     hosts.insert(0, self._preferred_host)
                     self._preferred_host = None
+                connected_in_round = False
                 for index, host in enumerate(hosts):
                     if self._stopping():
                         break
                     if round_no or index:
-                        # Jitter so that many clients do not reconnect in step.
-                        await trio.sleep(self._rng.uniform(0.0, 1.0))
+                        # Jitter so that many clients do not reconnect in step
+                        # (Java sleeps 0-1 s before every reconnect).
+                        await trio.sleep(self._rng.uniform(0.0, self._jitter_max()))
                     self._check_suspected_expiry()
                     if self._stopping():
                         break
                     connected_before = self.connections
                     await self._connect_and_serve(host, None if started else task_status)
                     if self.connections != connected_before:
-                        started = True
-                        round_no = 0  # we got somewhere: start a fresh round
+                        started = connected_in_round = True
                     self._check_suspected_expiry()
                 round_no += 1
-                if not self._stopping():
-                    await trio.sleep(1.0)
+                if not connected_in_round and not self._stopping():
+                    # A full round of hosts without a session: pause (Java: 1 s).
+                    await trio.sleep(self._jitter_max())
             if not started and self._terminal_error is not None:
                 raise self._terminal_error
+
+    def _jitter_max(self) -> float:
+        # Java's 1 s, but never so long that the pauses alone would outlast a
+        # short session: at most a sixth of the negotiated timeout.
+        return min(1.0, self.negotiated_timeout / 6)
 
     def _stopping(self) -> bool:
         return self._closing or self._terminal_error is not None
@@ -458,7 +466,12 @@ class Session:
         if self.session_id == 0 or self.state is not KeeperState.DISCONNECTED:
             return
         silent = trio.current_time() - self._last_recv
-        if silent > self.negotiated_timeout:
+        # The server expires a session about one timeout after it last heard
+        # from the client (rounded up to its tick); suspect expiry only once
+        # 4/3 of the timeout has passed without hearing from any server
+        # (ZOOKEEPER-4508's factor), so that a reconnect that could still
+        # resume the session is not given up too early.
+        if silent > self.negotiated_timeout * 4 / 3:
             self._expire(
                 f"no server reachable for {silent:.1f}s, more than the session timeout of "
                 f"{self.negotiated_timeout:.1f}s (expiry suspected by the client)"
@@ -722,6 +735,8 @@ class Session:
                 if not outbox and not self._ping_due:
                     self._wake_writer = trio.Event()
                     await self._wake_writer.wait()
+                if protocol.state is ProtocolState.CLOSED:
+                    return  # the reader saw the end; queued calls wait for the next connection
                 batch = bytearray()
                 if self._ping_due:
                     self._ping_due = False

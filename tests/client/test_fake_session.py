@@ -55,17 +55,19 @@ async def test_pings_keep_an_idle_session(
 async def test_silent_server_is_detected_within_two_thirds_of_timeout(
     fake: FakeZooKeeper, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with open_zookeeper("fake:2181", stream_factory=fake.connect, session_timeout=3) as zk:
-        async with zk.session_states() as states:
-            fake.silent = True
-            t0 = trio.current_time()
-            assert await states.receive() is KeeperState.DISCONNECTED
-            elapsed = trio.current_time() - t0
-            assert elapsed <= 2.0 + 0.01, elapsed  # readTimeout = 2/3 * 3 s
-            fake.silent = False
-            assert await states.receive() is KeeperState.SYNC_CONNECTED
-            # same session resumed
-            assert fake.connections[-1].session is fake.connections[0].session
+    async with (
+        open_zookeeper("fake:2181", stream_factory=fake.connect, session_timeout=3) as zk,
+        zk.session_states() as states,
+    ):
+        fake.silent = True
+        t0 = trio.current_time()
+        assert await states.receive() is KeeperState.DISCONNECTED
+        elapsed = trio.current_time() - t0
+        assert elapsed <= 2.0 + 0.01, elapsed  # readTimeout = 2/3 * 3 s
+        fake.silent = False
+        assert await states.receive() is KeeperState.SYNC_CONNECTED
+        # same session resumed
+        assert fake.connections[-1].session is fake.connections[0].session
 
 
 async def test_cancel_before_write_is_never_sent(fake: FakeZooKeeper) -> None:
@@ -143,10 +145,11 @@ async def test_expiry_final_when_asked(fake: FakeZooKeeper) -> None:
     async with open_zookeeper(
         "fake:2181", stream_factory=fake.connect, reconnect_after_expiry=False
     ) as zk:
-        fake.expire(zk.session_id)
-        with trio.fail_after(10):
-            while zk.state is not KeeperState.EXPIRED:
-                await trio.sleep(0.01)
+        async with zk.session_states() as states:
+            fake.expire(zk.session_id)
+            with trio.fail_after(10):
+                while await states.receive() is not KeeperState.EXPIRED:
+                    pass
         with pytest.raises(SessionExpiredError):
             await zk.get_data("/")
 

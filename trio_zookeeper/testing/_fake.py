@@ -146,10 +146,12 @@ class FakeZooKeeper:
     # ----------------------------------------------------------- plumbing
     async def connect(self, host: str, port: int) -> trio.abc.Stream:
         """A ``stream_factory`` for ``open_zookeeper``: a new connection."""
-        if self.lockstep:
-            client, server = trio.testing.lockstep_stream_pair()
-        else:
-            client, server = trio.testing.memory_stream_pair()
+        pair = (
+            trio.testing.lockstep_stream_pair if self.lockstep else trio.testing.memory_stream_pair
+        )
+        client: trio.abc.Stream
+        server: trio.abc.Stream
+        client, server = pair()
         conn = FakeConnection(self, server)
         self.connections.append(conn)
         self._new_connection.set()
@@ -199,7 +201,7 @@ class FakeZooKeeper:
                 if not data:
                     break
                 try:
-                    requests = conn.protocol.receive_data(data)
+                    requests = conn.protocol.receive_data(bytes(data))
                 except RemoteProtocolError:
                     break
                 for request in requests:

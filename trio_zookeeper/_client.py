@@ -1009,6 +1009,7 @@ async def open_zookeeper(
     reconnect_after_expiry: bool = True,
     session_id: int | None = None,
     session_password: bytes | None = None,
+    sasl: tuple[str, str] | None = None,
     randomize_hosts: bool = True,
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     watch_buffer: int = 1024,
@@ -1037,6 +1038,9 @@ async def open_zookeeper(
             state stream), start a new session (the default, as kazoo and
             Curator do); if False, expiry is final and every call raises
             SessionExpiredError.
+        sasl: ``(username, password)`` for SASL DIGEST-MD5 authentication,
+            performed on every connection before anything else; the session
+            is then known as ``sasl:<username>``. A rejection is final.
         session_id: Resume an existing session (with ``session_password``).
         session_password: The password of ``session_id``.
         randomize_hosts: Shuffle the hosts (per client) to spread load.
@@ -1078,6 +1082,7 @@ async def open_zookeeper(
         rng=random.Random() if randomize_hosts else _NoShuffle(),
         session_id=session_id or 0,
         session_password=session_password,
+        sasl=sasl,
     )
     zk = ZooKeeper(session, watch_buffer=watch_buffer, _private=_PRIVATE)
     body_error: BaseException | None = None

@@ -56,6 +56,7 @@ from ._protocol import (
     ConnectRequest,
     Empty,
     ErrorCode,
+    GetSASLRequest,
     KeeperState,
     LocalProtocolError,
     Notification,
@@ -66,12 +67,14 @@ from ._protocol import (
     Reply,
     SessionEvent,
     SessionExpiredError,
+    SetSASLResponse,
     SetWatches,
     SetWatches2,
     WatchedEvent,
     error_for_code,
     transition,
 )
+from ._protocol._sasl import DigestMD5Client
 from ._watchers import WatchEvents, WatchKind, WatchRegistry
 
 __all__ = ["Session", "SessionStatistics", "StreamFactory"]
@@ -212,6 +215,7 @@ class Session:
         rng: random.Random | None = None,
         session_id: int = 0,
         session_password: bytes | None = None,
+        sasl: tuple[str, str] | None = None,
     ) -> None:
         if not connect.hosts:
             raise ValueError("no ZooKeeper hosts given")
@@ -229,6 +233,7 @@ class Session:
         self.reconnect_after_expiry = reconnect_after_expiry
         self.close_timeout = close_timeout
         self._stream_factory = stream_factory
+        self.sasl = sasl
 
         self.state = KeeperState.DISCONNECTED
         self.session_id = session_id
@@ -513,7 +518,6 @@ class Session:
                 return
             events, read_only = handshake
             self.server = host
-            self.connections += 1
             self._last_recv = self._last_send = trio.current_time()
             await self._serve(stream, protocol, events, read_only, task_status)
         except _ConnectionDead as exc:
@@ -604,6 +608,9 @@ class Session:
         read_only: bool,
         task_status: trio.TaskStatus[None] | None,
     ) -> None:
+        if self.sasl is not None:
+            await self._sasl_exchange(stream, protocol)
+        self.connections += 1
         # Java's primeConnection order: credentials first, then the watches,
         # then (through the writer) the requests that were queued.
         priming = bytearray()
@@ -631,6 +638,54 @@ class Session:
         if self._death is not None:
             death, self._death = self._death, None
             raise death
+
+    async def _sasl_exchange(self, stream: trio.abc.Stream, protocol: ClientProtocol) -> None:
+        """Authenticate with SASL DIGEST-MD5 before anything else is sent."""
+        assert self.sasl is not None
+        client = DigestMD5Client(*self.sasl)
+        token: bytes | None = client.initial_token()
+        rounds = 0
+        with trio.fail_after(self.requested_timeout):
+            while token is not None:
+                xid, frame = protocol.send_request(OpCode.SASL, GetSASLRequest(token=token))
+                await stream.send_all(frame)
+                rounds += 1
+                try:
+                    reply = await self._read_reply(stream, protocol, xid)
+                except _ConnectionDead:
+                    if rounds > 1:
+                        # The server closes the connection when it rejects our
+                        # digest response ("Closing client connection due to
+                        # SASL authentication failure").
+                        self._auth_failed()
+                    raise
+                if reply.err:
+                    self._auth_failed()
+                    raise _ConnectionDead(f"SASL authentication failed (error {reply.err})")
+                response = reply.response
+                assert isinstance(response, SetSASLResponse)
+                try:
+                    token = client.respond(response.token or b"")
+                except AuthFailedError:
+                    self._auth_failed()
+                    raise
+
+    async def _read_reply(
+        self, stream: trio.abc.Stream, protocol: ClientProtocol, xid: int
+    ) -> Reply:
+        """Read until the reply to ``xid`` (before the reader task runs)."""
+        while True:
+            data = await stream.receive_some(_RECV_SIZE)
+            found: Reply | None = None
+            for event in protocol.receive_data(data):
+                if isinstance(event, Reply) and event.xid == xid:
+                    found = event
+                elif isinstance(event, ConnectionClosed):
+                    raise _ConnectionDead("the server closed the connection during SASL")
+                else:
+                    self._dispatch(event, protocol)
+            if found is not None:
+                return found
 
     async def _seek_read_write_server(self) -> None:
         """While on a read-only server, look for a read-write one with ``isro``.

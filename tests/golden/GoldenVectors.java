@@ -715,6 +715,7 @@ public final class GoldenVectors {
 
         rec("typical", new SetDataResponse(statTypical()));
         rec("edge", new SetDataResponse(statEdge()));
+        rec("zero", new SetDataResponse(statZero()));
 
         // --- ACLs --------------------------------------------------------------
         rec("typical", new GetACLRequest("/app/node"));
@@ -732,6 +733,7 @@ public final class GoldenVectors {
 
         rec("typical", new SetACLResponse(statTypical()));
         rec("edge", new SetACLResponse(statEdge()));
+        rec("zero", new SetACLResponse(statZero()));
 
         // --- children ------------------------------------------------------------
         rec("watch", new GetChildrenRequest("/app", true));
@@ -814,6 +816,7 @@ public final class GoldenVectors {
         rec("null", new GetEphemeralsResponse(null));
 
         rec("typical", new GetAllChildrenNumberRequest("/app"));
+        rec("empty", new GetAllChildrenNumberRequest(""));
         rec("null", new GetAllChildrenNumberRequest(null));
 
         rec("zero", new GetAllChildrenNumberResponse(0));
@@ -838,10 +841,13 @@ public final class GoldenVectors {
         // --- multi requests --------------------------------------------------------------
         List<ACL> open = ZooDefs.Ids.OPEN_ACL_UNSAFE;
         multiReq(false, "empty", Collections.<Op>emptyList());
+        // Op.create(path, data, acl, CreateMode, long ttl) for every mode (ttl is
+        // ignored by Java for non-TTL modes), then the (CreateMode) and (int flags)
+        // overloads for the non-TTL modes.
         for (CreateMode mode : CreateMode.values()) {
             long ttl = mode.isTTL() ? 60000L : -1L;
             String m = mode.name().toLowerCase();
-            multiReq(false, "create_" + m + "_with_ttl_arg",
+            multiReq(false, "create_ttl_overload_" + m,
                     Collections.singletonList(Op.create("/m/" + m, utf8("d"), open, mode, ttl)));
         }
         for (CreateMode mode : CreateMode.values()) {
@@ -849,12 +855,12 @@ public final class GoldenVectors {
                 continue; // see quirks below
             }
             String m = mode.name().toLowerCase();
-            multiReq(false, "create_" + m + "_mode_only",
+            multiReq(false, "create_mode_overload_" + m,
                     Collections.singletonList(Op.create("/m/" + m, null, ZooDefs.Ids.CREATOR_ALL_ACL, mode)));
-            multiReq(false, "create_flag_" + mode.toFlag(),
+            multiReq(false, "create_flags_overload_" + mode.toFlag(),
                     Collections.singletonList(Op.create("/f/" + m, EMPTY, open, mode.toFlag())));
         }
-        multiReq(false, "create_flag_5_with_ttl_arg",
+        multiReq(false, "create_flags_ttl_overload_5",
                 Collections.singletonList(Op.create("/f/ttl", EMPTY, open, 5, 1000L)));
         multiReq(false, "delete", Collections.singletonList(Op.delete("/m/a", -1)));
         multiReq(false, "set_data", Collections.singletonList(Op.setData("/m/a", utf8("v2"), 7)));
@@ -917,12 +923,15 @@ public final class GoldenVectors {
         rec(true, "non_bmp_cesu8", new Id("world", GRINNING));
         rec(true, "non_bmp_cesu8", new ClientInfo("sasl", "u" + GRINNING));
         rec(true, "non_bmp_cesu8", new GetChildrenResponse(strs(GRINNING, "a")));
+        // A null element inside a vector<ustring> is written as length -1 (Java
+        // allows it; a null nested record, by contrast, throws NullPointerException).
+        rec(true, "null_element", new GetChildrenResponse(strs("a", null, "")));
         // A TTL CreateMode given without a ttl argument: Op.create(path, data,
         // acl, CreateMode) / Op.create(path, data, acl, int) pick opcode 21
         // (createTTL) but still serialize a plain CreateRequest (no ttl field).
-        multiReq(true, "ttl_mode_without_ttl_arg", Collections.singletonList(
+        multiReq(true, "ttl_mode_via_create_mode_overload", Collections.singletonList(
                 Op.create("/q/ttl", utf8("d"), open, CreateMode.PERSISTENT_WITH_TTL)));
-        multiReq(true, "ttl_flag_without_ttl_arg", Collections.singletonList(
+        multiReq(true, "ttl_flag_via_create_flags_overload", Collections.singletonList(
                 Op.create("/q/ttl", utf8("d"), open, 6)));
         notes.add("Records in 3.8.0 jar with no client use (not emitted): SetSASLRequest, GetMaxChildrenRequest, "
                 + "GetMaxChildrenResponse, SetMaxChildrenRequest, StatPersisted");

@@ -42,6 +42,7 @@ from ._events import (
     WatchedEvent,
 )
 from ._jute import decode_record, encode_record
+from ._multi import MULTI_READ_OPS, MULTI_WRITE_OPS, MultiRequest
 from ._ops import OPS
 from ._records import (
     AuthPacket,
@@ -158,13 +159,22 @@ class ClientProtocol:
             The xid and the frame to write.
 
         Raises:
-            LocalProtocolError: unknown opcode, the wrong record for it, a
-                value that cannot be encoded, or a frame over the size limit.
+            LocalProtocolError: unknown opcode, the wrong record for it (incl.
+                a multi with a read, a multiRead with a write), a value that
+                cannot be encoded, or a frame over the size limit.
         """
         self._check_can_send()
         entry = OPS.get(op)
         if entry is None or type(request) is not entry[0]:
             raise LocalProtocolError(f"opcode {op} cannot carry a {type(request).__name__} request")
+        if isinstance(request, MultiRequest):
+            # As Java's MultiOperationRecord: multi takes only writes, multiRead only reads.
+            allowed = MULTI_READ_OPS if op == OpCode.MULTI_READ else MULTI_WRITE_OPS
+            refused = [item.op for item in request.ops if item.op not in allowed]
+            if refused:
+                raise LocalProtocolError(
+                    f"operations {refused} cannot be part of opcode {op} ({OpCode(op).name})"
+                )
         xid = self._next_xid
         out = bytearray(12)
         _HEADER.pack_into(out, 4, xid, op)
@@ -196,7 +206,14 @@ class ClientProtocol:
     def send_set_watches(self, request: SetWatches | SetWatches2) -> bytes:
         """A SetWatches / SetWatches2 frame (xid -8), answered in FIFO order."""
         self._check_can_send()
-        op = OpCode.SET_WATCHES if isinstance(request, SetWatches) else OpCode.SET_WATCHES2
+        if type(request) is SetWatches:
+            op = OpCode.SET_WATCHES
+        elif type(request) is SetWatches2:
+            op = OpCode.SET_WATCHES2
+        else:
+            raise LocalProtocolError(
+                f"send_set_watches() takes SetWatches or SetWatches2, not {type(request).__name__}"
+            )
         out = bytearray(12)
         _HEADER.pack_into(out, 4, SET_WATCHES_XID, op)
         encode_record(request, out)
@@ -293,7 +310,11 @@ class ClientProtocol:
         if xid != want:
             raise RemoteProtocolError(f"reply xid {xid} out of order: expected xid {want}")
         self._pending.popleft()
-        if zxid > 0 and xid != SET_WATCHES_XID:
+        if zxid > self.last_zxid:
+            # Only request replies count (not pings or notifications,
+            # ZOOKEEPER-1417), SetWatches replies included as in Java; and the
+            # value never goes back, so the client never accepts a server
+            # behind what it has already seen.
             self.last_zxid = zxid
         response: object | None = None
         if err == 0:

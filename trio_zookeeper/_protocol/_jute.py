@@ -129,8 +129,9 @@ class _Gen:
             "_cls": cls,
             "_short": _short,
             "_bad_len": _bad_len,
-            "_bad_utf8": _bad_utf8,
+            "_java_utf8": _java_utf8,
             "_null": _null,
+            "_bad_bool": _bad_bool,
         }
         self.enc: list[str] = []
         self.dec: list[str] = []
@@ -149,7 +150,8 @@ class _Gen:
         """One struct call for consecutive fixed-size fields."""
         s = struct.Struct(">" + "".join(p.code or "" for _, p in fields))
         sn = self.bind("_S", s)
-        self.enc.append(f"    out += {sn}.pack({', '.join(f'rec.{f}' for f, _ in fields)})")
+        args = [self.packable(p, f"rec.{f}", f"{self.cls.__name__}.{f}", "    ") for f, p in fields]
+        self.enc.append(f"    out += {sn}.pack({', '.join(args)})")
         where = f"{self.cls.__name__}.{'/'.join(f for f, _ in fields)}"
         targets = "".join(f"f_{f}, " for f, _ in fields)
         self.dec.append(f"    if pos + {s.size} > end: _short({where!r})")
@@ -175,12 +177,26 @@ class _Gen:
             self.dec.append(f"{di}    _null({where!r})")
         self.dec.append(f"{di}else:")
 
+    def packable(self, spec: _Prim, expr: str, where: str, ei: str) -> str:
+        """``expr`` ready for ``struct.pack``.
+
+        ``struct`` packs ``"?"`` from the truth value of *any* object, so a
+        boolean field holding None (or a string) would be sent as a silent
+        true/false; only ``True`` and ``False`` are accepted.
+        """
+        if spec is not BOOL:
+            return expr
+        v = self.name("_b")
+        self.enc.append(f"{ei}{v} = {expr}")
+        self.enc.append(f"{ei}if {v} is not True and {v} is not False: _bad_bool({where!r}, {v})")
+        return v
+
     def value(self, spec: object, ei: str, di: str, expr: str, target: str, where: str) -> None:
         """Encode ``expr`` (encoder indent ``ei``); decode into ``target`` (``di``)."""
         if isinstance(spec, _Prim) and spec.code is not None:
             s = struct.Struct(">" + spec.code)
             sn = self.bind("_S", s)
-            self.enc.append(f"{ei}out += {sn}.pack({expr})")
+            self.enc.append(f"{ei}out += {sn}.pack({self.packable(spec, expr, where, ei)})")
             self.dec.append(f"{di}if pos + {s.size} > end: _short({where!r})")
             self.dec.append(f"{di}{target}, = {sn}.unpack_from(buf, pos)")
             self.dec.append(f"{di}pos += {s.size}")
@@ -200,7 +216,8 @@ class _Gen:
                 self.dec.append(f"{di}    try:")
                 self.dec.append(f"{di}        {target} = str(buf[pos:pos + {n}], 'utf-8')")
                 self.dec.append(f"{di}    except UnicodeDecodeError as e:")
-                self.dec.append(f"{di}        _bad_utf8({where!r}, e)")
+                raw = f"bytes(buf[pos:pos + {n}])"
+                self.dec.append(f"{di}        {target} = _java_utf8({raw}, {where!r}, e)")
             else:
                 self.dec.append(f"{di}    {target} = bytes(buf[pos:pos + {n}])")
             self.dec.append(f"{di}    pos += {n}")
@@ -278,8 +295,23 @@ def _bad_len(where: str, n: int, remaining: int) -> typing.NoReturn:
     raise RemoteProtocolError(f"invalid length {n} for {where} with {remaining} bytes remaining")
 
 
-def _bad_utf8(where: str, exc: UnicodeDecodeError) -> typing.NoReturn:
-    raise RemoteProtocolError(f"invalid UTF-8 in {where}: {exc.reason}") from None
+def _java_utf8(data: bytes, where: str, exc: UnicodeDecodeError) -> str:
+    """Decode what Java's jute writes for characters outside the BMP.
+
+    ``BinaryOutputArchive`` encodes each UTF-16 unit on its own, so a
+    character above U+FFFF arrives as two 3-byte surrogate encodings
+    (CESU-8) instead of one 4-byte UTF-8 sequence. Such strings are read as
+    the characters Java meant; anything else that is not UTF-8 is an error.
+    """
+    try:
+        raw = data.decode("utf-8", "surrogatepass")
+        return raw.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    except UnicodeError:
+        raise RemoteProtocolError(f"invalid UTF-8 in {where}: {exc.reason}") from None
+
+
+def _bad_bool(where: str, value: object) -> typing.NoReturn:
+    raise LocalProtocolError(f"{where} must be a bool, not {type(value).__name__}")
 
 
 def _null(where: str) -> typing.NoReturn:
@@ -292,10 +324,14 @@ def encode_record(record: object, out: bytearray) -> None:
     Raises:
         LocalProtocolError: a value cannot be encoded (out of range for its
             wire type, ``None`` where the protocol needs a value, a string that
-            is not encodable as UTF-8).
+            is not encodable as UTF-8, a boolean that is not a bool, an object
+            that is not a registered record).
     """
+    codec = _CODECS.get(type(record))
+    if codec is None:
+        raise LocalProtocolError(f"{type(record).__name__} is not a jute record")
     try:
-        _CODECS[type(record)][0](record, out)
+        codec[0](record, out)
     except struct.error as exc:
         raise LocalProtocolError(f"cannot encode {type(record).__name__}: {exc}") from None
     except UnicodeEncodeError as exc:

@@ -147,6 +147,14 @@ def _encode_response(rec: MultiResponse, out: bytearray) -> None:
             encode_record(MultiHeader(type=-1, done=False, err=result.err), out)
             encode_record(ErrorResponse(err=result.err), out)
             continue
+        # A body that does not match the result type would be misread on decode.
+        if result.op not in _RESULT_TYPES or _RESULT_TYPES[result.op] is not (
+            None if result.response is None else type(result.response)
+        ):
+            raise LocalProtocolError(
+                f"result type {result.op} with {type(result.response).__name__} "
+                "cannot be part of a multi response"
+            )
         encode_record(MultiHeader(type=result.op, done=False, err=result.err), out)
         if result.response is not None:
             encode_record(result.response, out)

@@ -41,7 +41,14 @@ Strings = Annotated[tuple[str, ...], Vector(USTRING)]
 @compile_record
 @attrs.frozen(kw_only=True)
 class Id:
-    """An identity in a scheme, e.g. ``Id(scheme="world", id="anyone")`` (jute ``data.Id``)."""
+    """An identity in a scheme, e.g. ``Id(scheme="world", id="anyone")`` (jute ``data.Id``).
+
+    Attributes:
+        scheme: The authentication scheme (``world``, ``auth``, ``digest``,
+            ``ip``, ``sasl``, ...).
+        id: The identity within the scheme (for ``digest``,
+            ``user:base64(sha1(user:password))``).
+    """
 
     scheme: UString
     id: UString
@@ -495,7 +502,13 @@ class GetAllChildrenNumberResponse:
 @compile_record
 @attrs.frozen(kw_only=True)
 class ClientInfo:
-    """One authenticated identity of the session (jute ``ClientInfo``)."""
+    """One authenticated identity of the session (jute ``ClientInfo``).
+
+    Attributes:
+        auth_scheme: The scheme the identity was authenticated with.
+        user: The identity (e.g. the digest user name, or the client's IP
+            address for the ``ip`` scheme).
+    """
 
     auth_scheme: OptUString
     user: OptUString

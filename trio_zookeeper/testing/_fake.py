@@ -27,7 +27,6 @@ from contextlib import asynccontextmanager
 
 import attrs
 import trio
-import trio.testing
 
 from trio_zookeeper._protocol import (
     ClientRequest,

@@ -114,7 +114,9 @@ def make_tls_material(directory: os.PathLike[str] | str, *, java: str | None = N
     """
     openssl = shutil.which("openssl")
     if openssl is None:
-        raise TLSToolMissingError("the openssl command is needed for TLS tests: apt-get install openssl")
+        raise TLSToolMissingError(
+            "the openssl command is needed for TLS tests: apt-get install openssl"
+        )
     keytool = _find_keytool(java)
     if keytool is None:
         raise TLSToolMissingError(
@@ -149,7 +151,11 @@ def make_tls_material(directory: os.PathLike[str] | str, *, java: str | None = N
          "-days", "2", "-out", str(cert_file), "-extfile", str(ext_file)],
         cwd=out,
     )  # fmt: skip
-    env = {**os.environ, "TZK_KEYSTORE_PASSWORD": keystore_password}
+    env = {
+        **os.environ,
+        "TZK_KEYSTORE_PASSWORD": keystore_password,
+        "TZK_TRUSTSTORE_PASSWORD": truststore_password,
+    }
     _run(
         [openssl, "pkcs12", "-export", "-in", str(cert_file), "-inkey", str(key_file),
          "-certfile", str(ca_file), "-name", "server", "-out", str(keystore),
@@ -161,8 +167,9 @@ def make_tls_material(directory: os.PathLike[str] | str, *, java: str | None = N
     _run(
         [keytool, "-importcert", "-noprompt", "-alias", "tzk-test-ca", "-file", str(ca_file),
          "-keystore", str(truststore), "-storetype", "PKCS12",
-         "-storepass", truststore_password],
+         "-storepass:env", "TZK_TRUSTSTORE_PASSWORD"],
         cwd=out,
+        env=env,
     )  # fmt: skip
     for private in (ca_key, key_file, keystore, truststore):
         private.chmod(0o600)

@@ -1,0 +1,1 @@
+"""Synchronous tests of the sans-IO protocol layer (no trio, no server)."""

@@ -8,19 +8,18 @@ events, multi results).
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["Chroot", "validate_path"]
 
-
-def _invalid_char(c: str) -> bool:
-    o = ord(c)
-    return (
-        o == 0
-        or 0x0001 <= o <= 0x001F
-        or 0x007F <= o <= 0x009F
-        or 0xD800 <= o <= 0xF8FF
-        or 0xFFF0 <= o <= 0xFFFF
-        or o > 0xFFFF  # non-BMP characters are surrogate pairs in Java: rejected
-    )
+# The characters PathUtils rejects: NUL, U+0001-U+001F, U+007F-U+009F,
+# U+D800-U+F8FF, U+FFF0-U+FFFF, and anything beyond the BMP (a surrogate pair
+# in Java, so rejected there too). One C-level scan instead of a Python loop.
+_INVALID_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\uf8ff\ufff0-\U0010ffff]")
+# Paths validated recently: the same few paths are used again and again, and
+# a dict lookup is cheaper than re-checking (bounded, cleared when full).
+_VALID: dict[tuple[str, bool], None] = {}
+_VALID_MAX = 4096
 
 
 def validate_path(path: object, *, sequential: bool = False) -> str:
@@ -40,12 +39,23 @@ def validate_path(path: object, *, sequential: bool = False) -> str:
     """
     if not isinstance(path, str):
         raise TypeError(f"a ZooKeeper path must be a str, not {type(path).__name__}")
+    key = (path, sequential)
+    if key in _VALID:
+        return path
+    _check(path, sequential)
+    if len(_VALID) >= _VALID_MAX:
+        _VALID.clear()
+    _VALID[key] = None
+    return path
+
+
+def _check(path: str, sequential: bool) -> None:
     if not path:
         raise ValueError("invalid path '': a path may not be empty")
     if path[0] != "/":
         raise ValueError(f"invalid path {path!r}: a path must start with '/'")
     if len(path) == 1:
-        return path
+        return
     check = path + "0" if sequential else path
     if check[-1] == "/":
         raise ValueError(f"invalid path {path!r}: a path may not end with '/'")
@@ -54,12 +64,12 @@ def validate_path(path: object, *, sequential: bool = False) -> str:
             raise ValueError(f"invalid path {path!r}: empty segment (double '/')")
         if segment in (".", ".."):
             raise ValueError(f"invalid path {path!r}: relative segment {segment!r} at {i + 1}")
-    for index, c in enumerate(path):
-        if _invalid_char(c):
-            raise ValueError(
-                f"invalid path {path!r}: invalid character U+{ord(c):04X} at index {index}"
-            )
-    return path
+    bad = _INVALID_CHAR.search(path)
+    if bad is not None:
+        raise ValueError(
+            f"invalid path {path!r}: invalid character U+{ord(bad.group()):04X} "
+            f"at index {bad.start()}"
+        )
 
 
 class Chroot:

@@ -1,0 +1,350 @@
+"""Lock, ReadLock/WriteLock and Semaphore against a real server."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+import trio
+
+from trio_zookeeper import ZooKeeper, ZooKeeperError
+from trio_zookeeper.recipes import (
+    Lock,
+    LockLostError,
+    LossPolicy,
+    ReadLock,
+    Semaphore,
+    WriteLock,
+)
+from trio_zookeeper.testing import ZooKeeperServer, open_fault_proxy
+
+from .conftest import Connect, hold, wait_children
+
+pytestmark = pytest.mark.server
+
+LOCK = "/locks/x"
+
+
+def count_is(n: int) -> Callable[[list[str]], bool]:
+    return lambda children: len(children) == n
+
+
+async def test_mutual_exclusion_many_clients(connect: Connect, rng: random.Random) -> None:
+    holders: list[tuple[int, str]] = []  # (czxid, who) in acquisition order
+    active = 0
+    max_active = 0
+    rounds = 3
+
+    async def worker(zk: ZooKeeper, name: str, seed: int) -> None:
+        nonlocal active, max_active
+        local = random.Random(seed)
+        for _ in range(rounds):
+            lock = Lock(zk, LOCK, identifier=name)
+            async with lock:
+                active += 1
+                max_active = max(max_active, active)
+                holders.append((lock.fencing_token, name))
+                # A read-modify-write under the lock, fenced: lost updates
+                # would show an overlap.
+                data, stat = await zk.get_data("/counter")
+                await trio.sleep(local.uniform(0, 0.005))  # work, not synchronisation
+                await (
+                    lock.fenced().set_data("/counter", b"%d" % (int(data) + 1), stat.version).run()
+                )
+                active -= 1
+
+    with trio.fail_after(30):
+        async with connect() as a, connect() as b, connect() as c:
+            await a.create("/counter", b"0")
+            async with trio.open_nursery() as nursery:
+                for i, zk in enumerate((a, b, c)):
+                    for j in range(3):
+                        nursery.start_soon(worker, zk, f"w{i}.{j}", rng.randrange(2**32))
+            data, _ = await a.get_data("/counter")
+            assert int(data) == 9 * rounds
+            assert max_active == 1
+            czxids = [z for z, _ in holders]
+            assert czxids == sorted(czxids)
+            assert len(set(czxids)) == len(czxids)
+            assert await a.get_children(LOCK) == []
+
+
+async def test_waiters_watch_only_predecessor_in_order(zk: ZooKeeper) -> None:
+    order: list[str] = []
+    with trio.fail_after(15):
+        release = trio.Event()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(hold, Lock(zk, LOCK, "first"), release)
+
+            async def waiter(name: str) -> None:
+                async with Lock(zk, LOCK, name):
+                    order.append(name)
+
+            for i, name in enumerate(["a", "b", "c"]):
+                nursery.start_soon(waiter, name)
+                await wait_children(zk, LOCK, count_is(i + 2))
+            assert await Lock(zk, LOCK).contenders() == ["first", "a", "b", "c"]
+            release.set()
+        assert order == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("point", ["before-send", "in-flight", "waiting"])
+async def test_cancelled_waiter_leaves_no_node(
+    zk: ZooKeeper, point: str, rng: random.Random
+) -> None:
+    with trio.fail_after(15):
+        async with Lock(zk, LOCK, "holder") as holder:
+            assert holder.node is not None
+            for _ in range(5):
+                waiter = Lock(zk, LOCK, "waiter")
+                if point == "before-send":
+                    with trio.move_on_after(0):
+                        await waiter.__aenter__()
+                elif point == "in-flight":
+                    # Cancel at a random instant around the create round trip.
+                    with trio.move_on_after(rng.uniform(0, 0.004)):
+                        await waiter.__aenter__()
+                else:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(waiter.__aenter__)
+                        await wait_children(zk, LOCK, lambda c: len(c) == 2)
+                        nursery.cancel_scope.cancel()
+                assert not waiter.is_acquired
+                children = await zk.get_children(LOCK)
+                assert children == [holder.node.rsplit("/", 1)[1]]
+
+
+async def test_lost_create_reply_is_recovered(
+    zookeeper_server: ZooKeeperServer, chroot: str, hosts: str
+) -> None:
+    """RELIABILITY 34: the create2 reply is lost; the GUID finds our node again."""
+    with trio.fail_after(20):
+        async with open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy:
+            from trio_zookeeper import open_zookeeper
+
+            async with open_zookeeper(proxy.address + chroot) as zk:
+                await zk.ensure_path(LOCK)
+                proxy.drop_next_reply(opcode=15)  # CREATE2
+                async with Lock(zk, LOCK, "me") as lock:
+                    assert proxy.dropped_replies == 1
+                    children = await zk.get_children(LOCK)
+                    assert len(children) == 1
+                    assert lock.node == f"{LOCK}/{children[0]}"
+                assert await zk.get_children(LOCK) == []
+
+
+async def test_user_exception_and_outer_cancel_pass_through(zk: ZooKeeper) -> None:
+    with trio.fail_after(10):
+        with pytest.raises(KeyError):
+            async with Lock(zk, LOCK):
+                raise KeyError("mine")
+        with trio.move_on_after(0.05) as scope:
+            async with Lock(zk, LOCK):
+                await trio.sleep_forever()
+        assert scope.cancelled_caught
+        assert await zk.get_children(LOCK) == []
+
+
+async def test_lock_node_deleted_cancels_body(zk: ZooKeeper, connect: Connect) -> None:
+    with trio.fail_after(10):
+        async with connect() as admin:
+            entered = trio.Event()
+
+            async def vandal() -> None:
+                await entered.wait()
+                (child,) = await admin.get_children(LOCK)
+                await admin.delete(f"{LOCK}/{child}")
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(vandal)
+                with pytest.raises(LockLostError, match="deleted"):  # noqa: PT012 - the block under test
+                    async with Lock(zk, LOCK, cancel_on=LossPolicy.LOST):
+                        entered.set()
+                        await trio.sleep_forever()
+        assert issubclass(LockLostError, ZooKeeperError)
+
+
+async def test_suspension_cancels_body(
+    zookeeper_server: ZooKeeperServer, chroot: str, hosts: str
+) -> None:
+    """The connection drops (RST): the body is cancelled, LockLostError, node cleaned."""
+    from trio_zookeeper import open_zookeeper
+
+    with trio.fail_after(30):
+        async with (
+            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
+            open_zookeeper(zookeeper_server.connect_string + chroot) as observer,
+        ):
+            await observer.ensure_path(LOCK)
+            async with open_zookeeper(proxy.address + chroot, session_timeout=8) as zk:
+                session = zk.session_id
+                cancelled = trio.Event()
+                with pytest.raises(LockLostError, match="suspended"):  # noqa: PT012 - the block under test
+                    async with Lock(zk, LOCK, "fragile"):
+                        await wait_children(observer, LOCK, lambda c: len(c) == 1)
+                        try:
+                            async with trio.open_nursery() as nursery:
+                                nursery.start_soon(proxy.reset)
+                                await trio.sleep_forever()
+                        finally:
+                            cancelled.set()
+                assert cancelled.is_set()
+                # The release waited for the same session to come back and deleted the node.
+                assert zk.session_id == session
+                assert await observer.get_children(LOCK) == []
+
+
+async def test_lost_policy_survives_suspension_not_expiry(
+    zookeeper_server: ZooKeeperServer, chroot: str, hosts: str
+) -> None:
+    from trio_zookeeper import open_zookeeper
+
+    with trio.fail_after(30):
+        async with (
+            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
+            open_zookeeper(proxy.address + chroot, session_timeout=2) as zk,
+        ):
+            lock = Lock(zk, LOCK, cancel_on=LossPolicy.LOST)
+            with pytest.raises(LockLostError, match="session ended"):  # noqa: PT012 - the block under test
+                async with lock, zk.session_states() as states:
+                    await proxy.reset()  # a short suspension: the body goes on
+                    while (await states.receive()).name != "SYNC_CONNECTED":
+                        pass
+                    proxy.blackhole()  # silence beyond the session timeout: lost
+                    await trio.sleep_forever()
+            proxy.heal()
+            await zk.wait_connected()
+            assert await zk.get_children(LOCK) == []
+
+
+async def test_server_pause_cancels_body() -> None:
+    """SIGSTOP the (dedicated) server: the suspended holder's body is cancelled."""
+    from trio_zookeeper import open_zookeeper
+
+    with ZooKeeperServer() as server:
+        with trio.fail_after(30):
+            async with open_zookeeper(server.connect_string, session_timeout=4) as zk:
+                with pytest.raises(LockLostError):  # noqa: PT012 - the block under test
+                    async with Lock(zk, LOCK):
+                        server.pause()
+                        try:
+                            await trio.sleep_forever()
+                        finally:
+                            server.resume()
+                await zk.wait_connected()
+                assert await zk.get_children(LOCK) == []
+
+
+async def test_no_contender_left_after_clients_close(connect: Connect) -> None:
+    """Holder and waiters of several clients; the clients close under them."""
+    with trio.fail_after(15):
+        async with connect() as observer:
+            await observer.ensure_path(LOCK)
+            clients: list[ZooKeeper] = []
+            done = trio.Event()
+
+            async def contender(i: int) -> None:
+                async with connect() as zk:
+                    clients.append(zk)
+                    # The client is closed under the waiting/holding lock: waiters
+                    # give up (ClosedResourceError), the holder loses the lock.
+                    with pytest.raises((trio.ClosedResourceError, LockLostError)):
+                        async with Lock(zk, LOCK, f"c{i}"):
+                            await done.wait()
+
+            async with trio.open_nursery() as nursery:
+                for i in range(4):
+                    nursery.start_soon(contender, i)
+                await wait_children(observer, LOCK, lambda c: len(c) == 4)
+                for zk in clients:
+                    await zk.aclose()
+            assert await observer.get_children(LOCK) == []
+
+
+async def test_cancelled_client_scope_does_not_hang(connect: Connect) -> None:
+    """The scope around the client itself is cancelled (Ctrl-C): no hang."""
+    with trio.fail_after(10):
+        async with connect() as observer:
+            await observer.ensure_path(LOCK)
+            async with trio.open_nursery() as nursery:
+
+                async def contender(i: int) -> None:
+                    async with connect(session_timeout=1.0) as zk, Lock(zk, LOCK, f"c{i}"):
+                        await trio.sleep_forever()
+
+                for i in range(3):
+                    nursery.start_soon(contender, i)
+                await wait_children(observer, LOCK, lambda c: len(c) == 3)
+                nursery.cancel_scope.cancel()
+
+
+async def test_read_write_lock(zk: ZooKeeper) -> None:
+    with trio.fail_after(15):
+        events: list[str] = []
+        release = trio.Event()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(hold, ReadLock(zk, LOCK, "r1"), release)
+            await nursery.start(hold, ReadLock(zk, LOCK, "r2"), release)  # readers share
+
+            async def writer() -> None:
+                async with WriteLock(zk, LOCK, "w"):
+                    events.append("w")
+
+            async def late_reader() -> None:
+                async with ReadLock(zk, LOCK, "r3"):
+                    events.append("r3")
+
+            nursery.start_soon(writer)
+            await wait_children(zk, LOCK, lambda c: len(c) == 3)
+            nursery.start_soon(late_reader)  # queued behind the writer
+            await wait_children(zk, LOCK, lambda c: len(c) == 4)
+            assert events == []
+            release.set()
+        assert events == ["w", "r3"]
+
+
+async def test_semaphore(connect: Connect, rng: random.Random) -> None:
+    active = 0
+    peak = 0
+    with trio.fail_after(20):
+        async with connect() as a, connect() as b:
+
+            async def user(zk: ZooKeeper, name: str) -> None:
+                nonlocal active, peak
+                async with Semaphore(zk, "/sem", name, max_leases=2) as sem:
+                    active += 1
+                    peak = max(peak, active)
+                    assert name in await sem.lease_holders()
+                    await trio.sleep(rng.uniform(0, 0.01))  # work
+                    active -= 1
+
+            async with trio.open_nursery() as nursery:
+                for i in range(6):
+                    nursery.start_soon(user, (a, b)[i % 2], f"u{i}")
+            assert peak == 2
+            assert await a.get_children("/sem") == []
+            assert await a.get_children("/sem-__lock__") == []
+            with pytest.raises(ValueError, match="max_leases"):
+                async with Semaphore(a, "/sem", max_leases=3):
+                    pass
+
+
+async def test_semaphore_cancelled_waiter_leaves_nothing(zk: ZooKeeper) -> None:
+    with trio.fail_after(15):
+        async with Semaphore(zk, "/sem", "holder"):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(Semaphore(zk, "/sem", "waiter").__aenter__)
+                await wait_children(zk, "/sem-__lock__", lambda c: len(c) == 1)
+                nursery.cancel_scope.cancel()
+            assert len(await zk.get_children("/sem")) == 1
+            assert await zk.get_children("/sem-__lock__") == []
+
+
+async def test_not_reentrant(zk: ZooKeeper) -> None:
+    lock = Lock(zk, LOCK)
+    with trio.fail_after(10):
+        async with lock:
+            with pytest.raises(RuntimeError, match="re-entrant"):
+                async with lock:
+                    pass

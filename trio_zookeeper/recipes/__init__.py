@@ -1,0 +1,63 @@
+"""Coordination recipes built on the public :class:`~trio_zookeeper.ZooKeeper` API.
+
+Locks (:class:`Lock`, :class:`ReadLock`, :class:`WriteLock`,
+:class:`Semaphore`) and leadership (:class:`Election`) are held for the
+duration of an ``async with`` block whose body is cancelled when the hold may
+have been lost (see :class:`LossPolicy`), then raises :class:`LockLostError`
+or :class:`LeadershipLostError`. Node layouts match kazoo 2.11, so the
+recipes interoperate with kazoo clients on the same paths.
+
+Example::
+
+    from trio_zookeeper.recipes import Lock
+
+    async with trio_zookeeper.open_zookeeper("127.0.0.1:2181") as zk:
+        async with Lock(zk, "/locks/x", identifier="worker-1"):
+            ...
+"""
+
+from __future__ import annotations
+
+from ._barrier import Barrier, DoubleBarrier
+from ._cache import NodeData, TreeCache, TreeEvent, TreeEventType
+from ._common import LeadershipLostError, LockLostError, LossPolicy
+from ._counter import Counter
+from ._election import Election
+from ._lease import Lease
+from ._lock import Lock, ReadLock, Semaphore, WriteLock
+from ._node import PersistentEphemeralNode
+from ._partitioner import SetPartitioner
+from ._party import Party, ShallowParty
+from ._queue import LockingQueue, Queue
+
+__all__ = [
+    "Barrier",
+    "Counter",
+    "DoubleBarrier",
+    "Election",
+    "LeadershipLostError",
+    "Lease",
+    "Lock",
+    "LockLostError",
+    "LockingQueue",
+    "LossPolicy",
+    "NodeData",
+    "Party",
+    "PersistentEphemeralNode",
+    "Queue",
+    "ReadLock",
+    "Semaphore",
+    "SetPartitioner",
+    "ShallowParty",
+    "TreeCache",
+    "TreeEvent",
+    "TreeEventType",
+    "WriteLock",
+]
+
+# Present the public names as trio_zookeeper.recipes.X.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("trio_zookeeper.recipes."):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -1,0 +1,536 @@
+"""Building blocks shared by the recipes.
+
+* :func:`retry` re-runs an idempotent operation after a connection loss;
+* :func:`protected_create` creates a node whose name starts with a GUID, so
+  that after a :class:`~trio_zookeeper.ConnectionLossError` it can be found
+  again by listing the parent (Curator's ``withProtection``, kazoo's lock
+  prefix; docs/RELIABILITY.md item 34);
+* :func:`guaranteed_delete` deletes one of our own ephemeral nodes, retrying
+  across connection losses until it is gone or its session is (item 35);
+* :func:`held_scope` runs the body of a ``lock``/``leadership`` block in a
+  cancel scope that a monitor task cancels when the hold is lost (item 36).
+
+Everything here uses only the public client API.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar, cast
+
+import trio
+
+from .. import (
+    AuthFailedError,
+    ConnectionLossError,
+    CreateMode,
+    EventType,
+    KeeperState,
+    NodeExistsError,
+    NoNodeError,
+    SessionExpiredError,
+    Stat,
+    WatchEvents,
+    ZooKeeper,
+    ZooKeeperError,
+    ZooKeeperInternalError,
+)
+
+__all__ = [
+    "LeadershipLostError",
+    "LockLostError",
+    "LossPolicy",
+    "background",
+    "check_path",
+    "cleanup_prefix",
+    "guaranteed_delete",
+    "held_scope",
+    "join_path",
+    "new_guid",
+    "protected_create",
+    "retry",
+    "wait_any",
+    "wait_connected_same_session",
+    "watch_node_gone",
+]
+
+T = TypeVar("T")
+
+_TERMINAL = (SessionExpiredError, AuthFailedError, trio.ClosedResourceError)
+
+
+class LockLostError(ZooKeeperError):
+    """A lock, read/write lock or semaphore lease was lost while its block ran.
+
+    Raised by the ``async with`` block of a lock after its body was cancelled
+    because the session was suspended (or, with ``LossPolicy.LOST``, lost) or
+    because the lock node disappeared.
+
+    Attributes:
+        reason: What happened, in words.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LeadershipLostError(ZooKeeperError):
+    """Leadership was lost while the leader's code ran (see :class:`LockLostError`).
+
+    Attributes:
+        reason: What happened, in words.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LossPolicy(enum.Enum):
+    """When a held lock or leadership counts as lost.
+
+    Attributes:
+        SUSPENDED: As soon as the connection is lost (the session may
+            survive, but another client may already hold the lock if it does
+            not): the safe default, Curator's "standard" policy.
+        LOST: Only when the session is gone (expired, closed) or the node was
+            deleted; the body keeps running through a short disconnection.
+    """
+
+    SUSPENDED = "suspended"
+    LOST = "lost"
+
+
+def new_guid() -> str:
+    """A fresh 32-hex-digit GUID (uuid4), as kazoo and Curator use in node names."""
+    return uuid.uuid4().hex
+
+
+def check_path(path: str) -> str:
+    """Check that ``path`` is an absolute node path (not ``/``), and return it.
+
+    Raises:
+        TypeError: Not a string.
+        ValueError: Not absolute, the root, or ending with ``/``.
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"a recipe path must be a str, not {type(path).__name__}")
+    if not path.startswith("/") or path == "/" or path.endswith("/") or "//" in path:
+        raise ValueError(f"invalid recipe path {path!r}: use an absolute path like '/locks/x'")
+    return path
+
+
+def join_path(parent: str, name: str) -> str:
+    """``parent`` + ``/`` + ``name``, for any parent including ``/``."""
+    return f"{parent.rstrip('/')}/{name}"
+
+
+async def retry(zk: ZooKeeper, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Run an *idempotent* operation, again after each connection loss or expiry.
+
+    Args:
+        zk: The client.
+        fn: The operation, e.g. ``zk.get_children``.
+        *args: Its positional arguments.
+        **kwargs: Its keyword arguments.
+
+    Returns:
+        What ``fn`` returned.
+
+    Raises:
+        SessionExpiredError: The session expired and the client does not
+            start a new one.
+        trio.ClosedResourceError: The client was closed.
+    """
+    while True:
+        try:
+            return await fn(*args, **kwargs)
+        except (ConnectionLossError, SessionExpiredError):
+            await zk.wait_connected()
+
+
+async def wait_connected_same_session(zk: ZooKeeper, session_id: int) -> bool:
+    """Wait until ``zk`` is connected again on session ``session_id``.
+
+    Returns:
+        True once connected on that session; False as soon as that session is
+        gone (expired, closed, authentication failed): never waits for a new
+        session, so it is bounded by the session timeout even when no server
+        is reachable (the client then suspects expiry).
+    """
+    async with zk.session_states() as states:
+        while True:
+            if zk.session_id != session_id or zk.state in (
+                KeeperState.CLOSED,
+                KeeperState.AUTH_FAILED,
+                KeeperState.EXPIRED,
+            ):
+                return False
+            if zk.connected:
+                return True
+            try:
+                await states.receive()
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                return False
+
+
+def _cleanup_scope(zk: ZooKeeper) -> trio.CancelScope:
+    """A shielded scope for cleanup, bounded by twice the session timeout.
+
+    Within that time the node is deleted, or the session is reported gone
+    (which removes the node). The bound only matters when the client can no
+    longer make progress at all, e.g. when the scope enclosing
+    ``open_zookeeper`` was cancelled and its background tasks are gone; the
+    session then ends and the server removes the node at expiry.
+    """
+    return trio.move_on_after(2 * zk.session_timeout + 1.0, shield=True)
+
+
+async def guaranteed_delete(zk: ZooKeeper, path: str, session_id: int) -> None:
+    """Delete our ephemeral node ``path`` of session ``session_id``, whatever it takes.
+
+    Shielded from cancellation. A connection loss is followed by a wait for
+    the same session to reconnect and another try; the loop ends when the
+    node is gone or when its session is (which removes it anyway). This is
+    bounded by the session timeout: past it the client reports the session
+    expired.
+    """
+    with _cleanup_scope(zk):
+        while True:
+            if zk.session_id != session_id:
+                return
+            try:
+                await zk.delete(path)
+                return
+            except NoNodeError:
+                return
+            except _TERMINAL:
+                return
+            except ConnectionLossError:
+                if not await wait_connected_same_session(zk, session_id):
+                    return
+
+
+async def cleanup_prefix(zk: ZooKeeper, parent: str, prefix: str, session_id: int) -> None:
+    """Delete every child of ``parent`` whose name starts with ``prefix`` (our GUID).
+
+    Used when a create may or may not have been applied (cancelled or lost
+    after it was sent). Shielded and bounded like :func:`guaranteed_delete`.
+    """
+    with _cleanup_scope(zk):
+        while True:
+            if zk.session_id != session_id:
+                return
+            try:
+                children = await zk.get_children(parent)
+            except NoNodeError:
+                return
+            except _TERMINAL:
+                return
+            except ConnectionLossError:
+                if not await wait_connected_same_session(zk, session_id):
+                    return
+                continue
+            for child in children:
+                if child.startswith(prefix):
+                    await guaranteed_delete(zk, join_path(parent, child), session_id)
+            return
+
+
+async def _find_child(zk: ZooKeeper, parent: str, prefix: str) -> str | None:
+    # A sync first, so that a create sent on the lost connection and applied
+    # by the ensemble is visible to the server answering now.
+    try:
+        await retry(zk, zk.sync, parent)
+        children = await retry(zk, zk.get_children, parent)
+    except NoNodeError:
+        return None
+    for child in children:
+        if child.startswith(prefix):
+            return join_path(parent, child)
+    return None
+
+
+async def protected_create(
+    zk: ZooKeeper,
+    parent: str,
+    prefix: str,
+    data: bytes,
+    mode: CreateMode,
+) -> tuple[str, Stat]:
+    """Create ``parent/prefix`` (plus a sequence number for sequential modes), exactly once.
+
+    ``prefix`` must start with a GUID of the caller. After a connection loss
+    (outcome unknown) the parent's children are listed for that prefix: the
+    node is adopted if the lost create was applied, and created otherwise; a
+    second node is never made. Missing parents are created.
+
+    Args:
+        zk: The client.
+        parent: The parent node.
+        prefix: The node name, or its start for sequential modes.
+        data: The node's data.
+        mode: The create mode.
+
+    Returns:
+        The node's path and its Stat.
+
+    Raises:
+        SessionExpiredError: The session expired and the client does not
+            start a new one.
+        trio.ClosedResourceError: The client was closed.
+    """
+    path = join_path(parent, prefix)
+    sequential = mode in (CreateMode.EPHEMERAL_SEQUENTIAL, CreateMode.PERSISTENT_SEQUENTIAL)
+    maybe_created = False
+    while True:
+        if maybe_created:
+            found = await _find_child(zk, parent, prefix)
+            if found is not None and (sequential or found == path):
+                stat = await retry(zk, zk.exists, found)
+                if stat is not None:
+                    return found, stat
+            maybe_created = False
+        try:
+            return await zk.create2(path, data, mode=mode)
+        except ConnectionLossError:
+            maybe_created = True
+            await zk.wait_connected()
+        except SessionExpiredError:
+            await zk.wait_connected()
+        except NoNodeError:
+            await retry(zk, zk.ensure_path, parent)
+        except NodeExistsError:
+            # Only for a non-sequential name, which holds our GUID: a create
+            # of ours whose reply was lost. Adopt it unless it is an ephemeral
+            # node of an older session of ours (not yet expired on the server).
+            stat = await retry(zk, zk.exists, path)
+            if stat is None:
+                continue
+            if not _is_ephemeral(mode) or stat.ephemeral_owner == zk.session_id:
+                return path, stat
+            raise
+
+
+def _is_ephemeral(mode: CreateMode) -> bool:
+    return mode in (CreateMode.EPHEMERAL, CreateMode.EPHEMERAL_SEQUENTIAL)
+
+
+async def watch_node_gone(zk: ZooKeeper, path: str) -> str:
+    """Return when ``path`` is deleted; used by the hold monitors.
+
+    Returns:
+        Why the wait ended: the node was deleted, or the session ended.
+    """
+    while True:
+        try:
+            try:
+                result = await zk.with_watcher().exists(path)
+            except ConnectionLossError:
+                await zk.wait_connected()
+                continue
+        except _TERMINAL as exc:
+            return f"the session ended ({exc!r})"
+        stat, events = cast("tuple[Stat | None, WatchEvents]", result)
+        try:
+            if stat is None:
+                return f"node {path} was deleted"
+            async for event in events:
+                if event.event_type is EventType.NODE_DELETED:
+                    return f"node {path} was deleted"
+                if event.event_type is not EventType.NONE:
+                    break  # data changed: watch again
+        except ZooKeeperError:
+            pass  # overflow: watch again
+        finally:
+            events.close()
+
+
+class HoldGuard:
+    """What a monitor task records when a hold is lost (internal)."""
+
+    def __init__(self) -> None:
+        self.scope = trio.CancelScope()
+        self.reason: str | None = None
+
+    def lose(self, reason: str) -> None:
+        """Record the first reason and cancel the body."""
+        if self.reason is None:
+            self.reason = reason
+        self.scope.cancel()
+
+    @property
+    def lost(self) -> bool:
+        """True if the body was cancelled because the hold was lost."""
+        return self.reason is not None and self.scope.cancelled_caught
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            out += _leaves(exc)
+        else:
+            out.append(exc)
+    return out
+
+
+async def monitor_session(
+    zk: ZooKeeper,
+    guard: HoldGuard,
+    session_id: int,
+    policy: LossPolicy,
+    node: str | None,
+    what: str,
+    extra: Callable[[HoldGuard], Awaitable[None]] | None = None,
+) -> None:
+    """Cancel ``guard``'s body when the session (or ``node``) is lost, per ``policy``.
+
+    ``extra``, if given, runs alongside and may call ``guard.lose`` itself.
+
+    Runs until cancelled. Never raises except Cancelled.
+    """
+
+    def bad(state: KeeperState) -> str | None:
+        if zk.session_id != session_id or state in (
+            KeeperState.EXPIRED,
+            KeeperState.CLOSED,
+            KeeperState.AUTH_FAILED,
+        ):
+            return f"{what} was lost: the session ended ({state.name})"
+        if policy is LossPolicy.SUSPENDED and state not in (KeeperState.SYNC_CONNECTED,):
+            return f"{what} may have been lost: the connection was suspended ({state.name})"
+        return None
+
+    async def watch_states() -> None:
+        async with zk.session_states() as states:
+            reason = bad(zk.state)
+            if reason is not None:
+                guard.lose(reason)
+                return
+            while True:
+                try:
+                    state = await states.receive()
+                except (trio.EndOfChannel, trio.ClosedResourceError):
+                    guard.lose(f"{what} was lost: the client was closed")
+                    return
+                reason = bad(state)
+                if reason is not None:
+                    guard.lose(reason)
+                    return
+
+    async def watch_node(path: str) -> None:
+        why = await watch_node_gone(zk, path)
+        guard.lose(f"{what} was lost: {why}")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch_states)
+        if node is not None:
+            nursery.start_soon(watch_node, node)
+        if extra is not None:
+            nursery.start_soon(extra, guard)
+
+
+@asynccontextmanager
+async def held_scope(
+    zk: ZooKeeper,
+    *,
+    session_id: int,
+    policy: LossPolicy,
+    node: str | None,
+    what: str,
+    extra: Callable[[HoldGuard], Awaitable[None]] | None = None,
+) -> AsyncIterator[HoldGuard]:
+    """Run the body in a cancel scope that is cancelled when the hold is lost.
+
+    The caller converts ``guard.lost`` into its Lost error after the block.
+    The body's own exceptions, and outer cancellations, leave unchanged (not
+    wrapped in an exception group).
+
+    Yields:
+        The guard; ``guard.lost`` tells, after the block, if loss cancelled it.
+    """
+    guard = HoldGuard()
+    body_error: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(monitor_session, zk, guard, session_id, policy, node, what, extra)
+            try:
+                with guard.scope:
+                    yield guard
+            except BaseException as exc:
+                body_error = exc
+            finally:
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        leaves = _leaves(group)
+        others = [e for e in leaves if e is not body_error and not isinstance(e, trio.Cancelled)]
+        if others:
+            raise ZooKeeperInternalError(f"the {what} monitor task failed") from group
+        if body_error is None:
+            raise leaves[0] from None
+    if body_error is not None:
+        try:
+            raise body_error
+        finally:
+            body_error = None
+
+
+@asynccontextmanager
+async def background(
+    fn: Callable[..., Awaitable[None]], *args: Any, what: str = "recipe"
+) -> AsyncIterator[Any]:
+    """Run ``fn`` (started with ``nursery.start``) in the background for the block.
+
+    The body's exceptions leave unchanged; a failure of the background task
+    cancels the body and is raised as is when it is a single
+    :class:`~trio_zookeeper.ZooKeeperError`.
+
+    Yields:
+        The value ``fn`` passed to ``task_status.started``.
+    """
+    body_error: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            value = await nursery.start(fn, *args)
+            try:
+                yield value
+            except BaseException as exc:
+                body_error = exc
+            finally:
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        leaves = _leaves(group)
+        others = [e for e in leaves if e is not body_error and not isinstance(e, trio.Cancelled)]
+        if len(others) == 1 and isinstance(others[0], ZooKeeperError):
+            raise others[0] from None
+        if others:
+            raise ZooKeeperInternalError(f"the {what} background task failed") from group
+        if body_error is None:
+            raise leaves[0] from None
+    if body_error is not None:
+        try:
+            raise body_error
+        finally:
+            body_error = None
+
+
+async def wait_any(*channels: WatchEvents) -> None:
+    """Return after the first node event (not a session event) on any channel, or its end."""
+
+    async def one(channel: WatchEvents, scope: trio.CancelScope) -> None:
+        try:
+            async for event in channel:
+                if event.event_type is not EventType.NONE:
+                    break
+        except ZooKeeperError:
+            pass
+        scope.cancel()
+
+    async with trio.open_nursery() as nursery:
+        for channel in channels:
+            nursery.start_soon(one, channel, nursery.cancel_scope)

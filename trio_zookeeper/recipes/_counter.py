@@ -1,0 +1,129 @@
+"""A shared counter: :class:`Counter`.
+
+Node layout (kazoo compatible): one node whose data is ``repr(value)`` in
+ASCII (``b"42"``, ``b"2.5"``); empty data means the default value.
+"""
+
+from __future__ import annotations
+
+from .. import (
+    BadVersionError,
+    ConnectionLossError,
+    NoNodeError,
+    SessionExpiredError,
+    ZooKeeper,
+)
+from ._common import check_path, retry
+
+__all__ = ["Counter"]
+
+
+class Counter:
+    """A shared int or float counter, changed by compare-and-set on the node version.
+
+    Compatible with kazoo's ``Counter`` on the same path (both directions).
+
+    Example::
+
+        counter = Counter(zk, "/counters/jobs")         # int, default 0
+        await counter.add(5)                           # -> 5
+        await counter.subtract(2)                      # -> 3
+        await counter.get()                            # -> 3
+        ratio = Counter(zk, "/counters/ratio", default=0.5)
+        await ratio.add(0.25)                          # -> 0.75
+
+    Args:
+        zk: The client.
+        path: The counter node (created on first use).
+        default: The value of a new counter; its type (int or float) is the
+            counter's type.
+
+    Attributes:
+        pre_value: The value before the last change made through this object.
+        post_value: The value after it.
+    """
+
+    def __init__(self, zk: ZooKeeper, path: str, default: float = 0) -> None:
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            raise TypeError("default must be an int or a float")
+        self._zk = zk
+        self.path = check_path(path)
+        self.default = default
+        self._type: type[int | float] = type(default)
+        self.pre_value: int | float | None = None
+        self.post_value: int | float | None = None
+
+    def _decode(self, data: bytes) -> int | float:
+        if not data:
+            return self.default
+        return self._type(data.decode("ascii"))
+
+    def _encode(self, value: float) -> bytes:
+        return repr(value).encode("ascii")
+
+    async def _read(self) -> tuple[int | float, int]:
+        zk = self._zk
+        while True:
+            try:
+                data, stat = await retry(zk, zk.get_data, self.path)
+            except NoNodeError:
+                await retry(zk, zk.ensure_path, self.path)
+                continue
+            return self._decode(data), stat.version
+
+    async def get(self) -> int | float:
+        """The current value.
+
+        Returns:
+            The value (the default for a new counter).
+        """
+        value, _ = await self._read()
+        return value
+
+    async def add(self, delta: float) -> int | float:
+        """Add ``delta`` atomically (retrying on concurrent changes).
+
+        Args:
+            delta: An int, or for a float counter an int or float.
+
+        Returns:
+            The new value.
+
+        Raises:
+            TypeError: ``delta`` does not fit the counter's type.
+            ConnectionLossError: The connection dropped during the write and
+                other writes followed, so whether ours was applied is unknown.
+        """
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)):
+            raise TypeError("delta must be a number")
+        if self._type is int and not isinstance(delta, int):
+            raise TypeError("an int counter takes int deltas")
+        zk = self._zk
+        while True:
+            pre, version = await self._read()
+            post = pre + delta
+            data = self._encode(post)
+            try:
+                await zk.set_data(self.path, data, version=version)
+            except BadVersionError:
+                continue
+            except (ConnectionLossError, SessionExpiredError) as exc:
+                await zk.wait_connected()
+                now, stat = await retry(zk, zk.get_data, self.path)
+                if stat.version == version:
+                    continue  # not applied
+                if stat.version != version + 1 or now != data:
+                    raise ConnectionLossError(
+                        f"counter {self.path}: the connection dropped during the update and "
+                        "the counter changed since; whether our update was applied is unknown"
+                    ) from exc
+            self.pre_value, self.post_value = pre, post
+            return post
+
+    async def subtract(self, delta: float) -> int | float:
+        """Subtract ``delta`` atomically; see :meth:`add`.
+
+        Returns:
+            The new value.
+        """
+        return await self.add(-delta)

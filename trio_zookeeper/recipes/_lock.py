@@ -1,0 +1,541 @@
+"""Locks: :class:`Lock`, :class:`ReadLock`, :class:`WriteLock` and :class:`Semaphore`.
+
+Node layout (the same as kazoo 2.11, so the two exclude each other):
+
+* a lock directory ``path`` holds one ephemeral sequential node per
+  contender, ``<uuid4 hex>__lock__<10-digit sequence>`` for exclusive and
+  write locks and ``<uuid4 hex>__rlock__<sequence>`` for read locks, whose
+  data is the contender's identifier (UTF-8);
+* a contender holds the lock when no node it must wait for has a lower
+  sequence number; otherwise it watches only the nearest such node, its
+  predecessor (no herd effect);
+* a semaphore ``path`` stores ``str(max_leases)`` as its data and one
+  ephemeral ``<uuid4 hex>`` child per lease holder (identifier as data);
+  contenders for a lease first take the lock ``path + "-__lock__"``, so only
+  the lock holder watches the lease count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
+from typing import ClassVar, Self, cast
+
+from .. import (
+    ConnectionLossError,
+    CreateMode,
+    EventType,
+    NodeExistsError,
+    NoNodeError,
+    SessionExpiredError,
+    Stat,
+    Transaction,
+    WatchEvents,
+    ZooKeeper,
+    ZooKeeperError,
+)
+from ._common import (
+    HoldGuard,
+    LockLostError,
+    LossPolicy,
+    check_path,
+    cleanup_prefix,
+    guaranteed_delete,
+    held_scope,
+    join_path,
+    new_guid,
+    protected_create,
+    retry,
+)
+
+__all__ = ["Lock", "ReadLock", "Semaphore", "WriteLock"]
+
+_CONTENDER = re.compile(r"(__lock__|__rlock__)(-?\d{10})$")
+
+
+def _sequence(name: str) -> tuple[str, int] | None:
+    match = _CONTENDER.search(name)
+    if match is None:
+        return None
+    return match.group(1), int(match.group(2))
+
+
+async def _wait_until_gone(zk: ZooKeeper, path: str) -> None:
+    """Return when ``path`` is deleted or changed, or the session is disturbed.
+
+    The caller re-checks its position afterwards, so returning early is safe.
+    """
+    try:
+        result = await zk.with_watcher().exists(path)
+    except (ConnectionLossError, SessionExpiredError):
+        await zk.wait_connected()
+        return
+    stat, events = cast("tuple[Stat | None, WatchEvents]", result)
+    try:
+        if stat is None:
+            return
+        async for event in events:
+            if event.event_type is not EventType.NONE:
+                return
+            # DISCONNECTED / SYNC_CONNECTED: the watch survives a reconnect;
+            # EXPIRED ends the channel and the caller re-creates its node.
+    except ZooKeeperError:
+        return
+    finally:
+        events.close()
+
+
+class _Contender:
+    """One contender node in a lock directory: acquire, release, hold.
+
+    Subclasses set the node name and the names they wait for.
+    """
+
+    _NODE_NAME: ClassVar[str] = "__lock__"
+    _WAITS_FOR: ClassVar[frozenset[str]] = frozenset({"__lock__", "__rlock__"})
+    _WHAT: ClassVar[str] = "lock"
+
+    def __init__(
+        self,
+        zk: ZooKeeper,
+        path: str,
+        identifier: str = "",
+        *,
+        cancel_on: LossPolicy = LossPolicy.SUSPENDED,
+    ) -> None:
+        self._zk = zk
+        self.path = check_path(path)
+        self.identifier = str(identifier)
+        self.cancel_on = LossPolicy(cancel_on)
+        self._data = self.identifier.encode("utf-8")
+        self._prefix = new_guid() + self._NODE_NAME
+        self.node: str | None = None
+        self.stat: Stat | None = None
+        self._session_id = 0
+        self._busy = False
+        self._held = False
+        self._cm: AbstractAsyncContextManager[None] | None = None
+
+    # ------------------------------------------------------------ state
+    @property
+    def is_acquired(self) -> bool:
+        """True between acquisition and release."""
+        return self._held
+
+    @property
+    def fencing_token(self) -> int:
+        """The czxid of our lock node: it grows with each successive holder.
+
+        Raises:
+            RuntimeError: The lock is not held.
+        """
+        if not self._held or self.stat is None:
+            raise RuntimeError(f"the {self._WHAT} is not held")
+        return self.stat.czxid
+
+    def fenced(self) -> Transaction:
+        """A transaction whose first operation checks that our lock node still exists.
+
+        Add writes and ``await tx.run()``: they are applied atomically only if
+        the lock node (with the version it had when acquired) is still there,
+        so a write "under the lock" cannot land after the lock was lost.
+
+        Returns:
+            A :class:`~trio_zookeeper.Transaction` starting with ``check``.
+
+        Raises:
+            RuntimeError: The lock is not held.
+        """
+        if not self._held or self.node is None or self.stat is None:
+            raise RuntimeError(f"the {self._WHAT} is not held")
+        return self._zk.multi().check(self.node, self.stat.version)
+
+    async def contenders(self) -> list[str]:
+        """The identifiers of every contender, in queue order (holder(s) first).
+
+        Returns:
+            The identifiers (``""`` for contenders without one).
+        """
+        try:
+            children = await retry(self._zk, self._zk.get_children, self.path)
+        except NoNodeError:
+            return []
+        ranked: list[tuple[int, str]] = []
+        for child in children:
+            parsed = _sequence(child)
+            if parsed is not None:
+                ranked.append((parsed[1], child))
+        ranked.sort()
+        out: list[str] = []
+        for _, child in ranked:
+            try:
+                data, _ = await retry(self._zk, self._zk.get_data, join_path(self.path, child))
+            except NoNodeError:
+                continue
+            out.append(data.decode("utf-8", "replace"))
+        return out
+
+    # ---------------------------------------------------------- machinery
+    def _predecessor(self, name: str, children: list[str]) -> str | None:
+        mine = _sequence(name)
+        assert mine is not None
+        best: tuple[int, str] | None = None
+        for child in children:
+            parsed = _sequence(child)
+            if parsed is None or parsed[0] not in self._WAITS_FOR:
+                continue
+            if parsed[1] < mine[1] and (best is None or parsed[1] > best[0]):
+                best = (parsed[1], child)
+        return None if best is None else best[1]
+
+    async def _acquire(self) -> None:
+        """Wait until we hold the lock; cancellable, and leaves no node behind if it fails."""
+        if self._busy:
+            raise RuntimeError(
+                f"this {type(self).__name__} is already acquired or being acquired "
+                "(locks are not re-entrant; make one object per holder)"
+            )
+        self._busy = True
+        zk = self._zk
+        try:
+            while True:
+                if self.node is None or zk.session_id != self._session_id:
+                    self.node = self.stat = None
+                    await zk.wait_connected()
+                    node, stat = await protected_create(
+                        zk, self.path, self._prefix, self._data, CreateMode.EPHEMERAL_SEQUENTIAL
+                    )
+                    self.node, self.stat = node, stat
+                    self._session_id = stat.ephemeral_owner
+                name = self.node.rsplit("/", 1)[1]
+                children = await retry(zk, zk.get_children, self.path)
+                if zk.session_id != self._session_id or name not in children:
+                    # Our node went with an expired session: queue again.
+                    self.node = None
+                    continue
+                predecessor = self._predecessor(name, children)
+                if predecessor is None:
+                    self._held = True
+                    return
+                await _wait_until_gone(zk, join_path(self.path, predecessor))
+        except BaseException:
+            await self._cleanup()
+            raise
+
+    async def _cleanup(self) -> None:
+        node, session_id = self.node, self._session_id
+        self.node = self.stat = None
+        self._held = False
+        self._busy = False
+        if node is not None:
+            await guaranteed_delete(self._zk, node, session_id)
+        else:
+            # A create may have been sent and applied: find it by our GUID.
+            await cleanup_prefix(self._zk, self.path, self._prefix, self._zk.session_id)
+
+    async def _release(self) -> None:
+        """Delete our node (guaranteed, shielded)."""
+        await self._cleanup()
+
+    def _lost_error(self, reason: str) -> ZooKeeperError:
+        return LockLostError(reason)
+
+    @asynccontextmanager
+    async def _holding(self) -> AsyncIterator[None]:
+        await self._acquire()
+        assert self.node is not None
+        guard: HoldGuard | None = None
+        try:
+            async with held_scope(
+                self._zk,
+                session_id=self._session_id,
+                policy=self.cancel_on,
+                node=self.node,
+                what=f"{self._WHAT} {self.path}",
+            ) as guard:
+                yield
+        finally:
+            await self._release()
+        if guard is not None and guard.lost:
+            assert guard.reason is not None
+            raise self._lost_error(guard.reason)
+
+    async def __aenter__(self) -> Self:
+        if self._cm is not None:
+            raise RuntimeError(f"this {type(self).__name__} is already held (not re-entrant)")
+        cm = self._holding()
+        await cm.__aenter__()
+        self._cm = cm
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        cm, self._cm = self._cm, None
+        assert cm is not None
+        return await cm.__aexit__(exc_type, exc, tb)
+
+
+class Lock(_Contender):
+    """An exclusive lock; kazoo's ``Lock`` on the same path excludes it and vice versa.
+
+    ``async with`` waits for the lock (cancellably: a cancelled waiter leaves
+    no node behind), runs the block while holding it, and releases it
+    (a guaranteed delete, retried across connection losses). The block runs in
+    a cancel scope that is cancelled when the lock may have been lost: when
+    the connection is suspended (default) or, with
+    ``cancel_on=LossPolicy.LOST``, only when the session is lost or the lock
+    node deleted; the block then raises :class:`LockLostError`.
+
+    Waiters watch only their predecessor. The lock is not re-entrant: one
+    object per holder.
+
+    Example::
+
+        async with trio_zookeeper.open_zookeeper("127.0.0.1:2181") as zk:
+            lock = Lock(zk, "/locks/report", identifier="worker-1")
+            async with lock:
+                # Writes that must not land after the lock is lost:
+                await lock.fenced().set_data("/report", b"done").run()
+
+    Args:
+        zk: The client.
+        path: The lock directory.
+        identifier: Who we are, stored as the node's data (see
+            :meth:`contenders`).
+        cancel_on: When the body is cancelled (:class:`LossPolicy`).
+
+    Attributes:
+        path: The lock directory.
+        identifier: Our identifier.
+        node: Our contender node while acquiring or holding, else None.
+        stat: Its Stat (``czxid`` is a fencing token).
+    """
+
+    _NODE_NAME = "__lock__"
+    _WAITS_FOR = frozenset({"__lock__", "__rlock__"})
+
+
+class WriteLock(_Contender):
+    """The write side of a read/write lock (kazoo ``WriteLock`` compatible).
+
+    Excludes every reader and writer that queued before it. Same behaviour and
+    arguments as :class:`Lock` (which is the same lock).
+
+    Example::
+
+        async with WriteLock(zk, "/locks/table", identifier="migrator"):
+            await migrate()
+    """
+
+    _NODE_NAME = "__lock__"
+    _WAITS_FOR = frozenset({"__lock__", "__rlock__"})
+
+
+class ReadLock(_Contender):
+    """The read side of a read/write lock (kazoo ``ReadLock`` compatible).
+
+    Many readers hold it together; it waits only for writers queued before it.
+    Same behaviour and arguments as :class:`Lock`.
+
+    Example::
+
+        async with ReadLock(zk, "/locks/table", identifier="reporter"):
+            rows = await read_table()
+    """
+
+    _NODE_NAME = "__rlock__"
+    _WAITS_FOR = frozenset({"__lock__"})
+
+
+class _SemaphoreLock(_Contender):
+    _NODE_NAME = "__lock__"
+    _WAITS_FOR = frozenset({"__lock__"})
+
+
+class Semaphore:
+    """A semaphore with ``max_leases`` concurrent holders (kazoo ``Semaphore`` compatible).
+
+    ``async with`` waits for a lease (cancellably, leaving nothing behind),
+    runs the block while holding it and gives it back. Loss is handled as for
+    :class:`Lock`: the block is cancelled and :class:`LockLostError` raised.
+    Only the contender at the head of the queue (the holder of the lock
+    ``path + "-__lock__"``) watches the leases, so there is no herd effect.
+
+    Example::
+
+        async with Semaphore(zk, "/sem/db", identifier="job-7", max_leases=3):
+            await use_one_of_three_connections()
+
+    Args:
+        zk: The client.
+        path: The semaphore node; its data holds ``max_leases``.
+        identifier: Stored as our lease's data (see :meth:`lease_holders`).
+        max_leases: How many may hold a lease at once; every user of the
+            path must agree (checked against the node's data).
+        cancel_on: When the body is cancelled (:class:`LossPolicy`).
+
+    Raises:
+        ValueError: ``max_leases`` < 1.
+    """
+
+    def __init__(
+        self,
+        zk: ZooKeeper,
+        path: str,
+        identifier: str = "",
+        max_leases: int = 1,
+        *,
+        cancel_on: LossPolicy = LossPolicy.SUSPENDED,
+    ) -> None:
+        if isinstance(max_leases, bool) or not isinstance(max_leases, int) or max_leases < 1:
+            raise ValueError(f"max_leases must be an int >= 1, not {max_leases!r}")
+        self._zk = zk
+        self.path = check_path(path)
+        self.identifier = str(identifier)
+        self.max_leases = max_leases
+        self.cancel_on = LossPolicy(cancel_on)
+        self._data = self.identifier.encode("utf-8")
+        self._lock = _SemaphoreLock(zk, self.path + "-__lock__", self.identifier)
+        self.lease: str | None = None
+        self._session_id = 0
+        self._busy = False
+        self._cm: AbstractAsyncContextManager[None] | None = None
+
+    async def _ensure(self) -> None:
+        zk = self._zk
+        try:
+            await zk.create(self.path, str(self.max_leases).encode(), makepath=True)
+            return
+        except NodeExistsError:
+            pass
+        except ConnectionLossError:
+            await zk.wait_connected()
+        data, stat = await retry(zk, zk.get_data, self.path)
+        text = data.decode("utf-8", "replace").strip()
+        if not text:
+            with contextlib.suppress(ZooKeeperError):  # someone else set it: fine
+                await zk.set_data(self.path, str(self.max_leases).encode(), version=stat.version)
+            return
+        try:
+            stored = int(text)
+        except ValueError:
+            return  # not ours to judge (kazoo ignores non-numeric data too)
+        if stored != self.max_leases:
+            raise ValueError(
+                f"semaphore {self.path} has max_leases {stored}, not {self.max_leases}"
+            )
+
+    async def lease_holders(self) -> list[str]:
+        """The identifiers of the current lease holders (unordered).
+
+        Returns:
+            The identifiers.
+        """
+        try:
+            children = await retry(self._zk, self._zk.get_children, self.path)
+        except NoNodeError:
+            return []
+        out = []
+        for child in children:
+            try:
+                data, _ = await retry(self._zk, self._zk.get_data, join_path(self.path, child))
+            except NoNodeError:
+                continue
+            out.append(data.decode("utf-8", "replace"))
+        return out
+
+    async def _acquire(self) -> None:
+        if self._busy:
+            raise RuntimeError("this Semaphore is already acquired or being acquired")
+        self._busy = True
+        zk = self._zk
+        name = new_guid()
+        try:
+            await self._ensure()
+            await self._lock._acquire()
+            try:
+                while True:
+                    try:
+                        result = await zk.with_watcher().get_children(self.path)
+                    except (ConnectionLossError, SessionExpiredError):
+                        await zk.wait_connected()
+                        continue
+                    children, events = cast("tuple[list[str], WatchEvents]", result)
+                    try:
+                        if len(children) < self.max_leases or name in children:
+                            try:
+                                lease, stat = await protected_create(
+                                    zk, self.path, name, self._data, CreateMode.EPHEMERAL
+                                )
+                            except NodeExistsError:
+                                # Our name, made by an expired session: take a new one.
+                                name = new_guid()
+                                continue
+                            self.lease = lease
+                            self._session_id = stat.ephemeral_owner
+                            return
+                        async for event in events:
+                            if event.event_type is not EventType.NONE:
+                                break
+                    except ZooKeeperError as exc:
+                        if isinstance(exc, (ConnectionLossError, SessionExpiredError)):
+                            await zk.wait_connected()
+                    finally:
+                        events.close()
+            finally:
+                await self._lock._release()
+        except BaseException:
+            self.lease = None
+            self._busy = False
+            await cleanup_prefix(zk, self.path, name, zk.session_id)
+            raise
+
+    async def _release(self) -> None:
+        lease, self.lease = self.lease, None
+        self._busy = False
+        if lease is not None:
+            await guaranteed_delete(self._zk, lease, self._session_id)
+
+    @asynccontextmanager
+    async def _holding(self) -> AsyncIterator[None]:
+        await self._acquire()
+        guard: HoldGuard | None = None
+        try:
+            async with held_scope(
+                self._zk,
+                session_id=self._session_id,
+                policy=self.cancel_on,
+                node=self.lease,
+                what=f"semaphore lease {self.path}",
+            ) as guard:
+                yield
+        finally:
+            await self._release()
+        if guard is not None and guard.lost:
+            assert guard.reason is not None
+            raise LockLostError(guard.reason)
+
+    async def __aenter__(self) -> Self:
+        if self._cm is not None:
+            raise RuntimeError("this Semaphore is already held (not re-entrant)")
+        cm = self._holding()
+        await cm.__aenter__()
+        self._cm = cm
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        cm, self._cm = self._cm, None
+        assert cm is not None
+        return await cm.__aexit__(exc_type, exc, tb)

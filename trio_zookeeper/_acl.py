@@ -18,9 +18,9 @@ __all__ = [
     "make_digest_acl_credential",
 ]
 
-#: ``world:anyone``: everybody.
+#: The identity ``world:anyone``, which stands for everybody.
 ANYONE_ID_UNSAFE = Id(scheme="world", id="anyone")
-#: ``auth:``: whoever is authenticated on the creating session.
+#: The identity ``auth:``, which stands for whoever is authenticated on the creating session.
 AUTH_IDS = Id(scheme="auth", id="")
 #: Everybody may do everything (ZooDefs.Ids.OPEN_ACL_UNSAFE).
 OPEN_ACL_UNSAFE: tuple[ACL, ...] = (ACL(perms=Perm.ALL, id=ANYONE_ID_UNSAFE),)

@@ -43,7 +43,8 @@ async def main(hosts: str) -> None:
         say(f"created {path} with b'Hello world'")
 
         stat = await zk.watch().exists("/example")
-        assert stat is not None and stat.data_length == len(b"Hello world")
+        assert stat is not None
+        assert stat.data_length == len(b"Hello world")
         say(f"it exists now: {stat.data_length} bytes, version {stat.version}")
 
         data, stat = await zk.get_data("/example")

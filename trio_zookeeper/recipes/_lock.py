@@ -127,7 +127,7 @@ class _Contender:
 
     @property
     def fencing_token(self) -> int:
-        """The czxid of our lock node: it grows with each successive holder.
+        """The czxid of our lock node, which grows with each successive holder.
 
         Raises:
             RuntimeError: The lock is not held.

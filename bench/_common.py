@@ -1,0 +1,185 @@
+"""What every benchmark child process shares: its JSON protocol, timers and statistics.
+
+A child is started by ``run.py`` as ``python bench/<module>.py '<spec json>'``.
+It runs exactly one workload with one client and prints exactly one JSON line
+on stdout, ``{"ok": true, "metrics": {...}, "units": {...}}`` or
+``{"ok": false, "error": "..."}``; anything else it says goes to stderr. One
+process per (client, workload, round) means ``getrusage(RUSAGE_SELF)`` and the
+peak RSS describe that client alone (the ZooKeeper JVM is another process).
+
+Every loop is bounded twice: by its operation count and by ``max_seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict
+
+#: The node payload of the data workloads (the issue's 100 bytes).
+PAYLOAD_SIZE = 100
+#: How often (in operations) a loop looks at the clock to honour max_seconds.
+CLOCK_EVERY = 32
+
+
+class Spec(TypedDict, total=False):
+    """What the orchestrator asks a child to do (all fields set by run.py)."""
+
+    workload: str
+    client: str
+    variant: str
+    connect: str
+    ops: int
+    warmup: int
+    max_seconds: float
+    in_flight: int
+    payload: int
+    node: str
+    prefix: str
+    fan_prefix: str
+    watches: int
+    profile: str
+
+
+class Result:
+    """Metrics of one workload run, printed as the child's single JSON line."""
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, float] = {}
+        self.units: dict[str, str] = {}
+        self.notes: list[str] = []
+
+    def add(self, name: str, value: float, unit: str) -> None:
+        self.metrics[name] = float(value)
+        self.units[name] = unit
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": True, "metrics": self.metrics, "units": self.units, "notes": self.notes}
+
+
+def payload(size: int) -> bytes:
+    """A deterministic payload of ``size`` bytes."""
+    return bytes((i * 7 + 13) % 251 for i in range(size))
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this whole process (every thread)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def peak_rss_kib() -> float:
+    """This process's peak resident set size so far, in KiB.
+
+    Read from ``VmHWM`` in ``/proc/self/status``: ``ru_maxrss`` is not usable
+    in a child, because Linux carries the parent's peak across ``vfork`` +
+    ``exec`` (which ``subprocess`` uses) into the child's ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation; NaN if empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+class Meter:
+    """Wall clock and CPU time across one measured loop."""
+
+    def __init__(self) -> None:
+        self.wall0 = time.perf_counter()
+        self.cpu0 = cpu_seconds()
+        self.wall = 0.0
+        self.cpu = 0.0
+
+    def stop(self) -> Meter:
+        self.wall = time.perf_counter() - self.wall0
+        self.cpu = cpu_seconds() - self.cpu0
+        return self
+
+
+def throughput(result: Result, meter: Meter, ops: int, *, prefix: str = "") -> None:
+    """Record ops/s and client CPU per operation from a stopped meter."""
+    if ops <= 0 or meter.wall <= 0:
+        raise RuntimeError(f"no operation completed in {meter.wall:.3f}s")
+    result.add(prefix + "ops", ops, "ops")
+    result.add(prefix + "ops_per_s", ops / meter.wall, "ops/s")
+    result.add(prefix + "cpu_us_per_op", meter.cpu / ops * 1e6, "us")
+
+
+def latencies(result: Result, samples_s: Sequence[float], *, prefix: str = "") -> None:
+    """Record p50/p99 (and mean) of per-operation latencies given in seconds."""
+    if not samples_s:
+        raise RuntimeError("no latency sample")
+    us = [s * 1e6 for s in samples_s]
+    result.add(prefix + "p50_us", percentile(us, 50), "us")
+    result.add(prefix + "p99_us", percentile(us, 99), "us")
+    result.add(prefix + "mean_us", sum(us) / len(us), "us")
+
+
+def deadline_after(seconds: float) -> float:
+    """A perf_counter deadline."""
+    return time.perf_counter() + seconds
+
+
+def node_names(prefix: str, count: int) -> list[str]:
+    """The fan-out nodes: ``prefix/n00000`` ... (created by run.py)."""
+    return [f"{prefix}/n{i:05d}" for i in range(count)]
+
+
+def emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+Workload = Callable[[Spec], Result]
+
+
+def child_main(workloads: Mapping[str, Workload], argv: Sequence[str] | None = None) -> int:
+    """Entry point of a child: run the workload named in the spec, print one JSON line."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        sys.stderr.write("usage: <module>.py '<spec json>'\n")
+        return 2
+    spec: Spec = json.loads(args[0])
+    name = spec.get("workload", "")
+    fn = workloads.get(name)
+    if fn is None:
+        emit({"ok": False, "error": f"unknown workload {name!r}; have {sorted(workloads)}"})
+        return 2
+    try:
+        profile_path = spec.get("profile")
+        if profile_path:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            result = profiler.runcall(fn, spec)
+            profiler.dump_stats(profile_path)
+        else:
+            result = fn(spec)
+    except BaseException as exc:  # report anything, including KeyboardInterrupt
+        traceback.print_exc(file=sys.stderr)
+        emit({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    emit(result.to_json())
+    return 0

@@ -1,0 +1,155 @@
+"""Smoke test of the benchmark harness (bench/run.py): shape of its output, never speed.
+
+Runs the quick harness for trio_zookeeper and the raw client only, with a tiny
+op count and a real throwaway server, and checks that every workload produced
+positive numbers in results.jsonl, a Markdown table and a PNG. The machine is
+shared and noisy: nothing here compares or bounds any figure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import pathlib
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from trio_zookeeper.testing.pytest_plugin import require_zookeeper
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+RUN = REPO / "bench" / "run.py"
+CLIENTS = ("trio", "raw")
+WORKLOADS = (
+    "seq_get_data",
+    "seq_exists",
+    "seq_set_data",
+    "seq_create_delete",
+    "pipe_get_data",
+    "pipe_set_data",
+    "connect_close",
+    "watch_rtt",
+    "watch_fanout",
+    "codec",
+)
+#: Metrics that must be > 0 (RSS deltas may legitimately be 0 for a few watches).
+POSITIVE = {
+    "seq_get_data": ("ops_per_s", "p50_us", "p99_us", "cpu_us_per_op"),
+    "seq_exists": ("ops_per_s", "p50_us", "p99_us", "cpu_us_per_op"),
+    "seq_set_data": ("ops_per_s", "p50_us", "p99_us", "cpu_us_per_op"),
+    "seq_create_delete": ("ops_per_s", "p50_us", "p99_us", "cpu_us_per_op"),
+    "pipe_get_data": ("ops_per_s", "cpu_us_per_op"),
+    "pipe_set_data": ("ops_per_s", "cpu_us_per_op"),
+    "connect_close": ("ops_per_s", "p50_us", "p99_us", "cpu_us_per_op"),
+    "watch_rtt": ("p50_us", "p99_us"),
+    "watch_fanout": ("fanout_ms", "events_per_s", "rss_one_conn_kib", "rss_watches_kib"),
+    "codec": ("ns_per_op",),
+}
+TARGETS = {
+    "pipe_get_data",
+    "pipe_set_data",
+    "seq_get_data_p50",
+    "seq_get_data_cpu",
+    "watch_rtt",
+    "connect_close",
+    "watch_rss",
+}
+
+
+def _lines(path: pathlib.Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.server
+@pytest.mark.timeout(150)
+def test_quick_harness_output_shape(tmp_path: pathlib.Path) -> None:
+    require_zookeeper(local=True)  # the harness starts its own server
+    out = tmp_path / "results"
+    docs = tmp_path / "docs"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(RUN),
+            "--quick",
+            "--clients",
+            ",".join(CLIENTS),
+            "--ops",
+            "30",
+            "--watches",
+            "40",
+            "--out",
+            str(out),
+            "--docs-dir",
+            str(docs),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    lines = _lines(out / "results.jsonl")
+    kinds = {line["type"] for line in lines}
+    assert {"meta", "sample", "summary", "target"} <= kinds
+    assert "error" not in kinds
+    meta = next(line for line in lines if line["type"] == "meta")
+    assert meta["mode"] == "quick"
+    assert meta["rounds"] >= 3
+
+    samples = [line for line in lines if line["type"] == "sample"]
+    for sample in samples:
+        assert set(sample) >= {"round", "workload", "client", "metric", "value", "unit"}
+        assert math.isfinite(sample["value"]), sample
+        assert sample["value"] >= 0, sample
+    seen = {(s["workload"], s["client"], s["metric"]) for s in samples}
+    rounds = {s["round"] for s in samples}
+    assert rounds == set(range(1, meta["rounds"] + 1))
+    for workload, metrics in POSITIVE.items():
+        for client in CLIENTS:
+            for metric in metrics:
+                assert (workload, client, metric) in seen, (workload, client, metric)
+                values = [
+                    s["value"]
+                    for s in samples
+                    if (s["workload"], s["client"], s["metric"]) == (workload, client, metric)
+                ]
+                assert len(values) == meta["rounds"]
+                assert all(v > 0 for v in values), (workload, client, metric, values)
+
+    summaries = [line for line in lines if line["type"] == "summary"]
+    assert summaries
+    for s in summaries:
+        assert s["min"] <= s["median"] <= s["max"], s
+        assert s["n"] == meta["rounds"]
+
+    targets = {line["name"]: line for line in lines if line["type"] == "target"}
+    assert set(targets) == TARGETS
+    # Only trio and raw ran: targets against raw are evaluated, those against kazoo are n/a.
+    assert targets["pipe_get_data"]["ratio"] > 0
+    assert targets["pipe_get_data"]["met"] in (True, False)
+    assert targets["seq_get_data_cpu"]["met"] is None
+
+    table = (out / "results.md").read_text()
+    assert "## Targets" in table
+    assert "## Results" in table
+    assert "| workload | metric | trio_zookeeper | raw socket | trio ÷ raw socket |" in table
+    rows = [row for row in table.splitlines() if row.startswith("| sequential get_data |")]
+    assert len(rows) == 4  # ops/s, p50, p99, CPU
+    for name in ("pipelined set_data", "watch fan-out", "protocol encode+decode"):
+        assert f"| {name}" in table
+
+    assert (docs / "results.md").read_text() == table
+    if importlib.util.find_spec("matplotlib") is None:
+        # matplotlib comes with the 'bench' dependency group; without it the
+        # harness still writes the JSON lines and the table, and says so.
+        assert not (out / "results.png").exists()
+        assert "no plot" in proc.stderr
+        return
+    png = (out / "results.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert (docs / "results.png").read_bytes() == png

@@ -75,6 +75,7 @@ from ._protocol._errors import (
     ZooKeeperError,
     ZooKeeperInternalError,
 )
+from ._retry import Retry, RetryFailedError
 from ._session import SessionStatistics
 from ._version import __version__
 from ._watchers import WatchEvents, WatchOverflowError
@@ -121,6 +122,8 @@ __all__ = [
     "ReconfigInProgressError",
     "RemoteProtocolError",
     "RequestTimeoutError",
+    "Retry",
+    "RetryFailedError",
     "RolledBackError",
     "RuntimeInconsistencyError",
     "ServerError",

@@ -500,7 +500,10 @@ class ZooKeeper:
         """Wait until the server this client talks to has caught up with the leader.
 
         A read after ``sync`` sees every write that completed before the sync
-        was sent (without faults; see the consistency guide).
+        was sent (barring a leader change meanwhile). ZooKeeper reads are
+        sequentially consistent, not linearizable: without ``sync``, a
+        follower may serve a slightly older state (never older than what this
+        session has already seen).
 
         Returns:
             The path, as the server echoes it.
@@ -632,7 +635,7 @@ class ZooKeeper:
         *not* replayed, so re-read what you need. Needs ZooKeeper 3.6+.
 
         Yields:
-            The channel of events.
+            The :class:`WatchEvents` channel of this watch.
         """
         mode = AddWatchMode(mode)
         kind = (
@@ -665,8 +668,9 @@ class ZooKeeper:
     async def remove_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> None:
         """Remove this session's server-side watches of a kind on ``path``.
 
-        Local watchers of that kind on the path receive a *_WATCH_REMOVED
-        event and end.
+        Local watchers of that kind on the path receive a
+        ``DATA_WATCH_REMOVED``, ``CHILD_WATCH_REMOVED`` or
+        ``PERSISTENT_WATCH_REMOVED`` event and end.
 
         Raises:
             NoWatcherError: There is no such watch.
@@ -753,6 +757,13 @@ class WatchingClient:
 
     Made by :meth:`ZooKeeper.watch` (events go to the default watcher) and
     :meth:`ZooKeeper.with_watcher` (each call returns its own channel).
+
+    Each method returns what the :class:`ZooKeeper` method of the same name
+    returns; when made by :meth:`~ZooKeeper.with_watcher`, it returns a pair
+    ``(result, events)`` instead, ``events`` being the :class:`WatchEvents`
+    channel of that one watch. A watch is set even when ``exists`` finds no
+    node (it then fires on creation); ``get_data`` and ``get_children`` on a
+    missing node raise :class:`NoNodeError` and set no watch.
     """
 
     def __init__(self, zk: ZooKeeper, own_buffer: int | None) -> None:
@@ -985,8 +996,8 @@ class MultiRead:
         """Run the reads.
 
         Returns:
-            One result per read: the value, or the exception of that read
-            (e.g. a :class:`NoNodeError` instance).
+            One result per read, in order. Each is the read's value, or
+            the exception of that read (e.g. a :class:`NoNodeError` instance).
         """
         if not self._ops:
             await trio.lowlevel.checkpoint()
@@ -1037,7 +1048,8 @@ async def open_zookeeper(
         reconnect_after_expiry: After the session expires (reported on the
             state stream), start a new session (the default, as kazoo and
             Curator do); if False, expiry is final and every call raises
-            SessionExpiredError.
+            SessionExpiredError. A new session never goes back in time: it
+            is only made on a server that has seen the client's last zxid.
         sasl: ``(username, password)`` for SASL DIGEST-MD5 authentication,
             performed on every connection before anything else; the session
             is then known as ``sasl:<username>``. A rejection is final.

@@ -20,10 +20,21 @@ written stay queued for the next connection on the same session, and are
 never sent twice. Nothing is retried behind the caller's back.
 
 Timing follows the Java client (``ClientCnxn``): connect timeout per host =
-session timeout / number of hosts; the connection is dead when nothing was
-received for 2/3 of the negotiated timeout; a random 0-1 s pause before each
-reconnect and 1 s after a full round of hosts. All timers use trio's clock, so
-tests run them under ``autojump_clock``.
+session timeout / number of hosts (TCP, TLS and handshake together); the
+connection is dead when nothing was received for 2/3 of the negotiated
+timeout; a ping after 1/3 of it without sending; a random pause before each
+reconnect and one after a full round of hosts (Java's 0-1 s and 1 s, capped
+at a sixth of the timeout). Expiry is suspected when no server was heard from
+for 4/3 of the timeout (ZOOKEEPER-4508): pauses and connection attempts are
+cut short at that moment, so the suspicion is reported on time. All timers
+use trio's clock, so tests run them under ``autojump_clock``.
+
+The last zxid seen never goes back, not even across an expiry: a server
+whose data is behind it (one restarted with a wiped database, say) refuses
+the client, so the client keeps cycling the hosts, DISCONNECTED, and reports
+EXPIRED once the budget is spent; it never reports a connection to such a
+server and never quietly starts over on it. Only a new client starts from
+zxid 0.
 
 Cancellation contract: a caller cancelled while its request is still queued
 removes it (it is never sent); a caller cancelled after the request was
@@ -34,6 +45,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -242,7 +254,9 @@ class Session:
         self.server: HostPort | None = None
         self.connections = 0
         self.expired_sessions = 0
-        self._seen_rw_server = False
+        # A session handed in by the caller was made by a read-write server:
+        # resume it (Java sets seenRwServerBefore when given a session id).
+        self._seen_rw_server = session_id != 0
         self._terminal_error: BaseException | None = None
         self._closing = False
         self._closed_event = trio.Event()
@@ -370,6 +384,11 @@ class Session:
             self._connected_event.set()
         elif self._connected_event.is_set():
             self._connected_event = trio.Event()
+        elif new in (KeeperState.EXPIRED, KeeperState.AUTH_FAILED, KeeperState.CLOSED):
+            # Wake wait_connected() so that it re-checks: it raises when the
+            # session is over for good, and waits again otherwise.
+            self._connected_event.set()
+            self._connected_event = trio.Event()
         for channel in list(self._state_channels):
             channel._push(new)
         if new is KeeperState.DISCONNECTED and old is not KeeperState.EXPIRED:
@@ -426,6 +445,8 @@ class Session:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Keep the session connected until closed; report started once connected."""
         started = False
+        # A session handed in by the caller gets a full expiry budget from now.
+        self._last_recv = self._last_send = trio.current_time()
         with trio.CancelScope() as scope:
             self._cancel_scope = scope
             round_no = 0
@@ -443,7 +464,7 @@ class Session:
                     if round_no or index:
                         # Jitter so that many clients do not reconnect in step
                         # (Java sleeps 0-1 s before every reconnect).
-                        await trio.sleep(self._rng.uniform(0.0, self._jitter_max()))
+                        await self._pause(self._rng.uniform(0.0, self._jitter_max()))
                     self._check_suspected_expiry()
                     if self._stopping():
                         break
@@ -452,10 +473,13 @@ class Session:
                     if self.connections != connected_before:
                         started = connected_in_round = True
                     self._check_suspected_expiry()
+                    if self._preferred_host is not None:
+                        break  # a read-write server was found: go there now
                 round_no += 1
                 if not connected_in_round and not self._stopping():
                     # A full round of hosts without a session: pause (Java: 1 s).
-                    await trio.sleep(self._jitter_max())
+                    await self._pause(self._jitter_max())
+                    self._check_suspected_expiry()
             if not started and self._terminal_error is not None:
                 raise self._terminal_error
 
@@ -467,16 +491,27 @@ class Session:
     def _stopping(self) -> bool:
         return self._closing or self._terminal_error is not None
 
-    def _check_suspected_expiry(self) -> None:
+    def _suspicion_deadline(self) -> float:
+        """When, with no server heard from, the session is taken as expired (inf: n/a).
+
+        The server expires a session about one timeout after it last heard
+        from the client (rounded up to its tick); expiry is suspected once 4/3
+        of the timeout has passed without hearing from any server
+        (ZOOKEEPER-4508's factor), so that a reconnect that could still resume
+        the session is not given up too early. Pauses and connection attempts
+        are cut short at this deadline, so the suspicion is reported on time.
+        """
         if self.session_id == 0 or self.state is not KeeperState.DISCONNECTED:
-            return
-        silent = trio.current_time() - self._last_recv
-        # The server expires a session about one timeout after it last heard
-        # from the client (rounded up to its tick); suspect expiry only once
-        # 4/3 of the timeout has passed without hearing from any server
-        # (ZOOKEEPER-4508's factor), so that a reconnect that could still
-        # resume the session is not given up too early.
-        if silent > self.negotiated_timeout * 4 / 3:
+            return math.inf
+        return self._last_recv + self.negotiated_timeout * 4 / 3
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep between attempts, waking early at the expiry-suspicion deadline."""
+        await trio.sleep_until(min(trio.current_time() + seconds, self._suspicion_deadline()))
+
+    def _check_suspected_expiry(self) -> None:
+        if trio.current_time() >= self._suspicion_deadline():
+            silent = trio.current_time() - self._last_recv
             self._expire(
                 f"no server reachable for {silent:.1f}s, more than the session timeout of "
                 f"{self.negotiated_timeout:.1f}s (expiry suspected by the client)"
@@ -500,23 +535,27 @@ class Session:
         self, host: HostPort, task_status: trio.TaskStatus[None] | None
     ) -> None:
         """One connection: handshake, prime, serve until it dies."""
-        connect_timeout = self.requested_timeout / len(self.hosts)
+        # Java's connectTimeout: the session timeout (the negotiated one once
+        # known) divided by the number of hosts, for the TCP connect, the TLS
+        # handshake and the ZooKeeper handshake together; never past the
+        # moment expiry would be suspected.
+        connect_timeout = self.negotiated_timeout / len(self.hosts)
+        deadline = min(trio.current_time() + connect_timeout, self._suspicion_deadline())
         stream: trio.abc.Stream | None = None
         cause: BaseException | None = None
         try:
-            with trio.move_on_after(connect_timeout) as connect_scope:
-                stream = await self._open_stream(host)
-            if stream is None or connect_scope.cancelled_caught:
-                log.debug("connect to %s timed out after %.2fs", host, connect_timeout)
-                return
-            protocol = ClientProtocol(max_frame_size=self.max_frame_size, last_zxid=self.last_zxid)
             handshake: tuple[list[object], bool] | None = None
-            with trio.move_on_after(connect_timeout):
+            with trio.move_on_at(deadline):
+                stream = await self._open_stream(host)
+                protocol = ClientProtocol(
+                    max_frame_size=self.max_frame_size, last_zxid=self.last_zxid
+                )
                 handshake = await self._handshake(stream, protocol, host)
             if handshake is None:
                 log.debug("no session from %s (timed out or refused)", host)
                 return
             events, read_only = handshake
+            assert stream is not None
             self.server = host
             self._last_recv = self._last_send = trio.current_time()
             await self._serve(stream, protocol, events, read_only, task_status)
@@ -593,6 +632,8 @@ class Session:
                 f"the server answered with session 0x{response.session_id:x} instead of "
                 f"0x{session_id:x}"
             )
+            if self._terminal_error is not None:
+                return None  # expiry is final: do not adopt the new session
         self.session_id = response.session_id
         self.password = response.passwd or _NEW_PASSWORD
         self.negotiated_timeout = response.time_out / 1000.0
@@ -615,7 +656,13 @@ class Session:
         # then (through the writer) the requests that were queued.
         priming = bytearray()
         for scheme, credential in self.auth:
-            priming += protocol.send_auth(AuthPacket(type=0, scheme=scheme, auth=credential))
+            packet = AuthPacket(type=0, scheme=scheme, auth=credential)
+            priming += protocol.send_auth(packet)
+            # Auth replies are matched in order: a placeholder takes this
+            # one's reply, so that an add_auth() queued meanwhile gets its own.
+            placeholder = _Call(OpCode.AUTH, packet, None, None)
+            placeholder.state = _WRITTEN
+            self._auth_waiters.append(placeholder)
         for request in self._set_watches_batches():
             priming += protocol.send_set_watches(request)
         if priming:
@@ -873,10 +920,13 @@ class Session:
             current = {k: [] for k in kinds}
             size = 0
 
+        # Each frame stays within the frame limit, however small it was set:
+        # 64 bytes cover the length, header, relative zxid and vector counts.
+        budget = min(_SET_WATCHES_BATCH, self.max_frame_size - 64)
         for kind in kinds:
             for path in lists[kind]:
                 cost = len(path.encode()) + 4
-                if size + cost > _SET_WATCHES_BATCH:
+                if size + cost > budget:
                     flush()
                 current[kind].append(path)
                 size += cost

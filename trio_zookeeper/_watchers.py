@@ -87,7 +87,9 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         self._ended = False  # no more events will be pushed
         self._error: BaseException | None = None
         self._closed = False  # closed by the consumer
-        self._registrations: list[tuple[WatchRegistry, WatchKind, str]] = []
+        # An insertion-ordered set: a watcher behind thousands of watches (the
+        # default watcher) must drop one registration in O(1), not O(n).
+        self._registrations: dict[tuple[WatchRegistry, WatchKind, str], None] = {}
         self.delivered = 0
 
     # ------------------------------------------------------------ producer
@@ -119,7 +121,7 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         self._end()
 
     def _detach(self) -> None:
-        regs, self._registrations = self._registrations, []
+        regs, self._registrations = self._registrations, {}
         for registry, kind, path in regs:
             registry._discard(kind, path, self)
 
@@ -209,7 +211,7 @@ class WatchRegistry:
         lst = table.setdefault(path, [])
         if watcher not in lst:
             lst.append(watcher)
-            watcher._registrations.append((self, kind, path))
+            watcher._registrations[(self, kind, path)] = None
 
     def _discard(self, kind: WatchKind, path: str, watcher: WatchEvents) -> None:
         table = self._by_kind[kind]
@@ -253,26 +255,13 @@ class WatchRegistry:
         t = event.event_type
         tables = self._by_kind
         fired: list[WatchEvents] = []
-        if t in (EventType.NODE_CREATED, EventType.NODE_DATA_CHANGED):
-            fired += tables[WatchKind.DATA].pop(path, ())
-            fired += tables[WatchKind.EXIST].pop(path, ())
-        elif t is EventType.NODE_DELETED:
-            fired += tables[WatchKind.DATA].pop(path, ())
-            fired += tables[WatchKind.EXIST].pop(path, ())
-            fired += tables[WatchKind.CHILD].pop(path, ())
-        elif t is EventType.NODE_CHILDREN_CHANGED:
-            fired += tables[WatchKind.CHILD].pop(path, ())
-        elif t is EventType.DATA_WATCH_REMOVED:
-            fired += tables[WatchKind.DATA].pop(path, ())
-            fired += tables[WatchKind.EXIST].pop(path, ())
-        elif t is EventType.CHILD_WATCH_REMOVED:
-            fired += tables[WatchKind.CHILD].pop(path, ())
-        elif t is EventType.PERSISTENT_WATCH_REMOVED:
-            fired += tables[WatchKind.PERSISTENT].pop(path, ())
-            fired += tables[WatchKind.PERSISTENT_RECURSIVE].pop(path, ())
-        # One-shot watchers were popped above: their registration is spent.
-        for w in fired:
-            w._registrations = [r for r in w._registrations if r[2] != path or r[0] is not self]
+        for kind in _FIRES.get(t, ()):
+            # These watches are spent: forget exactly these registrations
+            # (a watcher's other kinds of watch on the path stay armed).
+            popped = tables[kind].pop(path, ())
+            for w in popped:
+                w._registrations.pop((self, kind, path), None)
+            fired += popped
         persistent = tables[WatchKind.PERSISTENT].get(path, ())
         recursive: list[WatchEvents] = []
         if t is not EventType.NODE_CHILDREN_CHANGED and tables[WatchKind.PERSISTENT_RECURSIVE]:
@@ -317,6 +306,18 @@ class WatchRegistry:
             w._end()
         for table in self._by_kind.values():
             table.clear()
+
+
+#: The server-side watches (of a path) that an event fires and thereby ends.
+_FIRES: dict[EventType, tuple[WatchKind, ...]] = {
+    EventType.NODE_CREATED: (WatchKind.DATA, WatchKind.EXIST),
+    EventType.NODE_DATA_CHANGED: (WatchKind.DATA, WatchKind.EXIST),
+    EventType.NODE_DELETED: (WatchKind.DATA, WatchKind.EXIST, WatchKind.CHILD),
+    EventType.NODE_CHILDREN_CHANGED: (WatchKind.CHILD,),
+    EventType.DATA_WATCH_REMOVED: (WatchKind.DATA, WatchKind.EXIST),
+    EventType.CHILD_WATCH_REMOVED: (WatchKind.CHILD,),
+    EventType.PERSISTENT_WATCH_REMOVED: (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE),
+}
 
 
 def _self_and_ancestors(path: str) -> Iterator[str]:

@@ -70,7 +70,15 @@ class _FakeSession:
 
 
 class FakeConnection:
-    """One client connection to the fake server."""
+    """One client connection to the fake server.
+
+    Attributes:
+        server: The fake server.
+        stream: The server's end of the connection.
+        session: The session of the connection, once the handshake is done.
+        requests: Every request received on this connection, in order.
+        closed: Whether the connection is closed.
+    """
 
     def __init__(self, server: FakeZooKeeper, stream: trio.abc.Stream) -> None:
         self.server = server
@@ -110,9 +118,21 @@ class FakeZooKeeper:
             client's writer then blocks: back-pressure).
         hold_replies: When true, replies to normal requests are kept in
             :attr:`held` instead of being sent; :meth:`release` sends them.
+        held: The held ``(connection, reply frame)`` pairs, in order.
         refuse: When true, new connections are closed at once.
-        min_timeout_ms / max_timeout_ms: The negotiation clamp.
+        read_only: When true, the server says it is read-only in its
+            handshake answers.
+        omit_read_only_byte: When true, handshake answers lack the final
+            read-only byte, as those of very old servers do.
+        min_timeout_ms: The smallest session timeout granted.
+        max_timeout_ms: The largest session timeout granted.
         zxid: The server's last zxid.
+        sessions: The sessions, by id.
+        tree: The nodes, by path.
+        request_log: ``(xid, opcode, request)`` of every request received.
+        on_request: A hook called with each request before it is answered;
+            when it returns true, the request is not answered (the hook may
+            answer it itself, or not at all).
     """
 
     def __init__(self, nursery: trio.Nursery) -> None:

@@ -45,6 +45,7 @@ from ._protocol import (
     GetEphemeralsRequest,
     GetEphemeralsResponse,
     KeeperState,
+    MarshallingError,
     MultiOp,
     MultiRequest,
     MultiResponse,
@@ -377,7 +378,9 @@ class ZooKeeper:
         Nodes that already exist are left as they are.
         """
         validate_path(path)
+        _check_acl(acl)
         if path == "/":
+            await trio.lowlevel.checkpoint()
             return
         if await self.exists(path) is not None:
             return
@@ -416,8 +419,8 @@ class ZooKeeper:
         base = "" if path == "/" else path
         for child in children:
             child_path = f"{base}/{child}"
-            if child_path == "/zookeeper":
-                continue
+            if child_path == "/zookeeper" and not self._chroot:
+                continue  # the server's own subtree, which it refuses to delete
             await self._delete_children(child_path)
             with suppress(NoNodeError):
                 await self.delete(child_path)
@@ -645,7 +648,15 @@ class ZooKeeper:
         )
         watcher = WatchEvents(max_buffer=self._watch_buffer)
         request = AddWatchRequest(path=self._path(path), mode=mode)
-        await self._call(OpCode.ADD_WATCH, request, path, self._registrar(kind, path, watcher))
+        try:
+            await self._call(OpCode.ADD_WATCH, request, path, self._registrar(kind, path, watcher))
+        except BaseException:
+            # Cancelled after the request went out: the reply may still
+            # register the watcher; closed, it is not registered and nothing
+            # is left behind on this side (a server-side watch without a
+            # local watcher only costs ignored events until the session ends).
+            watcher.close()
+            raise
         try:
             yield watcher
         finally:
@@ -661,9 +672,24 @@ class ZooKeeper:
     async def _release_server_watch(self, path: str, wtype: WatcherType) -> None:
         if not self.connected:
             return  # re-registration simply will not include it
+        registry = self._session.registry
         with trio.move_on_after(self._session.close_timeout, shield=True):
-            with suppress(NoWatcherError, ZooKeeperError, trio.ClosedResourceError):
-                await self.remove_watches(path, wtype)
+            with suppress(ZooKeeperError, trio.ClosedResourceError):
+                persistent = wtype in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE)
+                if not (persistent and self._session.persistent_removal_unsupported):
+                    try:
+                        await self.remove_watches(path, wtype)
+                        return
+                    except MarshallingError:
+                        if not persistent:
+                            raise
+                        # ZooKeeper before 3.9 cannot remove a persistent watch
+                        # by its type (WatcherType 4/5 fail to unmarshal).
+                        self._session.persistent_removal_unsupported = True
+                # Remove every watch on the path (type ANY), but only if this
+                # client has no other watcher there that still needs one.
+                if not any(registry.has(kind, path) for kind in WatchKind):
+                    await self.remove_watches(path, WatcherType.ANY)
 
     async def remove_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> None:
         """Remove this session's server-side watches of a kind on ``path``.

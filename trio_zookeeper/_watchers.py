@@ -262,6 +262,12 @@ class WatchRegistry:
             for w in popped:
                 w._registrations.pop((self, kind, path), None)
             fired += popped
+        if t in _REMOVALS:
+            # A removal concerns the removed watches only, not persistent or
+            # recursive watchers that merely cover the path.
+            for w in fired:
+                w._push(event)
+            return len(fired)
         persistent = tables[WatchKind.PERSISTENT].get(path, ())
         recursive: list[WatchEvents] = []
         if t is not EventType.NODE_CHILDREN_CHANGED and tables[WatchKind.PERSISTENT_RECURSIVE]:
@@ -309,6 +315,13 @@ class WatchRegistry:
 
 
 #: The server-side watches (of a path) that an event fires and thereby ends.
+_REMOVALS = frozenset(
+    {
+        EventType.DATA_WATCH_REMOVED,
+        EventType.CHILD_WATCH_REMOVED,
+        EventType.PERSISTENT_WATCH_REMOVED,
+    }
+)
 _FIRES: dict[EventType, tuple[WatchKind, ...]] = {
     EventType.NODE_CREATED: (WatchKind.DATA, WatchKind.EXIST),
     EventType.NODE_DATA_CHANGED: (WatchKind.DATA, WatchKind.EXIST),

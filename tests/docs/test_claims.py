@@ -14,16 +14,6 @@ from trio_zookeeper import (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known bug: Session.call() queues the request and wakes the writer before its "
-        "first checkpoint, so a caller whose scope is already cancelled has its request "
-        "written whenever trio happens to schedule the writer before the cancelled caller "
-        "marks it abandoned (about half the time). The timeouts guide documents the "
-        "intended contract; remove this mark once fixed."
-    ),
-)
 async def test_a_request_cancelled_before_it_is_written_is_never_sent(zk: ZooKeeper) -> None:
     """timeouts-and-cancellation: "a request cancelled before it is written is never sent".
 
@@ -38,16 +28,6 @@ async def test_a_request_cancelled_before_it_is_written_is_never_sent(zk: ZooKee
     assert await zk.get_children("/") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known bug: a cancel scope around open_zookeeper() also cancels the client's own "
-        "reader and writer tasks (they run in the nursery inside that scope), so the "
-        "shielded close cannot send closeSession: it waits the whole close_timeout and the "
-        "session (with its ephemeral nodes) lingers until it expires. The timeouts guide "
-        "documents the intended behaviour; remove this mark once fixed."
-    ),
-)
 async def test_a_cancelled_client_still_closes_its_session(zk_connect_string: str) -> None:
     """timeouts-and-cancellation: "If the scope around async with open_zookeeper(...) is
     cancelled, the client still closes properly: closing sends closeSession ..."."""

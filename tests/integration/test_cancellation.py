@@ -344,15 +344,6 @@ async def test_fifo_pipelining_of_a_thousand_mixed_requests(
             assert len(set(zxids)) == len(zxids)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a call made in an already-cancelled scope is still sent (and a write "
-        "applied) when the writer task runs before the cancelled caller resumes: "
-        "Session.call marks the request abandoned only after Cancelled is delivered "
-        "to the caller, not in the abort callback"
-    ),
-)
 async def test_a_call_in_an_already_cancelled_scope_is_never_sent(
     zk_connect_string: str,
 ) -> None:
@@ -420,14 +411,6 @@ async def test_cancelled_reads_after_sending_leave_no_local_watch(
             assert zk.statistics().connections == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: add_watch() cancelled after its addWatch request was written leaks the "
-        "persistent watcher: the reply registers it, but the block was never entered, "
-        "so nothing ever closes it (and the server-side watch stays)"
-    ),
-)
 async def test_cancelled_add_watch_leaves_no_watcher(zookeeper_server: Server, chroot: str) -> None:
     with trio.fail_after(15):
         async with (
@@ -445,14 +428,6 @@ async def test_cancelled_add_watch_leaves_no_watcher(zookeeper_server: Server, c
             assert zk.statistics().watches == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: add_auth() cancelled after its auth packet was written authenticates the "
-        "connection, but the credentials are only remembered on success, so they are not "
-        "re-sent after a reconnect: the session's identity silently changes"
-    ),
-)
 async def test_cancelled_add_auth_keeps_the_identity_across_reconnects(
     zookeeper_server: Server, chroot: str
 ) -> None:

@@ -158,14 +158,6 @@ async def test_a_chroot_that_does_not_exist_yet(
             assert await root_zk.get_children(f"{chroot}/later") == ["x"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: delete(path, recursive=True) skips any child path equal to '/zookeeper' "
-        "(meant for the server's system node) even under a chroot, where '/zookeeper' "
-        "is an ordinary user node: delete('/', recursive=True) then fails with NotEmptyError"
-    ),
-)
 async def test_recursive_delete_of_the_chroot_root_deletes_a_user_node_named_zookeeper(
     zk: ZooKeeper, zk_connect_string: str
 ) -> None:

@@ -277,22 +277,6 @@ async def test_auth_failed_error_is_final(connect: Connect) -> None:
         assert time.monotonic() - started < 1.0
 
 
-async def test_auth_failed_with_credentials_given_at_open(connect: Connect) -> None:
-    with trio.fail_after(10):
-        async with connect(auth=[("nosuchscheme", "x")]) as zk:
-            with pytest.raises(AuthFailedError):
-                await zk.exists("/")
-            assert zk.state is KeeperState.AUTH_FAILED
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: open_zookeeper documents 'Raises AuthFailedError: the server rejected the "
-        "credentials', but with auth= credentials the block is entered in SYNC_CONNECTED "
-        "before the server's AUTH_FAILED reply is read; only the first call fails"
-    ),
-)
 async def test_open_with_rejected_credentials_raises_auth_failed(connect: Connect) -> None:
     with trio.fail_after(10), pytest.raises(AuthFailedError):
         async with connect(auth=[("nosuchscheme", "x")]) as zk:
@@ -340,13 +324,6 @@ async def test_session_expired_error_when_expiry_is_final(connect: Connect, zk: 
         assert time.monotonic() - started < 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: Session._expire resets session_id to 0 before building the final "
-        "SessionExpiredError, so its message says 'session 0x0 expired'"
-    ),
-)
 async def test_session_expired_error_names_the_session(connect: Connect) -> None:
     with trio.fail_after(15):
         async with connect(reconnect_after_expiry=False) as doomed:
@@ -588,14 +565,6 @@ async def test_invalid_input_is_refused_before_anything_is_sent(zk_connect_strin
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (minor): ensure_path() does not validate acl= up front: it first sends an "
-        "exists request, and if the path already exists an empty/invalid ACL is "
-        "silently accepted; only a missing path reaches create()'s ValueError"
-    ),
-)
 async def test_ensure_path_refuses_an_invalid_acl_before_sending(zk_connect_string: str) -> None:
     recorder = RecordingFactory()
     with trio.fail_after(10):

@@ -222,15 +222,6 @@ async def test_recursive_watch_gets_the_whole_subtree_without_child_events(
             assert drain(events) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: leaving add_watch() removes the server watch with removeWatches type "
-        "PERSISTENT / PERSISTENT_RECURSIVE (4/5), which ZooKeeper < 3.9 answers with "
-        "MarshallingError; the error is suppressed and the persistent watch stays "
-        "registered on the server for the rest of the session"
-    ),
-)
 @pytest.mark.parametrize("mode", list(AddWatchMode), ids=lambda m: m.name)
 async def test_leaving_add_watch_removes_the_server_watch(
     zk: ZooKeeper, mode: AddWatchMode

@@ -20,7 +20,16 @@ from ._acl import (
     make_digest_acl,
     make_digest_acl_credential,
 )
-from ._client import MultiRead, Transaction, WatchingClient, ZooKeeper, open_zookeeper
+from ._client import (
+    MAX_TTL_MS,
+    MultiRead,
+    Transaction,
+    WatchingClient,
+    WithWatcherClient,
+    ZooKeeper,
+    open_zookeeper,
+)
+from ._hosts import ConnectString, HostPort, parse_connect_string
 from ._protocol import (
     ACL,
     AddWatchMode,
@@ -33,6 +42,7 @@ from ._protocol import (
     Stat,
     WatchedEvent,
     WatcherType,
+    validate_path,
 )
 from ._protocol._errors import (
     APIError,
@@ -85,6 +95,7 @@ __all__ = [
     "ANYONE_ID_UNSAFE",
     "AUTH_IDS",
     "CREATOR_ALL_ACL",
+    "MAX_TTL_MS",
     "OPEN_ACL_UNSAFE",
     "READ_ACL_UNSAFE",
     "APIError",
@@ -93,12 +104,14 @@ __all__ = [
     "BadArgumentsError",
     "BadVersionError",
     "ClientInfo",
+    "ConnectString",
     "ConnectionLossError",
     "CreateMode",
     "DataInconsistencyError",
     "EphemeralOnLocalSessionError",
     "ErrorCode",
     "EventType",
+    "HostPort",
     "Id",
     "InvalidACLError",
     "InvalidCallbackError",
@@ -142,6 +155,7 @@ __all__ = [
     "WatchedEvent",
     "WatcherType",
     "WatchingClient",
+    "WithWatcherClient",
     "ZooKeeper",
     "ZooKeeperError",
     "ZooKeeperInternalError",
@@ -150,4 +164,6 @@ __all__ = [
     "make_digest_acl",
     "make_digest_acl_credential",
     "open_zookeeper",
+    "parse_connect_string",
+    "validate_path",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar, final
 
@@ -74,11 +74,19 @@ from ._protocol import (
 from ._session import Session, SessionStatistics, StreamFactory
 from ._watchers import WatchEvents, WatchKind
 
-__all__ = ["MultiRead", "Transaction", "WatchingClient", "ZooKeeper", "open_zookeeper"]
+__all__ = [
+    "MultiRead",
+    "Transaction",
+    "WatchingClient",
+    "WithWatcherClient",
+    "ZooKeeper",
+    "open_zookeeper",
+]
 
 T = TypeVar("T")
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-#: The largest TTL the server accepts (EphemeralType.MAX_EXTENDED_SERVER_ID mask).
+#: The largest TTL in milliseconds the server accepts for the TTL create
+#: modes (``EphemeralType.EXTENDED_FEATURE_VALUE_MASK``, about 34 years).
 MAX_TTL_MS = 0x00FFFFFFFFFF
 
 
@@ -612,9 +620,9 @@ class ZooKeeper:
 
         ``stat = await zk.watch().exists("/a")``
         """
-        return WatchingClient(self, None)
+        return WatchingClient(self)
 
-    def with_watcher(self) -> WatchingClient:
+    def with_watcher(self) -> WithWatcherClient:
         """Operations that leave a one-shot watch with its own channel.
 
         ``(data, stat), events = await zk.with_watcher().get_data("/b")``;
@@ -622,7 +630,7 @@ class ZooKeeper:
         session events (DISCONNECTED, SYNC_CONNECTED); it ends after the node
         event, or with an EXPIRED/CLOSED event if the watch can no longer fire.
         """
-        return WatchingClient(self, self._watch_buffer)
+        return WithWatcherClient(self, self._watch_buffer)
 
     @asynccontextmanager
     async def add_watch(
@@ -779,53 +787,77 @@ class ZooKeeper:
 
 @final
 class WatchingClient:
-    """The read operations of a client, each leaving a one-shot watch.
+    """The read operations of a client, each leaving a one-shot watch on the default watcher.
 
-    Made by :meth:`ZooKeeper.watch` (events go to the default watcher) and
-    :meth:`ZooKeeper.with_watcher` (each call returns its own channel).
-
-    Each method returns what the :class:`ZooKeeper` method of the same name
-    returns; when made by :meth:`~ZooKeeper.with_watcher`, it returns a pair
-    ``(result, events)`` instead, ``events`` being the :class:`WatchEvents`
-    channel of that one watch. A watch is set even when ``exists`` finds no
-    node (it then fires on creation); ``get_data`` and ``get_children`` on a
-    missing node raise :class:`NoNodeError` and set no watch.
+    Made by :meth:`ZooKeeper.watch`. Each method returns what the
+    :class:`ZooKeeper` method of the same name returns, and the watch's event
+    arrives on :attr:`ZooKeeper.default_watcher`. A watch is set even when
+    ``exists`` finds no node (it then fires on creation); ``get_data`` and
+    ``get_children`` on a missing node raise :class:`NoNodeError` and set no
+    watch.
     """
 
-    def __init__(self, zk: ZooKeeper, own_buffer: int | None) -> None:
+    def __init__(self, zk: ZooKeeper) -> None:
         self._zk = zk
-        self._own_buffer = own_buffer
 
-    def _watcher(self) -> WatchEvents:
-        if self._own_buffer is None:
-            return self._zk.default_watcher
-        return WatchEvents(max_buffer=self._own_buffer, one_shot=True)
+    async def exists(self, path: str) -> Stat | None:
+        """:meth:`ZooKeeper.exists`, watching for creation, deletion or data change."""
+        return await self._zk._exists(path, self._zk.default_watcher)
 
-    async def _run(self, fn: Callable[[str, WatchEvents], Any], path: str) -> Any:
-        watcher = self._watcher()
+    async def get_data(self, path: str) -> tuple[bytes, Stat]:
+        """:meth:`ZooKeeper.get_data`, watching for deletion or data change."""
+        return await self._zk._get_data(path, self._zk.default_watcher)
+
+    async def get_children(self, path: str) -> list[str]:
+        """:meth:`ZooKeeper.get_children`, watching for child changes or deletion."""
+        return await self._zk._get_children(path, self._zk.default_watcher)
+
+    async def get_children2(self, path: str) -> tuple[list[str], Stat]:
+        """:meth:`ZooKeeper.get_children2`, watching for child changes or deletion."""
+        return await self._zk._get_children2(path, self._zk.default_watcher)
+
+
+@final
+class WithWatcherClient:
+    """The read operations of a client, each leaving a one-shot watch with its own channel.
+
+    Made by :meth:`ZooKeeper.with_watcher`. Each method returns a pair
+    ``(result, events)``: what the :class:`ZooKeeper` method of the same name
+    returns, and the :class:`WatchEvents` channel of that one watch. A watch
+    is set even when ``exists`` finds no node (it then fires on creation);
+    ``get_data`` and ``get_children`` on a missing node raise
+    :class:`NoNodeError` and set no watch.
+    """
+
+    def __init__(self, zk: ZooKeeper, buffer: int) -> None:
+        self._zk = zk
+        self._buffer = buffer
+
+    async def _run(
+        self, fn: Callable[[str, WatchEvents], Awaitable[T]], path: str
+    ) -> tuple[T, WatchEvents]:
+        watcher = WatchEvents(max_buffer=self._buffer, one_shot=True)
         try:
             result = await fn(path, watcher)
         except BaseException:
-            if self._own_buffer is not None and not watcher._registrations:
+            if not watcher._registrations:
                 watcher.close()
             raise
-        if self._own_buffer is None:
-            return result
         return result, watcher
 
-    async def exists(self, path: str) -> Any:
+    async def exists(self, path: str) -> tuple[Stat | None, WatchEvents]:
         """:meth:`ZooKeeper.exists`, watching for creation, deletion or data change."""
         return await self._run(self._zk._exists, path)
 
-    async def get_data(self, path: str) -> Any:
+    async def get_data(self, path: str) -> tuple[tuple[bytes, Stat], WatchEvents]:
         """:meth:`ZooKeeper.get_data`, watching for deletion or data change."""
         return await self._run(self._zk._get_data, path)
 
-    async def get_children(self, path: str) -> Any:
+    async def get_children(self, path: str) -> tuple[list[str], WatchEvents]:
         """:meth:`ZooKeeper.get_children`, watching for child changes or deletion."""
         return await self._run(self._zk._get_children, path)
 
-    async def get_children2(self, path: str) -> Any:
+    async def get_children2(self, path: str) -> tuple[tuple[list[str], Stat], WatchEvents]:
         """:meth:`ZooKeeper.get_children2`, watching for child changes or deletion."""
         return await self._run(self._zk._get_children2, path)
 
@@ -973,6 +1005,8 @@ class Transaction:
                 RolledBackError for the operations before it, its own error,
                 RuntimeInconsistencyError for the ones after. Nothing was applied.
         """
+        if self._committed:
+            raise RuntimeError("this transaction has already been run; build a new one")
         self._committed = True
         if not self._ops:
             await trio.lowlevel.checkpoint()

@@ -334,11 +334,13 @@ async def test_ten_thousand_watches_across_a_reconnect(
             nursery.start_soon(consume)
             t0 = trio.current_time()
             watching = zk.watch()
-            await pipelined(
-                [lambda i=i: watching.get_data(f"/d/n{i:05d}") for i in range(n_data)]
-                + [lambda i=i: watching.exists(f"/x/n{i:05d}") for i in range(n_exist)]
-                + [lambda i=i: watching.get_children(f"/p/q{i:05d}") for i in range(n_child)]
-            )
+            jobs: list[Callable[[], Awaitable[object]]] = []
+            jobs += [functools.partial(watching.get_data, f"/d/n{i:05d}") for i in range(n_data)]
+            jobs += [functools.partial(watching.exists, f"/x/n{i:05d}") for i in range(n_exist)]
+            jobs += [
+                functools.partial(watching.get_children, f"/p/q{i:05d}") for i in range(n_child)
+            ]
+            await pipelined(jobs)
             measured("watch scale: 10,000 watches set", trio.current_time() - t0)
             assert zk.statistics().watches == n_data + n_exist + n_child
             sid = zk.session_id

@@ -12,7 +12,7 @@ import contextlib
 import os
 import socket
 from types import TracebackType
-from typing import Self, cast
+from typing import Self
 
 import trio
 
@@ -49,7 +49,7 @@ async def _exists_watch(zk: ZooKeeper, path: str) -> tuple[Stat | None, WatchEve
         except (ConnectionLossError, SessionExpiredError):
             await zk.wait_connected()
             continue
-        return cast("tuple[Stat | None, WatchEvents]", result)
+        return result
 
 
 async def _next_node_event(events: WatchEvents) -> EventType | None:

@@ -19,7 +19,7 @@ import enum
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import trio
 
@@ -335,7 +335,7 @@ async def watch_node_gone(zk: ZooKeeper, path: str) -> str:
                 continue
         except _TERMINAL as exc:
             return f"the session ended ({exc!r})"
-        stat, events = cast("tuple[Stat | None, WatchEvents]", result)
+        stat, events = result
         try:
             if stat is None:
                 return f"node {path} was deleted"

@@ -22,7 +22,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import ClassVar, Self, cast
+from typing import ClassVar, Self
 
 from .. import (
     ConnectionLossError,
@@ -33,7 +33,6 @@ from .. import (
     SessionExpiredError,
     Stat,
     Transaction,
-    WatchEvents,
     ZooKeeper,
     ZooKeeperError,
 )
@@ -73,7 +72,7 @@ async def _wait_until_gone(zk: ZooKeeper, path: str) -> None:
     except (ConnectionLossError, SessionExpiredError):
         await zk.wait_connected()
         return
-    stat, events = cast("tuple[Stat | None, WatchEvents]", result)
+    stat, events = result
     try:
         if stat is None:
             return
@@ -467,7 +466,7 @@ class Semaphore:
                     except (ConnectionLossError, SessionExpiredError):
                         await zk.wait_connected()
                         continue
-                    children, events = cast("tuple[list[str], WatchEvents]", result)
+                    children, events = result
                     try:
                         if len(children) < self.max_leases or name in children:
                             try:

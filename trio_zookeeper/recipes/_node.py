@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Self, cast
+from typing import Self
 
 import trio
 
@@ -15,7 +15,6 @@ from .. import (
     NodeExistsError,
     SessionExpiredError,
     Stat,
-    WatchEvents,
     ZooKeeper,
     ZooKeeperError,
 )
@@ -91,7 +90,7 @@ class PersistentEphemeralNode:
                 except (ConnectionLossError, SessionExpiredError):
                     await zk.wait_connected()
                     continue
-                stat, events = cast("tuple[Stat | None, WatchEvents]", result)
+                stat, events = result
                 try:
                     if stat is None:
                         continue

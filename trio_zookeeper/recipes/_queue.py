@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import cast
 
 import trio
 
@@ -59,7 +58,7 @@ async def _children_watch(zk: ZooKeeper, path: str) -> tuple[list[str], WatchEve
         except (ConnectionLossError, SessionExpiredError):
             await zk.wait_connected()
             continue
-        return cast("tuple[list[str], WatchEvents]", result)
+        return result
 
 
 class Queue:

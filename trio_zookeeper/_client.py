@@ -840,7 +840,7 @@ class WithWatcherClient:
         try:
             result = await fn(path, watcher)
         except BaseException:
-            if not watcher._registrations:
+            if not watcher._reg_list():
                 watcher.close()
             raise
         return result, watcher
@@ -916,7 +916,7 @@ class _Follower:
         watcher = self._watcher
         if watcher is None:
             return
-        registrations = list(watcher._registrations)
+        registrations = watcher._reg_list()
         watcher.close()
         registry = self._zk._session.registry
         for _, kind, path in registrations:

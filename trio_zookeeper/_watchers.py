@@ -61,6 +61,10 @@ class WatchKind(enum.Enum):
     PERSISTENT_RECURSIVE = "persistent_recursive"
 
 
+#: A registration: which registry, which kind of server-side watch, which path.
+_Key = tuple["WatchRegistry", WatchKind, str]
+
+
 class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     """A receive channel of watch events for one watcher.
 
@@ -74,22 +78,39 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     EXPIRED or CLOSED (the watch is gone; the channel then ends).
     """
 
+    # Slots, and a buffer and parking lot made only when needed: a client
+    # may hold tens of thousands of watchers, most of which never buffer an
+    # event or see a waiting consumer (an empty deque alone is ~600 bytes).
+    __slots__ = (
+        "_buffer",
+        "_closed",
+        "_ended",
+        "_error",
+        "_lot",
+        "_max_buffer",
+        "_one_shot",
+        "_registrations",
+        "_session_events",
+        "delivered",
+    )
+
     def __init__(
         self, *, max_buffer: int = 1024, one_shot: bool = False, session_events: bool = True
     ) -> None:
         if max_buffer < 1:
             raise ValueError("max_buffer must be at least 1")
-        self._buffer: collections.deque[WatchedEvent] = collections.deque()
+        self._buffer: collections.deque[WatchedEvent] | None = None
         self._max_buffer = max_buffer
         self._one_shot = one_shot
         self._session_events = session_events
-        self._lot = trio.lowlevel.ParkingLot()
+        self._lot: trio.lowlevel.ParkingLot | None = None
         self._ended = False  # no more events will be pushed
         self._error: BaseException | None = None
         self._closed = False  # closed by the consumer
-        # An insertion-ordered set: a watcher behind thousands of watches (the
-        # default watcher) must drop one registration in O(1), not O(n).
-        self._registrations: dict[tuple[WatchRegistry, WatchKind, str], None] = {}
+        # Where this watcher is registered. Nearly always one place, kept as
+        # the bare key; a dict (an insertion-ordered set, O(1) removal) only
+        # for watchers behind several watches, like the default watcher.
+        self._registrations: _Key | dict[_Key, None] | None = None
         self.delivered = 0
 
     # ------------------------------------------------------------ producer
@@ -97,7 +118,10 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         """Deliver an event without blocking (called from the reader task)."""
         if self._ended or self._closed:
             return
-        if len(self._buffer) >= self._max_buffer:
+        buffer = self._buffer
+        if buffer is None:
+            buffer = self._buffer = collections.deque()
+        if len(buffer) >= self._max_buffer:
             self._fail(
                 WatchOverflowError(
                     f"watch channel overflowed its buffer of {self._max_buffer} events; "
@@ -105,23 +129,50 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
                 )
             )
             return
-        self._buffer.append(event)
+        buffer.append(event)
         self.delivered += 1
         if final or (self._one_shot and event.event_type is not EventType.NONE):
             self._end()
-        self._lot.unpark_all()
+        elif self._lot is not None:
+            self._lot.unpark_all()
 
     def _end(self) -> None:
         self._ended = True
         self._detach()
-        self._lot.unpark_all()
+        if self._lot is not None:
+            self._lot.unpark_all()
 
     def _fail(self, error: BaseException) -> None:
         self._error = error
         self._end()
 
+    def _reg_add(self, key: _Key) -> None:
+        regs = self._registrations
+        if regs is None:
+            self._registrations = key
+        elif isinstance(regs, dict):
+            regs[key] = None
+        elif regs != key:
+            self._registrations = {regs: None, key: None}
+
+    def _reg_remove(self, key: _Key) -> None:
+        regs = self._registrations
+        if isinstance(regs, dict):
+            regs.pop(key, None)
+        elif regs == key:
+            self._registrations = None
+
+    def _reg_list(self) -> list[_Key]:
+        regs = self._registrations
+        if regs is None:
+            return []
+        if isinstance(regs, dict):
+            return list(regs)
+        return [regs]
+
     def _detach(self) -> None:
-        regs, self._registrations = self._registrations, {}
+        regs = self._reg_list()
+        self._registrations = None
         for registry, kind, path in regs:
             registry._discard(kind, path, self)
 
@@ -158,6 +209,8 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
             try:
                 event = self.receive_nowait()
             except trio.WouldBlock:
+                if self._lot is None:
+                    self._lot = trio.lowlevel.ParkingLot()
                 await self._lot.park()
                 continue
             await trio.lowlevel.cancel_shielded_checkpoint()
@@ -166,10 +219,11 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     def close(self) -> None:
         """Stop watching: unregister, and drop what is buffered (idempotent)."""
         self._closed = True
-        self._buffer.clear()
+        self._buffer = None
         self._detach()
         self._ended = True
-        self._lot.unpark_all()
+        if self._lot is not None:
+            self._lot.unpark_all()
 
     async def aclose(self) -> None:
         """Like :meth:`close`, as an async resource."""
@@ -188,7 +242,7 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     @property
     def buffered(self) -> int:
         """How many events wait to be received."""
-        return len(self._buffer)
+        return len(self._buffer) if self._buffer is not None else 0
 
 
 class WatchRegistry:
@@ -211,7 +265,7 @@ class WatchRegistry:
         lst = table.setdefault(path, [])
         if watcher not in lst:
             lst.append(watcher)
-            watcher._registrations[(self, kind, path)] = None
+            watcher._reg_add((self, kind, path))
 
     def _discard(self, kind: WatchKind, path: str, watcher: WatchEvents) -> None:
         table = self._by_kind[kind]
@@ -260,7 +314,7 @@ class WatchRegistry:
             # (a watcher's other kinds of watch on the path stay armed).
             popped = tables[kind].pop(path, ())
             for w in popped:
-                w._registrations.pop((self, kind, path), None)
+                w._reg_remove((self, kind, path))
             fired += popped
         if t in _REMOVALS:
             # A removal concerns the removed watches only, not persistent or
@@ -291,7 +345,7 @@ class WatchRegistry:
                 continue
             if persistent_only and not any(
                 k in (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE)
-                for _, k, _ in w._registrations
+                for _, k, _ in w._reg_list()
             ):
                 continue
             w._push(event)

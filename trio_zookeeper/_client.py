@@ -1163,6 +1163,7 @@ async def open_zookeeper(
         async with trio.open_nursery() as nursery:
             try:
                 await nursery.start(_run_session, session)
+                session.shield_from_outside()
                 try:
                     yield zk
                 except BaseException as exc:

@@ -326,6 +326,18 @@ class Session:
         self._conn_scope: trio.CancelScope | None = None
 
     # ================================================================ API
+    def shield_from_outside(self) -> None:
+        """From now on only :meth:`close` ends the session's tasks.
+
+        A cancelled scope around ``open_zookeeper`` must not kill the reader
+        and writer before the (shielded, bounded) closeSession has gone out.
+        Called by ``open_zookeeper`` once ``nursery.start`` has returned: a
+        task shielded while ``start`` is still pending could never be handed
+        over to the nursery if the start itself was cancelled.
+        """
+        if self._cancel_scope is not None:
+            self._cancel_scope.shield = True
+
     def check_usable(self) -> None:
         """Raise if the client can no longer send requests."""
         if self._terminal_error is not None:
@@ -756,11 +768,6 @@ class Session:
         self._set_state(SessionEvent.CONNECTED_RO if read_only else SessionEvent.CONNECTED_RW)
         if task_status is not None:
             task_status.started()
-            # From now on only close() ends the session's tasks: a cancelled
-            # scope around open_zookeeper must not kill the reader and writer
-            # before the (shielded, bounded) closeSession has gone out.
-            if self._cancel_scope is not None:
-                self._cancel_scope.shield = True
         try:
             async with trio.open_nursery() as nursery:
                 self._conn_scope = nursery.cancel_scope
@@ -1076,6 +1083,7 @@ class Session:
                 if (
                     self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY)
                     and self._terminal_error is None
+                    and self._conn_scope is not None  # a reader and writer are running
                 ):
                     call = _Call(OpCode.CLOSE_SESSION, _EMPTY, None, None)
                     self._outbox.append(call)

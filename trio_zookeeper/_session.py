@@ -8,9 +8,14 @@ tasks on the connection until it dies:
 * the **reader** parses frames into events (through the sans-IO
   ``ClientProtocol``), hands each reply to its waiting caller, and fans watch
   events out to the watchers' channels; it never waits on user code;
-* the **writer** is the only task that writes to the socket: it takes requests
-  from the outbox, allocates their xids in the protocol at the moment of
-  writing (so wire order is pending order), and writes whole frames, batched;
+* the **writer** takes requests from the outbox, allocates their xids in the
+  protocol at the moment of writing (so wire order is pending order), and
+  writes whole frames, batched. When the writer is idle and nothing is
+  queued, a caller on a plain TCP connection writes its own frame instead,
+  synchronously, with no checkpoint between xid allocation and the kernel
+  write (see ``Session._write_now``): one writer at a time still owns the
+  socket, frames are never interleaved, and a sequential request saves a
+  task hop;
 * the **pinger** asks the writer for a ping after 1/3 of the session timeout
   without sending anything.
 

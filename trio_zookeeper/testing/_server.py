@@ -618,9 +618,18 @@ class ZooKeeperServer:
 
     def _ready(self, answer: str) -> bool:
         mode = _parse_mode(answer)
-        if self._quorum is None:
-            return mode == "standalone"
-        return mode in _SERVING_MEMBER_MODES
+        serving = mode == "standalone" if self._quorum is None else mode in _SERVING_MEMBER_MODES
+        # The plain port can answer before the secure (Netty) port listens.
+        return serving and self._secure_port_listening()
+
+    def _secure_port_listening(self) -> bool:
+        if self.secure_port is None:
+            return True
+        try:
+            with socket.create_connection((self.host, self.secure_port), timeout=_PROBE_TIMEOUT):
+                return True
+        except OSError:
+            return False
 
     def _start_failure(self, why: str) -> ZooKeeperStartError:
         tail = self._launch_log()

@@ -61,4 +61,6 @@ def bench(session: nox.Session) -> None:
 def build(session: nox.Session) -> None:
     """Build the sdist and wheel and check them with twine."""
     session.run("python", "-m", "build", "--outdir", "dist")
-    session.run("twine", "check", "--strict", *(os.path.join("dist", f) for f in os.listdir("dist")))
+    session.run(
+        "twine", "check", "--strict", *(os.path.join("dist", f) for f in os.listdir("dist"))
+    )

@@ -395,6 +395,11 @@ class Session:
         through the writer task and trio's post-send checkpoint, about half
         the scheduler passes of a sequential request.
         """
+        if protocol.state is ProtocolState.CLOSED:
+            # The reader has just seen this connection end (its nursery is
+            # not torn down yet): queue the call for the next connection.
+            self._outbox.append(call)
+            return
         try:
             xid, frame = protocol.send_request(call.op, call.request)
         except LocalProtocolError as exc:

@@ -54,6 +54,7 @@ __all__ = [
     "retry",
     "wait_any",
     "wait_connected_same_session",
+    "wait_for_node_change",
     "watch_node_gone",
 ]
 
@@ -534,3 +535,28 @@ async def wait_any(*channels: WatchEvents) -> None:
     async with trio.open_nursery() as nursery:
         for channel in channels:
             nursery.start_soon(one, channel, nursery.cancel_scope)
+
+
+async def wait_for_node_change(zk: ZooKeeper, path: str) -> None:
+    """Return when ``path`` is deleted or changed, or the session is disturbed.
+
+    The caller re-checks its position afterwards, so returning early is safe.
+    """
+    try:
+        result = await zk.with_watcher().exists(path)
+    except (ConnectionLossError, SessionExpiredError):
+        await zk.wait_connected()
+        return
+    stat, events = result
+    try:
+        if stat is None:
+            return
+        async for event in events:
+            if event.event_type is not EventType.NONE:
+                return
+            # DISCONNECTED / SYNC_CONNECTED: the watch survives a reconnect;
+            # EXPIRED ends the channel and the caller re-creates its node.
+    except ZooKeeperError:
+        return
+    finally:
+        events.close()

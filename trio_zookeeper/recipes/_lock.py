@@ -48,6 +48,7 @@ from ._common import (
     new_guid,
     protected_create,
     retry,
+    wait_for_node_change,
 )
 
 __all__ = ["Lock", "ReadLock", "Semaphore", "WriteLock"]
@@ -62,32 +63,38 @@ def _sequence(name: str) -> tuple[str, int] | None:
     return match.group(1), int(match.group(2))
 
 
-async def _wait_until_gone(zk: ZooKeeper, path: str) -> None:
-    """Return when ``path`` is deleted or changed, or the session is disturbed.
+class _HeldBlock:
+    """``async with`` over the subclass's ``_holding()`` context manager.
 
-    The caller re-checks its position afterwards, so returning early is safe.
+    Entered and exited in the same task, properly nested (the hold opens a
+    nursery); not re-entrant.
     """
-    try:
-        result = await zk.with_watcher().exists(path)
-    except (ConnectionLossError, SessionExpiredError):
-        await zk.wait_connected()
-        return
-    stat, events = result
-    try:
-        if stat is None:
-            return
-        async for event in events:
-            if event.event_type is not EventType.NONE:
-                return
-            # DISCONNECTED / SYNC_CONNECTED: the watch survives a reconnect;
-            # EXPIRED ends the channel and the caller re-creates its node.
-    except ZooKeeperError:
-        return
-    finally:
-        events.close()
+
+    _cm: AbstractAsyncContextManager[None] | None = None
+
+    def _holding(self) -> AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        if self._cm is not None:
+            raise RuntimeError(f"this {type(self).__name__} is already held (not re-entrant)")
+        cm = self._holding()
+        await cm.__aenter__()
+        self._cm = cm
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        cm, self._cm = self._cm, None
+        assert cm is not None
+        return await cm.__aexit__(exc_type, exc, tb)
 
 
-class _Contender:
+class _Contender(_HeldBlock):
     """One contender node in a lock directory: acquire, release, hold.
 
     Subclasses set the node name and the names they wait for.
@@ -116,7 +123,6 @@ class _Contender:
         self._session_id = 0
         self._busy = False
         self._held = False
-        self._cm: AbstractAsyncContextManager[None] | None = None
 
     # ------------------------------------------------------------ state
     @property
@@ -219,7 +225,7 @@ class _Contender:
                 if predecessor is None:
                     self._held = True
                     return
-                await _wait_until_gone(zk, join_path(self.path, predecessor))
+                await wait_for_node_change(zk, join_path(self.path, predecessor))
         except BaseException:
             await self._cleanup()
             raise
@@ -261,24 +267,6 @@ class _Contender:
         if guard is not None and guard.lost:
             assert guard.reason is not None
             raise self._lost_error(guard.reason)
-
-    async def __aenter__(self) -> Self:
-        if self._cm is not None:
-            raise RuntimeError(f"this {type(self).__name__} is already held (not re-entrant)")
-        cm = self._holding()
-        await cm.__aenter__()
-        self._cm = cm
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        cm, self._cm = self._cm, None
-        assert cm is not None
-        return await cm.__aexit__(exc_type, exc, tb)
 
 
 class Lock(_Contender):
@@ -358,7 +346,7 @@ class _SemaphoreLock(_Contender):
     _WAITS_FOR = frozenset({"__lock__"})
 
 
-class Semaphore:
+class Semaphore(_HeldBlock):
     """A semaphore with ``max_leases`` concurrent holders (kazoo ``Semaphore`` compatible).
 
     ``async with`` waits for a lease (cancellably, leaving nothing behind),
@@ -405,7 +393,6 @@ class Semaphore:
         self.lease: str | None = None
         self._session_id = 0
         self._busy = False
-        self._cm: AbstractAsyncContextManager[None] | None = None
 
     async def _ensure(self) -> None:
         zk = self._zk
@@ -520,21 +507,3 @@ class Semaphore:
         if guard is not None and guard.lost:
             assert guard.reason is not None
             raise LockLostError(guard.reason)
-
-    async def __aenter__(self) -> Self:
-        if self._cm is not None:
-            raise RuntimeError("this Semaphore is already held (not re-entrant)")
-        cm = self._holding()
-        await cm.__aenter__()
-        self._cm = cm
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        cm, self._cm = self._cm, None
-        assert cm is not None
-        return await cm.__aexit__(exc_type, exc, tb)

@@ -9,14 +9,10 @@ from typing import Self
 import trio
 
 from .. import (
-    ConnectionLossError,
     CreateMode,
-    EventType,
     NodeExistsError,
-    SessionExpiredError,
     Stat,
     ZooKeeper,
-    ZooKeeperError,
 )
 from ._common import (
     background,
@@ -25,6 +21,7 @@ from ._common import (
     new_guid,
     protected_create,
     retry,
+    wait_for_node_change,
     watch_node_gone,
 )
 
@@ -85,22 +82,7 @@ class PersistentEphemeralNode:
                 return await protected_create(zk, parent, name, self.data, CreateMode.EPHEMERAL)
             except NodeExistsError:
                 # Another session's node (maybe our expired one): wait for it to go.
-                try:
-                    result = await zk.with_watcher().exists(self._requested)
-                except (ConnectionLossError, SessionExpiredError):
-                    await zk.wait_connected()
-                    continue
-                stat, events = result
-                try:
-                    if stat is None:
-                        continue
-                    async for event in events:
-                        if event.event_type is not EventType.NONE:
-                            break
-                except ZooKeeperError:
-                    pass
-                finally:
-                    events.close()
+                await wait_for_node_change(zk, self._requested)
 
     async def _keep(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         zk = self._zk

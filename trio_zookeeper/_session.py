@@ -76,6 +76,7 @@ from ._protocol import (
     ConnectRequest,
     Empty,
     ErrorCode,
+    FrameTooLargeError,
     GetSASLRequest,
     KeeperState,
     LocalProtocolError,
@@ -789,6 +790,8 @@ class Session:
                 self._note_connect_failure(host, failure)
             if stream is not None:
                 await trio.aclose_forcefully(stream)
+            if isinstance(cause, FrameTooLargeError):
+                self._fail_too_large(host, cause)
             if self._inflight or self._auth_waiters:
                 lost_cause = cause
 
@@ -802,6 +805,55 @@ class Session:
                 self._fail_inflight(loss)
             if self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
                 self._set_state(SessionEvent.CONNECTION_LOST)
+
+    def _fail_too_large(self, host: HostPort, exc: FrameTooLargeError) -> None:
+        """A reply outgrew ``max_frame_size``: say so to its caller, and to the others."""
+        size, limit = exc.size, exc.limit
+        advice = (
+            f"raise open_zookeeper(max_frame_size=...) to at least {size} (the client's "
+            "counterpart of ZooKeeper's jute.maxbuffer); retrying will not help"
+        )
+        log.warning(
+            "connection to %s dropped: a reply of %d bytes exceeds the frame limit of %d bytes; %s",
+            host,
+            size,
+            limit,
+            advice,
+        )
+        call = self._inflight.pop(exc.xid, None) if exc.xid is not None else None
+        if call is not None:
+            message = (
+                f"the reply of {size} bytes exceeds the frame limit of {limit} bytes: {advice}. "
+                "The connection was dropped, so the request's outcome is unknown"
+            )
+        else:
+            message = (
+                f"connection lost after the request was sent; its outcome is unknown: a reply "
+                f"of {size} bytes (to this request or another) exceeds the frame limit of "
+                f"{limit} bytes: {advice}"
+            )
+
+        def too_large() -> BaseException:
+            err = ConnectionLossError(message)
+            err.__cause__ = exc
+            return err
+
+        if call is not None:
+            call.finish(None, too_large())
+            others = (
+                f"connection lost after the request was sent; its outcome is unknown (the "
+                f"connection was dropped because a reply of {size} bytes exceeded the frame "
+                f"limit of {limit} bytes)"
+            )
+
+            def loss() -> BaseException:
+                err = ConnectionLossError(others)
+                err.__cause__ = exc
+                return err
+
+            self._fail_inflight(loss)
+        else:
+            self._fail_inflight(too_large)
 
     def _note_connect_failure(self, host: HostPort, failure: str) -> None:
         """Remember why ``host`` failed and log it at WARNING, rate-limited per host."""

@@ -30,7 +30,7 @@ import enum
 import struct
 
 from ._enums import EventType, KeeperState, OpCode
-from ._errors import LocalProtocolError, RemoteProtocolError
+from ._errors import FrameTooLargeError, LocalProtocolError, RemoteProtocolError
 from ._events import (
     AuthReply,
     Connected,
@@ -273,10 +273,18 @@ class ClientProtocol:
         try:
             while end - pos >= 4:
                 (size,) = _LEN.unpack_from(buf, pos)
-                if size < 0 or size > self.max_frame_size:
+                if size < 0:
                     raise RemoteProtocolError(
                         f"invalid frame length {size} (limit {self.max_frame_size})"
                     )
+                if size > self.max_frame_size:
+                    # Name the request it answers when its xid is here already.
+                    xid = (
+                        _LEN.unpack_from(buf, pos + 4)[0]  # the xid: an int as well
+                        if end - pos >= 8 and self.state is not ProtocolState.HANDSHAKE
+                        else None
+                    )
+                    raise FrameTooLargeError(size, self.max_frame_size, xid)
                 if end - pos - 4 < size:
                     break
                 start = pos + 4

@@ -1176,7 +1176,6 @@ async def open_zookeeper(
         async with trio.open_nursery() as nursery:
             try:
                 await nursery.start(_run_session, session)
-                session.shield_from_outside()
                 try:
                     yield zk
                 except BaseException as exc:
@@ -1189,7 +1188,13 @@ async def open_zookeeper(
         # holds the body's own exception, cancellations, or a start-up error.
         leaves = _leaves(group)
         others = [e for e in leaves if e is not body_error and not isinstance(e, trio.Cancelled)]
-        if not others:
+        # KeyboardInterrupt (and SystemExit) stay what they are, whichever
+        # task they landed in (trio raises KeyboardInterrupt in whatever code
+        # runs when SIGINT arrives): Ctrl-C must reach the caller as Ctrl-C.
+        fatal = [e for e in leaves if not isinstance(e, (Exception, trio.Cancelled))]
+        if fatal:
+            to_raise = next((e for e in fatal if isinstance(e, KeyboardInterrupt)), fatal[0])
+        elif not others:
             to_raise = body_error if body_error is not None else leaves[0]
         elif len(others) == 1 and isinstance(others[0], ZooKeeperError):
             to_raise = others[0]

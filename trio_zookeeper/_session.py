@@ -186,6 +186,13 @@ def describe_connect_failure(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _only_cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is a trio.Cancelled, or a group of nothing else."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
+
+
 def _leaf_errors(exc: BaseException) -> list[BaseException]:
     inner = getattr(exc, "exceptions", None)
     if inner is None:
@@ -427,20 +434,11 @@ class Session:
         self._state_channels: set[_StateChannel] = set()
         self._cancel_scope: trio.CancelScope | None = None
         self._conn_scope: trio.CancelScope | None = None
+        self._start_nursery: trio.Nursery | None = None
+        self._handed_over = False
+        self._close_call: _Call | None = None
 
     # ================================================================ API
-    def shield_from_outside(self) -> None:
-        """From now on only :meth:`close` ends the session's tasks.
-
-        A cancelled scope around ``open_zookeeper`` must not kill the reader
-        and writer before the (shielded, bounded) closeSession has gone out.
-        Called by ``open_zookeeper`` once ``nursery.start`` has returned: a
-        task shielded while ``start`` is still pending could never be handed
-        over to the nursery if the start itself was cancelled.
-        """
-        if self._cancel_scope is not None:
-            self._cancel_scope.shield = True
-
     def check_usable(self) -> None:
         """Raise if the client can no longer send requests."""
         if self._terminal_error is not None:
@@ -649,6 +647,8 @@ class Session:
         started = False
         # A session handed in by the caller gets a full expiry budget from now.
         self._last_recv = self._last_send = trio.current_time()
+        # The nursery of ``nursery.start`` while opening; see _hand_over.
+        self._start_nursery = trio.lowlevel.current_task().parent_nursery
         with trio.CancelScope() as scope:
             self._cancel_scope = scope
             round_no = 0
@@ -753,6 +753,7 @@ class Session:
         connect_timeout = self.negotiated_timeout / len(self.hosts)
         deadline = min(trio.current_time() + connect_timeout, self._suspicion_deadline())
         stream: trio.abc.Stream | None = None
+        protocol: ClientProtocol | None = None
         cause: BaseException | None = None
         failure: str | None = None  # set when no connection was established
         connected_before = self.connections
@@ -769,6 +770,7 @@ class Session:
                 return
             events, read_only = handshake
             assert stream is not None
+            assert protocol is not None
             self.server = host
             self._last_recv = self._last_send = trio.current_time()
             await self._serve(stream, protocol, events, read_only, task_status)
@@ -784,6 +786,23 @@ class Session:
                 failure = describe_connect_failure(exc)
             else:
                 log.info("connection to %s lost: %s", host, describe_connect_failure(exc))
+        except BaseException as exc:
+            # The caller gave up opening (its scope was cancelled) before the
+            # session was handed over. If the server made a session, close it
+            # now: nobody else ever will, and it would hold its ephemeral
+            # nodes and its memory on the server until it expired. (Out of
+            # the connection's nursery the Cancelled comes grouped.)
+            if (
+                _only_cancelled(exc)
+                and task_status is not None
+                and not self._handed_over
+                and not self._closing
+                and stream is not None
+                and protocol is not None
+                and protocol.state in (ProtocolState.HANDSHAKE, ProtocolState.CONNECTED)
+            ):
+                await self._close_unwanted_session(stream, protocol)
+            raise
         finally:
             self.server = None
             if failure is not None and not self._closing:
@@ -792,6 +811,11 @@ class Session:
                 await trio.aclose_forcefully(stream)
             if isinstance(cause, FrameTooLargeError):
                 self._fail_too_large(host, cause)
+            close_call = self._close_call
+            if close_call is not None and close_call.state == _QUEUED:
+                # close() queued closeSession on this connection, which ended
+                # before writing it: there is nobody to send it to now.
+                close_call.finish(None, ConnectionLossError("the connection ended first"))
             if self._inflight or self._auth_waiters:
                 lost_cause = cause
 
@@ -805,6 +829,40 @@ class Session:
                 self._fail_inflight(loss)
             if self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
                 self._set_state(SessionEvent.CONNECTION_LOST)
+
+    async def _close_unwanted_session(
+        self, stream: trio.abc.Stream, protocol: ClientProtocol
+    ) -> None:
+        """Close the session a cancelled open was getting, shielded, within ``close_timeout``.
+
+        The ConnectRequest is out, so the server has made (or will make) a
+        session: finish reading its answer if need be, then send closeSession
+        and wait for the reply, as :meth:`close` does.
+        """
+        with (
+            trio.move_on_after(self.close_timeout, shield=True),
+            contextlib.suppress(
+                OSError,
+                trio.BrokenResourceError,
+                trio.ClosedResourceError,
+                ProtocolError,
+                _ConnectionDead,
+            ),
+        ):
+            while protocol.state is ProtocolState.HANDSHAKE:
+                data = await stream.receive_some(_RECV_SIZE)
+                events = protocol.receive_data(data)
+                if events and isinstance(events[0], Connected):
+                    if events[0].response.time_out <= 0:
+                        return  # no session after all
+                    self.session_id = events[0].response.session_id
+            if protocol.state is not ProtocolState.CONNECTED:
+                return
+            log.debug("opening was cancelled: closing the new session 0x%x", self.session_id)
+            xid, frame = protocol.send_request(OpCode.CLOSE_SESSION, _EMPTY)
+            await stream.send_all(frame)
+            await self._read_reply(stream, protocol, xid)
+            log.debug("closeSession for 0x%x answered", self.session_id)
 
     def _fail_too_large(self, host: HostPort, exc: FrameTooLargeError) -> None:
         """A reply outgrew ``max_frame_size``: say so to its caller, and to the others."""
@@ -977,11 +1035,11 @@ class Session:
             # A host that works again: its next failure is logged at once.
             self._connect_errors.pop(self.server, None)
             self._warned.pop(self.server, None)
-        self._set_state(SessionEvent.CONNECTED_RO if read_only else SessionEvent.CONNECTED_RW)
-        if task_status is not None:
-            task_status.started()
         try:
             async with trio.open_nursery() as nursery:
+                # From here to started() nothing awaits: the reader and writer
+                # exist (so close() can send closeSession) by the time the
+                # caller sees the session.
                 self._conn_scope = nursery.cancel_scope
                 if type(stream) is trio.SocketStream:
                     self._direct = (protocol, stream.socket.fileno())
@@ -990,6 +1048,11 @@ class Session:
                 nursery.start_soon(self._pinger)
                 if read_only and self._stream_factory is None:
                     nursery.start_soon(self._seek_read_write_server)
+                self._set_state(
+                    SessionEvent.CONNECTED_RO if read_only else SessionEvent.CONNECTED_RW
+                )
+                if task_status is not None:
+                    self._hand_over(task_status)
         finally:
             self._conn_scope = None
             self._direct = None
@@ -997,6 +1060,25 @@ class Session:
         if self._death is not None:
             death, self._death = self._death, None
             raise death
+
+    def _hand_over(self, task_status: trio.TaskStatus[None]) -> None:
+        """Report the session started; from then on only :meth:`close` ends its tasks.
+
+        ``started()`` moves this task into ``open_zookeeper``'s nursery, inside
+        the caller's scopes: a cancellation of those (a ``move_on_after``
+        around the open firing just now) must not kill the reader and writer
+        before closeSession has gone out, so the session's scope is shielded
+        in the same step, with no checkpoint in between. Unless the start was
+        cancelled already: trio then leaves the task where it is and waits for
+        it to exit, so it must stay cancellable (shielding it would deadlock),
+        and the Cancelled that reaches it closes the new session
+        (:meth:`_close_unwanted_session`).
+        """
+        task_status.started()
+        if trio.lowlevel.current_task().parent_nursery is not self._start_nursery:
+            self._handed_over = True
+            assert self._cancel_scope is not None
+            self._cancel_scope.shield = True
 
     async def _await_auth_replies(
         self, stream: trio.abc.Stream, protocol: ClientProtocol, placeholders: list[_Call]
@@ -1292,18 +1374,38 @@ class Session:
         self._closing = True
         try:
             with trio.move_on_after(self.close_timeout, shield=True):
+                session_id = self.session_id
                 if (
                     self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY)
                     and self._terminal_error is None
                     and self._conn_scope is not None  # a reader and writer are running
+                    and self._death is None  # and their connection is not ending
                 ):
                     call = _Call(OpCode.CLOSE_SESSION, _EMPTY, None, None)
+                    self._close_call = call
                     self._outbox.append(call)
                     self._wake_writer.set()
                     # The server answers and closes; a lost connection or an
-                    # expiry meanwhile ends the session just as well.
-                    with contextlib.suppress(ZooKeeperError):
+                    # expiry meanwhile ends the session just as well (the
+                    # connection's teardown fails the call if it was never
+                    # written).
+                    try:
                         await call.wait()
+                    except ZooKeeperError as exc:
+                        log.debug(
+                            "closeSession for 0x%x not answered (%s): the session is left "
+                            "to expire on the server",
+                            session_id,
+                            exc,
+                        )
+                    else:
+                        log.debug("closeSession for 0x%x answered", session_id)
+                elif session_id:
+                    log.debug(
+                        "closing without a connection: session 0x%x is left to expire on "
+                        "the server",
+                        session_id,
+                    )
         finally:
             if self._cancel_scope is not None:
                 self._cancel_scope.cancel()

@@ -186,6 +186,13 @@ def describe_connect_failure(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _connection_loss(message: str, cause: BaseException | None) -> ConnectionLossError:
+    """A ConnectionLossError whose ``__cause__`` is the transport's error."""
+    err = ConnectionLossError(message)
+    err.__cause__ = cause
+    return err
+
+
 def _only_cancelled(exc: BaseException) -> bool:
     """Whether ``exc`` is a trio.Cancelled, or a group of nothing else."""
     if isinstance(exc, BaseExceptionGroup):
@@ -818,15 +825,12 @@ class Session:
                 close_call.finish(None, ConnectionLossError("the connection ended first"))
             if self._inflight or self._auth_waiters:
                 lost_cause = cause
-
-                def loss() -> BaseException:
-                    err = ConnectionLossError(
-                        "connection lost after the request was sent; its outcome is unknown"
+                self._fail_inflight(
+                    lambda: _connection_loss(
+                        "connection lost after the request was sent; its outcome is unknown",
+                        lost_cause,
                     )
-                    err.__cause__ = lost_cause
-                    return err
-
-                self._fail_inflight(loss)
+                )
             if self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
                 self._set_state(SessionEvent.CONNECTION_LOST)
 
@@ -880,38 +884,26 @@ class Session:
         )
         call = self._inflight.pop(exc.xid, None) if exc.xid is not None else None
         if call is not None:
-            message = (
-                f"the reply of {size} bytes exceeds the frame limit of {limit} bytes: {advice}. "
-                "The connection was dropped, so the request's outcome is unknown"
+            call.finish(
+                None,
+                _connection_loss(
+                    f"the reply of {size} bytes exceeds the frame limit of {limit} bytes: "
+                    f"{advice}. The connection was dropped, so the request's outcome is unknown",
+                    exc,
+                ),
             )
-        else:
-            message = (
-                f"connection lost after the request was sent; its outcome is unknown: a reply "
-                f"of {size} bytes (to this request or another) exceeds the frame limit of "
-                f"{limit} bytes: {advice}"
-            )
-
-        def too_large() -> BaseException:
-            err = ConnectionLossError(message)
-            err.__cause__ = exc
-            return err
-
-        if call is not None:
-            call.finish(None, too_large())
             others = (
                 f"connection lost after the request was sent; its outcome is unknown (the "
                 f"connection was dropped because a reply of {size} bytes exceeded the frame "
                 f"limit of {limit} bytes)"
             )
-
-            def loss() -> BaseException:
-                err = ConnectionLossError(others)
-                err.__cause__ = exc
-                return err
-
-            self._fail_inflight(loss)
         else:
-            self._fail_inflight(too_large)
+            others = (
+                f"connection lost after the request was sent; its outcome is unknown: a reply "
+                f"of {size} bytes (to this request or another) exceeds the frame limit of "
+                f"{limit} bytes: {advice}"
+            )
+        self._fail_inflight(lambda: _connection_loss(others, exc))
 
     def _note_connect_failure(self, host: HostPort, failure: str) -> None:
         """Remember why ``host`` failed and log it at WARNING, rate-limited per host."""

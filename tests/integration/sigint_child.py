@@ -54,20 +54,15 @@ async def connecting_handshake(proxy: FaultProxy) -> None:
         raise AssertionError("connected through a blackholed proxy")
 
 
-async def mid_request(proxy: FaultProxy) -> None:
-    async with open_zookeeper(proxy.address, close_timeout=1) as zk:
+async def held(proxy: FaultProxy, *, closing: bool) -> None:
+    """A request (or, when ``closing``, the closeSession) written and held by the proxy."""
+    async with open_zookeeper(proxy.address, close_timeout=60 if closing else 1) as zk:
         await zk.exists("/")
-        proxy.pause_upstream()  # the request is written, and held by the proxy
+        proxy.pause_upstream()  # what the client writes from now on stays in the proxy
         trio.lowlevel.spawn_system_task(when, lambda: zk.statistics().pending_requests >= 1)
-        await zk.get_data("/")
-        raise AssertionError("a held request was answered")
-
-
-async def closing(proxy: FaultProxy) -> None:
-    async with open_zookeeper(proxy.address, close_timeout=60) as zk:
-        await zk.exists("/")
-        proxy.pause_upstream()  # closeSession will be written, and held by the proxy
-        trio.lowlevel.spawn_system_task(when, lambda: zk.statistics().pending_requests >= 1)
+        if not closing:
+            await zk.get_data("/")
+            raise AssertionError("a held request was answered")
     raise AssertionError("close returned although closeSession was held")
 
 
@@ -77,12 +72,10 @@ async def main(mode: str, args: list[str]) -> None:
         return
     host, port = args[0], int(args[1])
     async with open_fault_proxy(host, port) as proxy:
-        scenarios = {
-            "connecting-handshake": connecting_handshake,
-            "mid-request": mid_request,
-            "closing": closing,
-        }
-        await scenarios[mode](proxy)
+        if mode == "connecting-handshake":
+            await connecting_handshake(proxy)
+        else:
+            await held(proxy, closing=mode == "closing")
 
 
 if __name__ == "__main__":

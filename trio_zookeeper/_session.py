@@ -443,6 +443,7 @@ class Session:
         self._conn_scope: trio.CancelScope | None = None
         self._start_nursery: trio.Nursery | None = None
         self._handed_over = False
+        self._handshake_sent = False
         self._close_call: _Call | None = None
 
     # ================================================================ API
@@ -806,7 +807,10 @@ class Session:
                 and not self._closing
                 and stream is not None
                 and protocol is not None
-                and protocol.state in (ProtocolState.HANDSHAKE, ProtocolState.CONNECTED)
+                and (
+                    protocol.state is ProtocolState.CONNECTED
+                    or (protocol.state is ProtocolState.HANDSHAKE and self._handshake_sent)
+                )
             ):
                 await self._close_unwanted_session(stream, protocol)
             raise
@@ -952,7 +956,9 @@ class Session:
             passwd=self.password,
             read_only=self.allow_read_only,
         )
+        self._handshake_sent = False
         await stream.send_all(protocol.connect(request))
+        self._handshake_sent = True  # whole: the server makes (or resumes) a session
         while True:
             data = await stream.receive_some(_RECV_SIZE)
             events = protocol.receive_data(data)

@@ -122,7 +122,9 @@ async def test_aclose_during_a_dropped_connection_is_prompt(
                 await trio.sleep(max(0.0, -moment))
                 await proxy.reset()
 
-            async with open_zookeeper(proxy.address, close_timeout=CLOSE_TIMEOUT) as zk:
+            async with open_zookeeper(
+                proxy.address, close_timeout=CLOSE_TIMEOUT, session_timeout=2
+            ) as zk:
                 await zk.exists("/")
                 session_id = zk.session_id
                 caplog.clear()

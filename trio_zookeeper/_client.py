@@ -1125,7 +1125,9 @@ async def open_zookeeper(
             ``jute.maxbuffer``, 0xfffff by default).
         watch_buffer: Buffer size of each watcher's channel; an overflowing
             watcher gets WatchOverflowError instead of stalling the client.
-        close_timeout: How long closing waits for the server's answer.
+        close_timeout: How long closing waits for the server's answer; also
+            how long a cancelled open waits for the session it asked for,
+            to close it.
         connect_rounds: Give up opening after this many full rounds of the
             host list without a session, raising :exc:`ConnectFailedError`
             (None, the default: keep trying until cancelled). Only the first

@@ -168,3 +168,20 @@ async def test_each_hosts_failures_are_logged_at_warning_rate_limited(
             assert found, message
             counts.append(int(found.group(1)))
         assert counts == expected, logged
+
+
+async def test_a_cancelled_open_waits_for_an_asked_session_at_most_close_timeout(
+    fake: FakeZooKeeper, autojump_clock: trio.testing.MockClock
+) -> None:
+    # The ConnectRequest is out, so the server may be making a session that
+    # only this client could close: the cancellation waits for the answer,
+    # shielded, but never longer than close_timeout.
+    fake.silent = True
+    start = trio.current_time()
+    with trio.move_on_after(1.0) as scope:
+        async with open_zookeeper(
+            "silent:2181", stream_factory=fake.connect, session_timeout=30, close_timeout=3.0
+        ):
+            pytest.fail("connected to a silent server")
+    assert scope.cancelled_caught
+    assert trio.current_time() - start == pytest.approx(4.0)

@@ -1226,9 +1226,7 @@ async def open_zookeeper(
         session_password=session_password,
         sasl=sasl,
     )
-    zk = ZooKeeper(
-        session, watch_buffer=watch_buffer, default_acl=default_acl, _private=_PRIVATE
-    )
+    zk = ZooKeeper(session, watch_buffer=watch_buffer, default_acl=default_acl, _private=_PRIVATE)
     body_error: BaseException | None = None
     to_raise: BaseException | None = None
     try:

@@ -60,9 +60,11 @@ from ._protocol import (
     SetACLResponse,
     SetDataRequest,
     SetDataResponse,
+    SetWatches,
     Stat,
     SyncRequest,
     SyncResponse,
+    UnimplementedError,
     WatchedEvent,
     WatcherType,
     WhoAmIResponse,
@@ -296,26 +298,30 @@ class ZooKeeper:
         return await self._session.call(op, request, path=path, on_reply=on_reply)
 
     def _registrar(self, kind: WatchKind, path: str, watcher: WatchEvents) -> Callable[[int], None]:
-        registry = self._session.registry
+        session = self._session
 
         def on_reply(err: int) -> None:
             if err == 0:
-                registry.add(kind, path, watcher)
+                session.registry.add(kind, path, watcher, session.last_zxid)
 
         return on_reply
 
     def _exists_registrar(self, path: str, watcher: WatchEvents) -> Callable[[int], None]:
-        registry = self._session.registry
+        session = self._session
 
         def on_reply(err: int) -> None:
             # An exists watch on a present node is a data watch; on an absent
             # one, an exists watch (Java's ExistsWatchRegistration).
             if err == 0:
-                registry.add(WatchKind.DATA, path, watcher)
+                session.registry.add(WatchKind.DATA, path, watcher, session.last_zxid)
             elif err == ErrorCode.NO_NODE:
-                registry.add(WatchKind.EXIST, path, watcher)
+                session.registry.add(WatchKind.EXIST, path, watcher, session.last_zxid)
 
         return on_reply
+
+    def _server_watch(self, kind: WatchKind, path: str, watcher: WatchEvents | None) -> bool:
+        """Whether a read must ask the server for a watch (see ``WatchRegistry.covered``)."""
+        return watcher is not None and not self._session.registry.covered(kind, path)
 
     # ============================================================ creating
     def _create_request(
@@ -496,7 +502,9 @@ class ZooKeeper:
         return await self._exists(path, None)
 
     async def _exists(self, path: str, watcher: WatchEvents | None) -> Stat | None:
-        request = ExistsRequest(path=self._path(path), watch=watcher is not None)
+        request = ExistsRequest(
+            path=self._path(path), watch=self._server_watch(WatchKind.DATA, path, watcher)
+        )
         hook = None if watcher is None else self._exists_registrar(path, watcher)
         try:
             response: ExistsResponse = await self._call(OpCode.EXISTS, request, path, hook)
@@ -515,7 +523,9 @@ class ZooKeeper:
         return await self._get_data(path, None)
 
     async def _get_data(self, path: str, watcher: WatchEvents | None) -> tuple[bytes, Stat]:
-        request = GetDataRequest(path=self._path(path), watch=watcher is not None)
+        request = GetDataRequest(
+            path=self._path(path), watch=self._server_watch(WatchKind.DATA, path, watcher)
+        )
         hook = None if watcher is None else self._registrar(WatchKind.DATA, path, watcher)
         response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
         return response.data or b"", response.stat
@@ -529,7 +539,9 @@ class ZooKeeper:
         return await self._get_children(path, None)
 
     async def _get_children(self, path: str, watcher: WatchEvents | None) -> list[str]:
-        request = GetChildrenRequest(path=self._path(path), watch=watcher is not None)
+        request = GetChildrenRequest(
+            path=self._path(path), watch=self._server_watch(WatchKind.CHILD, path, watcher)
+        )
         hook = None if watcher is None else self._registrar(WatchKind.CHILD, path, watcher)
         response: GetChildrenResponse = await self._call(OpCode.GET_CHILDREN, request, path, hook)
         return list(response.children or ())
@@ -545,7 +557,9 @@ class ZooKeeper:
     async def _get_children2(
         self, path: str, watcher: WatchEvents | None
     ) -> tuple[list[str], Stat]:
-        request = GetChildren2Request(path=self._path(path), watch=watcher is not None)
+        request = GetChildren2Request(
+            path=self._path(path), watch=self._server_watch(WatchKind.CHILD, path, watcher)
+        )
         hook = None if watcher is None else self._registrar(WatchKind.CHILD, path, watcher)
         response: GetChildren2Response = await self._call(OpCode.GET_CHILDREN2, request, path, hook)
         return list(response.children or ()), response.stat
@@ -702,8 +716,15 @@ class ZooKeeper:
         SYNC_CONNECTED session event: changes made while disconnected are
         *not* replayed, so re-read what you need. Needs ZooKeeper 3.6+.
 
+        One-shot watches on the same path keep working alongside (see
+        :doc:`/guides/watches` for how, on servers before 3.9).
+
         Yields:
             The :class:`WatchEvents` channel of this watch.
+
+        Raises:
+            UnimplementedError: A server before 3.9 cannot hold a persistent
+                and a recursive watch of one session on the same path.
         """
         mode = AddWatchMode(mode)
         kind = (
@@ -711,82 +732,234 @@ class ZooKeeper:
             if mode is AddWatchMode.PERSISTENT
             else WatchKind.PERSISTENT_RECURSIVE
         )
-        watcher = WatchEvents(max_buffer=self._watch_buffer)
+        wtype = (
+            WatcherType.PERSISTENT
+            if kind is WatchKind.PERSISTENT
+            else WatcherType.PERSISTENT_RECURSIVE
+        )
         request = AddWatchRequest(path=self._path(path), mode=mode)
+        registry = self._session.registry
+        other = (
+            WatchKind.PERSISTENT_RECURSIVE if kind is WatchKind.PERSISTENT else WatchKind.PERSISTENT
+        )
+        if registry.has(other, path) and await self._one_mode_per_path(path):
+            raise UnimplementedError(
+                f"this ZooKeeper server (before 3.9) keeps one watch mode per path and "
+                f"session: a {mode.name} watch on {path} would disable the "
+                f"{other.name} watch this client already has there; use one of "
+                "them (a recursive watch plus get_children watches), or a second client",
+                path=path,
+            )
+        watcher = WatchEvents(max_buffer=self._watch_buffer)
+        # Registered before the request goes out: a one-shot watch set on the
+        # path from now on must not ask the server for a watch of its own,
+        # which would take the server's slot from this one (see covered()).
+        registry.add(kind, path, watcher, self._session.last_zxid)
         try:
-            await self._call(OpCode.ADD_WATCH, request, path, self._registrar(kind, path, watcher))
+            await self._call(OpCode.ADD_WATCH, request, path)
         except BaseException:
-            # Cancelled after the request went out: the reply may still
-            # register the watcher; closed, it is not registered and nothing
-            # is left behind on this side (a server-side watch without a
-            # local watcher only costs ignored events until the session ends).
             watcher.close()
+            if not registry.has(kind, path):
+                # The request may still have been applied (cancelled after it
+                # went out); leave nothing behind, re-arm the others.
+                await self._release_server_watch(path, wtype)
             raise
         try:
+            if kind is WatchKind.PERSISTENT_RECURSIVE:
+                # The recursive watch took the path's child-watch slot on a
+                # server before 3.9, where it never fires: set the one-shot
+                # child watches again (at the zxid they were set at).
+                await self._rearm(path, (WatchKind.CHILD,))
             yield watcher
         finally:
             watcher.close()
-            if not self._session.registry.has(kind, path):
-                wtype = (
-                    WatcherType.PERSISTENT
-                    if kind is WatchKind.PERSISTENT
-                    else WatcherType.PERSISTENT_RECURSIVE
-                )
+            if not registry.has(kind, path):
                 await self._release_server_watch(path, wtype)
 
-    async def _release_server_watch(self, path: str, wtype: WatcherType) -> None:
-        if not self.connected:
-            return  # re-registration simply will not include it
+    async def _one_mode_per_path(self, path: str) -> bool:
+        """Whether the server keeps one watch mode per path and session (before 3.9).
+
+        Such a server cannot even parse the watcher types PERSISTENT and
+        PERSISTENT_RECURSIVE (MarshallingError); 3.9 can (ZOOKEEPER-4466).
+        """
+        session = self._session
+        if not session.persistent_removal_unsupported:
+            request = CheckWatchesRequest(path=self._path(path), type=WatcherType.PERSISTENT)
+            try:
+                await self._call(OpCode.CHECK_WATCHES, request, path)
+            except MarshallingError:
+                session.persistent_removal_unsupported = True
+            except NoWatcherError:
+                pass
+        return session.persistent_removal_unsupported
+
+    async def _rearm(self, path: str, kinds: tuple[WatchKind, ...]) -> None:
+        """Set this client's one-shot watches of ``kinds`` on ``path`` again on the server.
+
+        Each goes out as SetWatches at the zxid it was first set at, so the
+        server fires at once if the node changed since. Kinds a persistent
+        watch of the path delivers need no watch of their own. Bounded and
+        shielded like closing; a connection lost meanwhile re-sets every
+        watch on reconnect anyway.
+        """
         registry = self._session.registry
         with trio.move_on_after(self._session.close_timeout, shield=True):
             with suppress(ZooKeeperError, trio.ClosedResourceError):
-                persistent = wtype in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE)
-                if not (persistent and self._session.persistent_removal_unsupported):
+                for kind in kinds:
+                    if not registry.has(kind, path) or registry.covered(kind, path):
+                        continue
+                    paths = {kind: (self._path(path),)}
+                    request = SetWatches(
+                        relative_zxid=registry.zxid(kind, path),
+                        data_watches=paths.get(WatchKind.DATA, ()),
+                        exist_watches=paths.get(WatchKind.EXIST, ()),
+                        child_watches=paths.get(WatchKind.CHILD, ()),
+                    )
+                    await self._call(OpCode.SET_WATCHES, request, path)
+
+    async def _remove_on_server(self, path: str, wtype: WatcherType) -> None:
+        request = RemoveWatchesRequest(path=self._path(path), type=wtype)
+        await self._call(OpCode.REMOVE_WATCHES, request, path)
+
+    async def _release_server_watch(self, path: str, wtype: WatcherType) -> None:
+        """Drop the server's watch of ``wtype`` on ``path``, which no local watcher needs.
+
+        The other watches of this client on the path stay armed: on a server
+        before 3.9 a persistent watch can only be removed with every other
+        watch of the path (type ANY), so the one-shot watches still wanted
+        there are set again (:meth:`_rearm`).
+        """
+        if not self.connected:
+            return  # re-registration simply will not include it
+        registry = self._session.registry
+        session = self._session
+        one_shot = (WatchKind.DATA, WatchKind.EXIST, WatchKind.CHILD)
+        with trio.move_on_after(session.close_timeout, shield=True):
+            with suppress(ZooKeeperError, trio.ClosedResourceError):
+                if wtype in (WatcherType.DATA, WatcherType.CHILDREN):
+                    kind = WatchKind.DATA if wtype is WatcherType.DATA else WatchKind.CHILD
+                    if not registry.covered(kind, path):
+                        # A covered one-shot watch has no server-side watch of
+                        # its own: removing "it" would cut the persistent one.
+                        await self._remove_on_server(path, wtype)
+                    return
+                if not session.persistent_removal_unsupported:
                     try:
-                        await self.remove_watches(path, wtype)
-                        return
+                        await self._remove_on_server(path, wtype)
                     except MarshallingError:
-                        if not persistent:
-                            raise
                         # ZooKeeper before 3.9 cannot remove a persistent watch
                         # by its type (WatcherType 4/5 fail to unmarshal).
-                        self._session.persistent_removal_unsupported = True
-                # Remove every watch on the path (type ANY), but only if this
-                # client has no other watcher there that still needs one.
-                if not any(registry.has(kind, path) for kind in WatchKind):
-                    await self.remove_watches(path, WatcherType.ANY)
+                        session.persistent_removal_unsupported = True
+                    else:
+                        await self._rearm(path, one_shot)
+                        return
+                if any(registry.has(k, path) for k in WatchKind):
+                    with suppress(NoWatcherError):
+                        await self._remove_on_server(path, WatcherType.ANY)
+                    await self._rearm(path, one_shot)
+                else:
+                    await self._remove_on_server(path, WatcherType.ANY)
 
     async def remove_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> None:
-        """Remove this session's server-side watches of a kind on ``path``.
+        """Remove this session's watches of a kind on ``path``.
 
         Local watchers of that kind on the path receive a
         ``DATA_WATCH_REMOVED``, ``CHILD_WATCH_REMOVED`` or
-        ``PERSISTENT_WATCH_REMOVED`` event and end.
+        ``PERSISTENT_WATCH_REMOVED`` event and end (the :attr:`default_watcher`
+        gets the event and stays open). ``WatcherType.DATA`` and ``CHILDREN``
+        remove one-shot watches only: a persistent watch on the path stays
+        armed. ``PERSISTENT`` and ``PERSISTENT_RECURSIVE`` also work on
+        servers before 3.9, which cannot remove them by type.
 
         Raises:
             NoWatcherError: There is no such watch.
         """
-        request = RemoveWatchesRequest(path=self._path(path), type=WatcherType(watcher_type))
-        await self._call(OpCode.REMOVE_WATCHES, request, path)
-        registry = self._session.registry
         wt = WatcherType(watcher_type)
-        events: list[EventType] = []
-        if wt in (WatcherType.DATA, WatcherType.ANY):
-            events.append(EventType.DATA_WATCH_REMOVED)
-        if wt in (WatcherType.CHILDREN, WatcherType.ANY):
-            events.append(EventType.CHILD_WATCH_REMOVED)
-        if wt in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE, WatcherType.ANY):
-            events.append(EventType.PERSISTENT_WATCH_REMOVED)
-        for event_type in events:
-            registry.dispatch(WatchedEvent(event_type, self.state, path))
+        self._path(path)  # validate before anything is removed
+        registry = self._session.registry
+        default = self.default_watcher
+
+        def removed(event_type: EventType) -> WatchedEvent:
+            return WatchedEvent(event_type, self.state, path)
+
+        if wt in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE):
+            kind = (
+                WatchKind.PERSISTENT
+                if wt is WatcherType.PERSISTENT
+                else WatchKind.PERSISTENT_RECURSIVE
+            )
+            if not self._session.persistent_removal_unsupported:
+                try:
+                    await self._remove_on_server(path, wt)
+                except MarshallingError:
+                    self._session.persistent_removal_unsupported = True
+                else:
+                    event = removed(EventType.PERSISTENT_WATCH_REMOVED)
+                    registry.end_watches((kind,), path, event, keep_open=default)
+                    await self._rearm(path, (WatchKind.DATA, WatchKind.EXIST, WatchKind.CHILD))
+                    return
+            if not registry.has(kind, path):
+                raise NoWatcherError(path=path)
+            event = removed(EventType.PERSISTENT_WATCH_REMOVED)
+            registry.end_watches((kind,), path, event, keep_open=default)
+            await self._release_server_watch(path, wt)
+            return
+        if wt is WatcherType.ANY:
+            await self._remove_on_server(path, wt)
+            registry.end_watches(
+                (WatchKind.DATA, WatchKind.EXIST),
+                path,
+                removed(EventType.DATA_WATCH_REMOVED),
+                keep_open=default,
+            )
+            registry.end_watches(
+                (WatchKind.CHILD,), path, removed(EventType.CHILD_WATCH_REMOVED), keep_open=default
+            )
+            registry.end_watches(
+                (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE),
+                path,
+                removed(EventType.PERSISTENT_WATCH_REMOVED),
+                keep_open=default,
+            )
+            return
+        if wt is WatcherType.DATA:
+            kinds: tuple[WatchKind, ...] = (WatchKind.DATA, WatchKind.EXIST)
+            event = removed(EventType.DATA_WATCH_REMOVED)
+        else:
+            kinds = (WatchKind.CHILD,)
+            event = removed(EventType.CHILD_WATCH_REMOVED)
+        if registry.covered(kinds[0], path):
+            # The persistent watch holds the server's watch of the path; these
+            # one-shot watches have none of their own to remove.
+            if not any(registry.has(k, path) for k in kinds):
+                raise NoWatcherError(path=path)
+        else:
+            await self._remove_on_server(path, wt)
+        registry.end_watches(kinds, path, event, keep_open=default)
 
     async def check_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> bool:
-        """Whether the server holds a watch of this kind on ``path`` for this session."""
-        request = CheckWatchesRequest(path=self._path(path), type=WatcherType(watcher_type))
+        """Whether the server holds a watch of this kind on ``path`` for this session.
+
+        A server before 3.9 cannot check the types ``PERSISTENT`` and
+        ``PERSISTENT_RECURSIVE``: it then says whether this client has such a
+        watch there and the server holds some watch of the path.
+        """
+        wt = WatcherType(watcher_type)
+        request = CheckWatchesRequest(path=self._path(path), type=wt)
         try:
             await self._call(OpCode.CHECK_WATCHES, request, path)
         except NoWatcherError:
             return False
+        except MarshallingError:
+            if wt not in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE):
+                raise
+            self._session.persistent_removal_unsupported = True
+            kind = (
+                WatchKind.PERSISTENT
+                if wt is WatcherType.PERSISTENT
+                else WatchKind.PERSISTENT_RECURSIVE
+            )
+            return self._session.registry.has(kind, path) and await self.check_watches(path)
         return True
 
     @asynccontextmanager

@@ -1079,6 +1079,16 @@ class Session:
                 current[kind].append(path)
                 size += cost
         flush()
+        # Before ZooKeeper 3.9 a recursive watch re-added above takes the
+        # child-watch slot of its path: set those child watches again after it.
+        use_v2 = False
+        for path in map(apply, reg.shadowed_child_paths()):
+            cost = len(path.encode()) + 4
+            if size + cost > budget:
+                flush()
+            current[WatchKind.CHILD].append(path)
+            size += cost
+        flush()
         return batches
 
     # ================================================================ close

@@ -295,7 +295,62 @@ class ZooKeeper:
         path: str | None,
         on_reply: Callable[[int], None] | None = None,
     ) -> Any:
-        return await self._session.call(op, request, path=path, on_reply=on_reply)
+        try:
+            return await self._session.call(op, request, path=path, on_reply=on_reply)
+        except NoNodeError:
+            if path == "/" and self._chroot:
+                # "/" always exists, so the missing node is the chroot itself.
+                raise self._chroot_missing_error(path) from None
+            raise
+
+    def _chroot_missing_error(self, path: str) -> NoNodeError:
+        return NoNodeError(
+            f"No node: the chroot {self._chroot.prefix} does not exist (the connect "
+            "string's path); create it, or let ensure_path() or create(..., makepath=True) "
+            "create it",
+            path=path,
+        )
+
+    async def _chroot_exists(self) -> bool:
+        request = ExistsRequest(path=self._chroot.prefix, watch=False)
+        try:
+            await self._session.call(OpCode.EXISTS, request)
+        except NoNodeError:
+            return False
+        return True
+
+    async def _no_parent_error(self, path: str) -> NoNodeError:
+        """The error for a create that failed with NONODE: which node is missing."""
+        parent = path.rsplit("/", 1)[0] or "/"
+        if self._chroot and (parent == "/" or not await self._chroot_exists()):
+            return self._chroot_missing_error(path)
+        return NoNodeError(f"No node: {parent} (the parent of {path})", path=path)
+
+    async def _create_persistent(self, path: str, acl: Sequence[ACL] | None) -> None:
+        """Create a persistent node with empty data, if it is not there already."""
+        op, request = self._create_request(
+            path, b"", acl, CreateMode.PERSISTENT, None, with_stat=False
+        )
+        with suppress(NodeExistsError):
+            await self._call(op, request, path)
+
+    async def _ensure_chroot(self, acl: Sequence[ACL] | None) -> None:
+        """Create the chroot node and its missing ancestors (outside the chroot).
+
+        Each gets ``acl`` if given, else the default ACL for ``/`` (the
+        chroot node is this client's root).
+        """
+        node_acl = _check_acl(self._acl(acl, "/"))
+        parts = self._chroot.prefix.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            request = CreateRequest(
+                path="/" + "/".join(parts[:i]),
+                data=b"",
+                acl=node_acl,
+                flags=CreateMode.PERSISTENT,
+            )
+            with suppress(NodeExistsError):
+                await self._session.call(OpCode.CREATE, request)
 
     def _registrar(self, kind: WatchKind, path: str, watcher: WatchEvents) -> Callable[[int], None]:
         session = self._session
@@ -428,10 +483,14 @@ class ZooKeeper:
             response = await self._call(op, request, path)
         except NoNodeError:
             if not makepath:
-                raise
+                raise await self._no_parent_error(path) from None
             parent = path.rsplit("/", 1)[0] or "/"
             await self.ensure_path(parent, acl=acl)
-            response = await self._call(op, request, path)
+            try:
+                response = await self._call(op, request, path)
+            except NoNodeError:
+                # The parent went again meanwhile (deleted by another client).
+                raise await self._no_parent_error(path) from None
         if isinstance(response, Create2Response):
             return self._strip(response.path), response.stat
         assert isinstance(response, CreateResponse)
@@ -440,7 +499,10 @@ class ZooKeeper:
     async def ensure_path(self, path: str, *, acl: Sequence[ACL] | None = None) -> None:
         """Create ``path`` and any missing parents as persistent nodes (``mkdir -p``).
 
-        Nodes that already exist are left as they are.
+        Nodes that already exist are left as they are. With a chroot in the
+        connect string, a missing chroot node (and its missing ancestors) is
+        created too, as the client's root ``/``: ``ensure_path("/")`` makes
+        just the chroot.
 
         Args:
             path: The node to create.
@@ -450,16 +512,22 @@ class ZooKeeper:
         validate_path(path)
         if acl is not None:
             _check_acl(acl)
-        if path == "/":
-            await trio.lowlevel.checkpoint()
-            return
         if await self.exists(path) is not None:
+            return
+        if path == "/":
+            # Only a chroot can be missing: "/" itself always exists.
+            await self._ensure_chroot(acl)
             return
         parts = path.strip("/").split("/")
         for i in range(1, len(parts) + 1):
             node = "/" + "/".join(parts[:i])
-            with suppress(NodeExistsError):
-                await self.create(node, b"", acl=acl)
+            try:
+                await self._create_persistent(node, acl)
+            except NoNodeError:
+                if i > 1 or not self._chroot:
+                    raise await self._no_parent_error(node) from None
+                await self._ensure_chroot(acl)
+                await self._create_persistent(node, acl)
 
     # ============================================================ deleting
     async def delete(self, path: str, version: int = -1, *, recursive: bool = False) -> None:

@@ -21,6 +21,7 @@ from ._protocol import (
     CheckVersionRequest,
     CheckWatchesRequest,
     ClientInfo,
+    ConnectionLossError,
     Create2Response,
     CreateMode,
     CreateRequest,
@@ -872,18 +873,33 @@ class ZooKeeper:
         """
         registry = self._session.registry
         with trio.move_on_after(self._session.close_timeout, shield=True):
-            with suppress(ZooKeeperError, trio.ClosedResourceError):
-                for kind in kinds:
-                    if not registry.has(kind, path) or registry.covered(kind, path):
-                        continue
-                    paths = {kind: (self._path(path),)}
-                    request = SetWatches(
-                        relative_zxid=registry.zxid(kind, path),
-                        data_watches=paths.get(WatchKind.DATA, ()),
-                        exist_watches=paths.get(WatchKind.EXIST, ()),
-                        child_watches=paths.get(WatchKind.CHILD, ()),
-                    )
+            for kind in kinds:
+                if not registry.has(kind, path) or registry.covered(kind, path):
+                    continue
+                paths = {kind: (self._path(path),)}
+                request = SetWatches(
+                    relative_zxid=registry.zxid(kind, path),
+                    data_watches=paths.get(WatchKind.DATA, ()),
+                    exist_watches=paths.get(WatchKind.EXIST, ()),
+                    child_watches=paths.get(WatchKind.CHILD, ()),
+                )
+                try:
                     await self._call(OpCode.SET_WATCHES, request, path)
+                except (ConnectionLossError, trio.ClosedResourceError):
+                    return  # a reconnect sets every watch again; a close ends them
+                except ZooKeeperError:
+                    # It cannot be set again: its watchers must not wait forever.
+                    removed = (
+                        EventType.CHILD_WATCH_REMOVED
+                        if kind is WatchKind.CHILD
+                        else EventType.DATA_WATCH_REMOVED
+                    )
+                    registry.end_watches(
+                        (kind,),
+                        path,
+                        WatchedEvent(removed, self.state, path),
+                        keep_open=self.default_watcher,
+                    )
 
     async def _remove_on_server(self, path: str, wtype: WatcherType) -> None:
         request = RemoveWatchesRequest(path=self._path(path), type=wtype)

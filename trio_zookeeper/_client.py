@@ -1012,12 +1012,15 @@ class ZooKeeper:
         else:
             kinds = (WatchKind.CHILD,)
             event = removed(EventType.CHILD_WATCH_REMOVED)
-        if registry.covered(kinds[0], path):
-            # The persistent watch holds the server's watch of the path; these
-            # one-shot watches have none of their own to remove.
-            if not any(registry.has(k, path) for k in kinds):
-                raise NoWatcherError(path=path)
-        else:
+        persistent = registry.has(WatchKind.PERSISTENT, path) or registry.has(
+            WatchKind.PERSISTENT_RECURSIVE, path
+        )
+        if persistent and not any(registry.has(k, path) for k in kinds):
+            # The server would remove (a slot of) the persistent watch instead.
+            raise NoWatcherError(path=path)
+        if not registry.covered(kinds[0], path):
+            # (A covered one-shot watch has no server-side watch of its own:
+            # the persistent watch holds the path's slot and stays.)
             await self._remove_on_server(path, wt)
         registry.end_watches(kinds, path, event, keep_open=default)
 

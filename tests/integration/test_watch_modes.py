@@ -22,6 +22,7 @@ from trio_zookeeper import (
     AddWatchMode,
     EventType,
     KeeperState,
+    NoWatcherError,
     UnimplementedError,
     WatchedEvent,
     WatcherType,
@@ -47,6 +48,8 @@ ENDINGS = (
     "remove_one_shot",  # remove_watches(DATA or CHILDREN)
     "remove_persistent",  # remove_watches(PERSISTENT or PERSISTENT_RECURSIVE)
     "remove_any",  # remove_watches(ANY)
+    "remove_other_kind",  # remove_watches(CHILDREN or DATA): there is none such
+    "remove_other_mode",  # remove_watches(the other persistent mode): none such
 )
 
 
@@ -135,7 +138,17 @@ async def test_one_shot_and_persistent_watch_on_one_path(
             if one is None:
                 one = await _set_one_shot(zk, one_shot)
             assert zk.statistics().watches == 2
-            if ending == "fires":
+            if ending.startswith("remove_other"):
+                if ending == "remove_other_kind":
+                    other = WatcherType.DATA if one_shot == "get_children" else WatcherType.CHILDREN
+                else:
+                    other = (
+                        WatcherType.PERSISTENT_RECURSIVE if mode is P else WatcherType.PERSISTENT
+                    )
+                with pytest.raises(NoWatcherError):
+                    await zk.remove_watches("/n", other)
+                assert zk.statistics().watches == 2
+            if ending in ("fires", "remove_other_kind", "remove_other_mode"):
                 fired = await _fire(zk, one_shot)
                 await _only_one(one, fired)
                 assert _key(await node_event(persistent)) == _persistent_sees(mode, fired)

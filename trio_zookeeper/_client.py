@@ -956,7 +956,9 @@ class ZooKeeper:
         servers before 3.9, which cannot remove them by type.
 
         Raises:
-            NoWatcherError: There is no such watch.
+            NoWatcherError: There is no such watch (also: ``DATA`` or
+                ``CHILDREN`` on a path with a persistent watch of this client
+                but no such one-shot watch).
         """
         wt = WatcherType(watcher_type)
         self._path(path)  # validate before anything is removed

@@ -274,3 +274,33 @@ async def test_child_watch_under_a_recursive_watch_survives_a_reconnect(
                 assert zk.statistics().watches == 2
             assert zk.statistics().watches == 0
             assert await zk.check_watches("/n") is False
+
+
+@pytest.mark.parametrize("mode", [P, R], ids=["persistent", "recursive"])
+async def test_following_a_node_alongside_a_persistent_watch_on_it(
+    zk: ZooKeeper, mode: AddWatchMode
+) -> None:
+    with trio.fail_after(15):
+        await zk.create("/w", b"0")
+        async with zk.watch_children("/w") as lists, zk.watch_data("/w") as values:
+            assert await anext(lists) == []
+            assert (await anext(values) or (b"?",))[0] == b"0"
+            async with zk.add_watch("/w", mode) as events:
+                await zk.create("/w/a")
+                assert await anext(lists) == ["a"]
+                await zk.set_data("/w", b"1")
+                assert (await anext(values) or (b"?",))[0] == b"1"
+                expected = (
+                    (EventType.NODE_CHILDREN_CHANGED, "/w")
+                    if mode is P
+                    else (EventType.NODE_CREATED, "/w/a")
+                )
+                assert _key(await node_event(events)) == expected
+                assert _key(await node_event(events)) == (EventType.NODE_DATA_CHANGED, "/w")
+            # The followers outlive the persistent watch.
+            await zk.create("/w/b")
+            assert await anext(lists) == ["a", "b"]
+            await zk.set_data("/w", b"2")
+            assert (await anext(values) or (b"?",))[0] == b"2"
+        assert zk.statistics().watches == 0
+        assert await zk.check_watches("/w") is False

@@ -102,7 +102,7 @@ def test_harness_example(zookeeper_server: ZooKeeperServer | ExternalZooKeeperSe
     there to fail this test, as the plugin does, when ZooKeeper is missing.)
     """
     if isinstance(zookeeper_server, ExternalZooKeeperServer):
-        pytest.skip("TZK_SERVERS is set: no local ZooKeeper installation to start")
+        pytest.skip("ZOOKEEPER_HOSTS is set: no local ZooKeeper installation to start")
     load("harness").run()
 
 
@@ -122,7 +122,7 @@ async def test_pytest_plugin_example(
     """docs/examples/test_with_plugin.py, run by pytest the way a user's project runs it.
 
     A fresh directory with just that file and a two-line conftest.py (no
-    project configuration); ``TZK_SERVERS`` points the plugin at the server
+    project configuration); ``ZOOKEEPER_HOSTS`` points the plugin at the server
     this session already runs, so no second JVM is started.
     """
     (tmp_path / "test_app.py").write_text((EXAMPLES / "test_with_plugin.py").read_text())
@@ -132,7 +132,7 @@ async def test_pytest_plugin_example(
     (tmp_path / "pytest.ini").write_text(
         "[pytest]\nfilterwarnings = error\naddopts = -p no:cacheprovider\n"
     )
-    env = dict(os.environ, TZK_SERVERS=zookeeper_server.connect_string)
+    env = dict(os.environ, ZOOKEEPER_HOSTS=zookeeper_server.connect_string)
     with trio.fail_after(120):
         result = await trio.run_process(
             [sys.executable, "-m", "pytest", "-q", "--rootdir", str(tmp_path), str(tmp_path)],

@@ -7,6 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 groups=("${@:-dev}")
 
+# ZOOKEEPER_HOSTS is the one name for "use this running ZooKeeper" (the demo,
+# the pytest plugin, the command-line client). Its former name is refused, not
+# silently ignored.
+if [ -n "${TZK_SERVERS+set}" ]; then
+    echo "bootstrap: TZK_SERVERS is set, but it has been renamed: use" >&2
+    echo "  ZOOKEEPER_HOSTS=${TZK_SERVERS} instead (or unset TZK_SERVERS)." >&2
+    exit 2
+fi
+
 need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 [ -n "${ZOOKEEPER_CLASSPATH:-}${ZOOKEEPER_HOME:-}" ] || [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
@@ -21,8 +30,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
         echo "bootstrap: missing Debian packages: ${need_apt[*]}" >&2
         echo "  install them (sudo apt-get install ${need_apt[*]}), or point" >&2
         echo "  ZOOKEEPER_HOME / ZOOKEEPER_CLASSPATH at an existing ZooKeeper," >&2
-        echo "  or set TZK_SERVERS=host:port to use a running server." >&2
-        if [ -z "${TZK_SERVERS:-}" ]; then exit 1; fi
+        echo "  or set ZOOKEEPER_HOSTS=host:port to use a running server." >&2
+        if [ -z "${ZOOKEEPER_HOSTS:-}" ]; then exit 1; fi
     fi
 fi
 

@@ -2,7 +2,7 @@
 
 Each test runs under ``autojump_clock``: timers are exact and a "30 second"
 scenario costs milliseconds. The rules are Java's (``ClientCnxn``,
-``StaticHostProvider``) as docs/RELIABILITY.md part 0 lists them:
+``StaticHostProvider``) as docs/reliability.rst lists them:
 
 * connect timeout per host = session timeout / number of hosts;
 * the connection is dead after 2/3 of the negotiated timeout without
@@ -195,7 +195,7 @@ async def test_reconnect_attempts_are_bounded_while_every_server_is_down(
         await fake.current.close()
         await trio.sleep(30)
         made = len(attempts.log) - before
-        # at most hosts * (T / 1 s + 1) attempts in T seconds (RELIABILITY 13)
+        # at most hosts * (T / 1 s + 1) attempts in T seconds (promise 13)
         assert made <= 3 * (30 + 1), made
         assert made >= 3 * 30 // 4, made  # but it does keep trying (rounds take <= 4 s)
         assert zk.state is KeeperState.EXPIRED or zk.state is KeeperState.DISCONNECTED

@@ -113,7 +113,7 @@ def test_read_only_survivor_and_quorum_timeout() -> None:
             ensemble.wait_quorum(0.5)
         with pytest.raises(ZooKeeperHarnessError, match="no leader"):
             ensemble.leader()
-        # Measured: about 2 s after losing its peers (RELIABILITY.md, section 0).
+        # Measured: about 2 s after losing its peers (docs/reliability.rst, "Read-only mode").
         wait_until(lambda: survivor.mode(timeout=1.0) == "read-only")
         assert survivor.four_letter_word("isro") == "ro"
         ensemble.restore(DEADLINE)

@@ -26,7 +26,8 @@ JITTER_MAX = min(1.0, SESSION_TIMEOUT / 6)
 SLACK = 1.5
 #: A leader election with tickTime 500 (measured 0.4-2.7 s).
 ELECTION = 3.0
-#: RELIABILITY B2: reconnect <= readTimeout + sum(connectTimeout) + 1 s jitter + election.
+#: reconnect <= readTimeout + sum(connectTimeout) + 1 s jitter + election
+#: (docs/reliability.rst, "The test harness").
 FAILOVER_BOUND = READ_TIMEOUT + CONNECT_TIMEOUT_SUM + 1.0 + ELECTION + SLACK
 
 #: Measurements printed by the tests and collected in the report.

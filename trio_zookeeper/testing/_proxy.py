@@ -1,4 +1,4 @@
-"""A trio TCP proxy with per-link fault injection (docs/RELIABILITY.md, B3.1).
+"""A trio TCP proxy with per-link fault injection (docs/reliability.rst, "Faults").
 
 Point a client at :attr:`FaultProxy.address` instead of the server, then break
 the path on demand: silence it (:meth:`~FaultProxy.blackhole`), slow it

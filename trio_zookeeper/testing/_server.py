@@ -2,9 +2,9 @@
 
 The server runs ``org.apache.zookeeper.server.quorum.QuorumPeerMain`` with a
 generated ``zoo.cfg`` in a private temporary directory, on free loopback ports,
-with a small heap and fast-start JVM flags (docs/RELIABILITY.md, B2). Every
-wait is bounded and every JVM we start is killed when its owner is closed,
-garbage collected, or when the interpreter exits.
+with a small heap and fast-start JVM flags (docs/reliability.rst, "The test
+harness"). Every wait is bounded and every JVM we start is killed when its
+owner is closed, garbage collected, or when the interpreter exits.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ _INSTALL_HINT = (
     "openjdk-17-jre-headless libslf4j-java`), or set ZOOKEEPER_CLASSPATH to a full "
     "Java classpath containing the ZooKeeper server jars, or ZOOKEEPER_HOME to an "
     "unpacked ZooKeeper release (jars under it or under its lib/), or set "
-    "TZK_SERVERS=host:port to use an already running server."
+    "ZOOKEEPER_HOSTS=host:port to use an already running server."
 )
 _STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL (B2 teardown)
 _REAP_TIMEOUT = 10.0  # bound on waiting for a SIGKILLed process to be reaped
@@ -993,7 +993,7 @@ def generate_digest(user: str, password: str) -> str:
 
 
 class ExternalZooKeeperServer:
-    """A ZooKeeper server the harness did not start (``TZK_SERVERS``).
+    """A ZooKeeper server the harness did not start (``ZOOKEEPER_HOSTS``).
 
     It offers the read-only parts of :class:`ZooKeeperServer` (addresses,
     four letter words, :meth:`mode`). Process operations (stop, kill, pause,
@@ -1040,7 +1040,7 @@ class ExternalZooKeeperServer:
     def _unavailable(self, what: str) -> ExternalServerError:
         return ExternalServerError(
             f"{what}() is unavailable: {self.connect_string} is an external server "
-            "(TZK_SERVERS); use a ZooKeeperServer of your own for destructive tests"
+            "(ZOOKEEPER_HOSTS); use a ZooKeeperServer of your own for destructive tests"
         )
 
     def start(self, timeout: float = 30.0) -> None:

@@ -105,6 +105,8 @@ class SaslGSSAPI:
             by default ``KRB5CCNAME`` or the system default. Ignored with a keytab.
 
     Raises:
+        ImportError: The ``gssapi`` package is missing (the message names the
+            ``kerberos`` extra).
         ValueError: An option is empty or malformed.
     """
 
@@ -120,6 +122,7 @@ class SaslGSSAPI:
     )
 
     def __attrs_post_init__(self) -> None:
+        _import_gssapi()  # fail here, naming the extra, rather than at connect time
         if not self.service or "/" in self.service or "@" in self.service:
             raise ValueError(f"SaslGSSAPI service must be a plain name, not {self.service!r}")
         for name in ("hostname", "server_principal", "principal", "ccache"):

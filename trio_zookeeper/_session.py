@@ -856,7 +856,7 @@ class Session:
                         raise fail("the server rejected the credentials") from exc
                     raise
                 if reply.err:
-                    raise fail(f"the server answered with error {reply.err}")
+                    raise fail(f"the server refused it: {error_for_code(reply.err)}")
                 response = reply.response
                 assert isinstance(response, SetSASLResponse)
                 token = await call(exchange.respond, response.token or b"")
@@ -967,6 +967,13 @@ class Session:
                 call.finish(event.response, None)
             else:
                 call.finish(None, error_for_code(err, path=call.path))
+                if err == ErrorCode.SESSION_CLOSED_REQUIRE_SASL_AUTH:
+                    # enforce.auth.enabled and none of its schemes: the server
+                    # closes the connection, and every new one would meet the
+                    # same refusal. Final, as Java's AUTH_FAILED state.
+                    self._auth_failed()
+                    self._terminal_error = error_for_code(err)
+                    self._connection_dead("the server requires authentication")
         elif isinstance(event, Notification):
             raw = event.event
             path = raw.path

@@ -254,9 +254,7 @@ class KerberosRealm:
             _find_tool(tool)
         if not (self.directory / "principal").exists():
             self._write_config()
-            self._run(
-                "kdb5_util", "create", "-s", "-r", self.realm, "-P", secrets.token_hex(16)
-            )
+            self._run("kdb5_util", "create", "-s", "-r", self.realm, "-P", secrets.token_hex(16))
         with self._log.open("ab") as log:
             proc = subprocess.Popen(
                 [_find_tool("krb5kdc"), "-n", "-r", self.realm],
@@ -279,9 +277,11 @@ class KerberosRealm:
                     f"krb5kdc exited with status {proc.returncode} while starting:\n"
                     + _read_tail(self._log, 30)
                 )
-            with contextlib.suppress(OSError):
-                with socket.create_connection((LOOPBACK, self.port), timeout=1.0):
-                    return
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((LOOPBACK, self.port), timeout=1.0),
+            ):
+                return
             if time.monotonic() > deadline:
                 self.stop()
                 raise ZooKeeperHarnessError(
@@ -297,10 +297,8 @@ class KerberosRealm:
             return
         if proc.poll() is None:
             proc.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(_STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                pass
         _hard_kill(proc)
         if self._proc_finalizer is not None:
             self._proc_finalizer.detach()

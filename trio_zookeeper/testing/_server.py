@@ -405,7 +405,9 @@ class ZooKeeperServer:
             not enforce_auth_schemes
             or not all(_SASL_NAME.match(scheme) for scheme in enforce_auth_schemes)
         ):
-            raise ValueError(f"enforce_auth_schemes must name schemes, not {enforce_auth_schemes!r}")
+            raise ValueError(
+                f"enforce_auth_schemes must name schemes, not {enforce_auth_schemes!r}"
+            )
         for key, value in (extra_config or {}).items():
             if any(c in f"{key}{value}" for c in "\r\n") or "=" in key:
                 raise ValueError(f"extra_config entry {key!r} is not a single zoo.cfg line")

@@ -1,4 +1,4 @@
-"""Throwaway TLS material for tests: a private CA, a loopback server certificate, client certificates.
+"""Throwaway TLS material for tests: a private CA, a server and client certificates.
 
 Everything is made at test time with the ``openssl`` command line tool (and
 ``keytool`` for the Java truststore), so no key material is ever committed.

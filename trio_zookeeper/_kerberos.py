@@ -35,6 +35,7 @@ __all__ = ["SaslGSSAPI"]
 
 _NO_SECURITY_LAYER = 1
 _SPACES = re.compile(r"\s+")
+_STATUS_CODE = re.compile(r"\b(?:Major|Minor) \(\d+\): ")
 _INSTALL_HINT = (
     "SASL GSSAPI (Kerberos) needs the gssapi package: pip install 'trio-zookeeper[kerberos]' "
     "(it builds against the MIT Kerberos headers: apt-get install libkrb5-dev)"
@@ -51,8 +52,9 @@ def _import_gssapi() -> Any:
 
 def _one_line(exc: BaseException) -> str:
     gen = getattr(exc, "gen_message", None)
-    text = gen() if callable(gen) else str(exc)
-    return _SPACES.sub(" ", str(text)).strip()
+    text = _STATUS_CODE.sub("", str(gen() if callable(gen) else exc))
+    text = text.replace(", Success", "").replace(", Unknown error", "")
+    return _SPACES.sub(" ", text).strip()
 
 
 def _canonical_host(host: str) -> str:
@@ -213,8 +215,16 @@ class _GSSAPIExchange:
                 "(renew it with kinit, or log in from a keytab)"
             ) from exc
         except gssapi.exceptions.GSSError as exc:
+            hint = ""
+            detail = _one_line(exc)
+            if (
+                config.keytab is not None
+                and config.principal is not None
+                and "Kerberos database" not in detail
+            ):
+                hint = f" (is {config.principal} in the keytab? see klist -k)"
             raise AuthFailedError(
-                f"Kerberos: no credentials for {who} from {source}: {_one_line(exc)}"
+                f"Kerberos: no credentials for {who} from {source}: {detail}{hint}"
             ) from exc
         if lifetime is not None and lifetime <= 0:
             raise AuthFailedError(

@@ -855,6 +855,8 @@ class Session:
                         # authentication failure").
                         raise fail("the server rejected the credentials") from exc
                     raise
+                if reply.err == ErrorCode.AUTH_FAILED:
+                    raise fail("the server rejected the credentials")
                 if reply.err:
                     raise fail(f"the server refused it: {error_for_code(reply.err)}")
                 response = reply.response

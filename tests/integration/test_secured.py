@@ -182,7 +182,7 @@ async def test_every_new_connection_authenticates_again(
 async def test_session_without_a_required_scheme_fails_clearly(server: ZooKeeperServer) -> None:
     with trio.fail_after(BOUND):
         async with open_zookeeper(server.connect_string) as zk:
-            with pytest.raises(SessionClosedRequireSaslAuthError, match="enforce.auth"):
+            with pytest.raises(SessionClosedRequireSaslAuthError, match=r"enforce\.auth"):
                 await zk.exists("/")
             # Final: no reconnect loop meeting the same refusal.
             with pytest.raises(SessionClosedRequireSaslAuthError):
@@ -203,7 +203,7 @@ async def test_expired_ticket_fails_at_once(
     ccache = await trio.to_thread.run_sync(lambda: realm.kinit(bob[0], lifetime="1s"))
     with trio.fail_after(BOUND):
         # The KDC's clock decides: wait until klist itself says it expired.
-        while await trio.to_thread.run_sync(realm.ccache_valid, ccache):
+        while await trio.to_thread.run_sync(realm.ccache_valid, ccache):  # noqa: ASYNC110
             await trio.sleep(0.2)
     mechanism = SaslGSSAPI(ccache=ccache, hostname="localhost")
     with trio.fail_after(BOUND), pytest.raises(AuthFailedError, match="expired") as info:
@@ -256,7 +256,8 @@ async def test_unknown_service_principal_fails_at_once(
 async def test_client_certificate_is_the_identity_and_x509_acls_hold(
     server: ZooKeeperServer,
 ) -> None:
-    assert server.tls_material is not None and server.secure_connect_string is not None
+    assert server.tls_material is not None
+    assert server.secure_connect_string is not None
     cert_a = await trio.to_thread.run_sync(make_client_certificate, server.tls_material, "app-a")
     cert_b = await trio.to_thread.run_sync(make_client_certificate, server.tls_material, "app-b")
     acl = [make_acl("x509", cert_a.subject, Perm.ALL)]
@@ -274,7 +275,8 @@ async def test_client_certificate_is_the_identity_and_x509_acls_hold(
 
 
 async def test_sasl_over_tls(server: ZooKeeperServer, alice: tuple[str, pathlib.Path]) -> None:
-    assert server.tls_material is not None and server.secure_connect_string is not None
+    assert server.tls_material is not None
+    assert server.secure_connect_string is not None
     cert = await trio.to_thread.run_sync(make_client_certificate, server.tls_material, "both")
     mechanism = SaslGSSAPI(principal=alice[0], keytab=alice[1], hostname="localhost")
     with trio.fail_after(BOUND):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._protocol._errors import AuthFailedError
+from ._protocol._sasl import SaslExchange
 
 if TYPE_CHECKING:
     import gssapi as _gssapi_module
@@ -139,7 +140,7 @@ class SaslGSSAPI:
         """``"GSSAPI"``."""
         return "GSSAPI"
 
-    def exchange(self, server_host: str) -> _GSSAPIExchange:
+    def exchange(self, server_host: str) -> SaslExchange:
         """A new Kerberos exchange with the server at ``server_host`` (does not block).
 
         Args:

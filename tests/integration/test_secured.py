@@ -317,3 +317,26 @@ def test_sasl_argument_is_checked() -> None:
     assert "pw" not in repr(SaslDigestMD5("u", "pw"))
     with pytest.raises(TypeError, match="SaslGSSAPI"):
         sasl_mechanism("user:password")
+
+
+async def test_reloaded_certificate_is_presented_on_the_next_connection(
+    server: ZooKeeperServer,
+) -> None:
+    """Rotating a client certificate: load the new one into the same context."""
+    assert server.tls_material is not None
+    assert server.secure_port is not None
+    old = await trio.to_thread.run_sync(make_client_certificate, server.tls_material, "rot-old")
+    new = await trio.to_thread.run_sync(make_client_certificate, server.tls_material, "rot-new")
+    context = _tls_context(server, old)
+    with trio.fail_after(BOUND * 2):
+        async with (
+            open_fault_proxy(server.host, server.secure_port) as proxy,
+            open_zookeeper(proxy.address, ssl_context=context, session_timeout=20) as zk,
+        ):
+            assert ("x509", old.subject) in _ids(await zk.who_am_i())
+            context.load_cert_chain(new.cert_file, new.key_file)
+            await proxy.reset()
+            await proxy.wait_for_connections(2, total=True)
+            ids = _ids(await zk.who_am_i())
+            assert ("x509", new.subject) in ids
+            assert ("x509", old.subject) not in ids

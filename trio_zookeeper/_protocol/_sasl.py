@@ -73,14 +73,11 @@ class SaslMechanism(Protocol):
 
     Implemented by :class:`SaslDigestMD5` and :class:`~trio_zookeeper.SaslGSSAPI`;
     pass one as ``open_zookeeper(..., sasl=...)``.
-
-    Attributes:
-        mechanism: The SASL mechanism name (``"DIGEST-MD5"``, ``"GSSAPI"``).
     """
 
     @property
     def mechanism(self) -> str:
-        """The SASL mechanism name."""
+        """The SASL mechanism name (``"DIGEST-MD5"``, ``"GSSAPI"``)."""
         ...
 
     def exchange(self, server_host: str) -> SaslExchange:
@@ -248,7 +245,7 @@ class SaslDigestMD5:
         """``"DIGEST-MD5"``."""
         return "DIGEST-MD5"
 
-    def exchange(self, server_host: str) -> DigestMD5Client:
+    def exchange(self, server_host: str) -> SaslExchange:
         """A new DIGEST-MD5 exchange (the server name is always ``zk-sasl-md5``).
 
         Args:

@@ -343,7 +343,7 @@ class ZooKeeperServer:
             (``ssl.clientAuth=need``) and register the X509 authentication
             provider, so a TLS session's identity is its certificate subject
             (``x509:<subject>``). Make certificates with
-            :func:`make_client_certificate` from :attr:`tls_material`.
+            :func:`make_client_certificate` from ``tls_material``.
         enforce_auth_schemes: Turn on ``enforce.auth.enabled`` with these
             ``enforce.auth.schemes`` (e.g. ``["sasl"]``): the server closes
             the session of a client that sends a request unauthenticated.

@@ -25,7 +25,6 @@ import tempfile
 import time
 import weakref
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Self
 
 import attrs
@@ -307,34 +306,22 @@ class KerberosRealm:
 
     def close(self) -> None:
         """Stop the KDC and delete the directory (database, keytabs, caches). Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
         self.stop()
-        self._dir_finalizer()
+        self._closed = True
+        self._dir_finalizer()  # a weakref.finalize runs once
 
     def __enter__(self) -> Self:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     async def __aenter__(self) -> Self:
         await trio.to_thread.run_sync(self.start)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await trio.to_thread.run_sync(self.close)
 
     # --- principals and credentials ---------------------------------------------------

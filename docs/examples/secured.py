@@ -19,17 +19,20 @@ from trio_zookeeper import NoAuthError, Perm, SaslGSSAPI, make_acl, open_zookeep
 
 
 async def kerberos_main(hosts: str, principal: str, keytab: str) -> None:
-    """Log in from a keytab, keep a node to ourselves with a ``sasl:`` ACL."""
+    """Log in from a keytab; every node we create is ours alone (a ``sasl:`` default ACL)."""
     # Credentials are acquired again on every connection: from a keytab,
     # expired tickets are replaced without anybody running kinit.
     login = SaslGSSAPI(principal=principal, keytab=keytab)
     only_me = [make_acl("sasl", principal, Perm.ALL)]
-    async with open_zookeeper(hosts, sasl=login) as zk:
+    async with open_zookeeper(hosts, sasl=login, default_acl=only_me) as zk:
         print("  logged in as", [(i.auth_scheme, i.user) for i in await zk.who_am_i()])
-        await zk.create("/app-secrets", b"s3cret", acl=only_me)
-        data, _ = await zk.get_data("/app-secrets")
-        print(f"  read back: {data!r}; ACL: {(await zk.get_acl('/app-secrets'))[0]}")
-        await zk.delete("/app-secrets")
+        # No acl= anywhere: the default ACL covers /app and /app/secrets too.
+        await zk.create("/app/secrets/db", b"s3cret", makepath=True)
+        data, _ = await zk.get_data("/app/secrets/db")
+        acl, _ = await zk.get_acl("/app")
+        print(f"  read back: {data!r}; ACL of /app: {[(a.id.scheme, a.id.id) for a in acl]}")
+        for path in ("/app/secrets/db", "/app/secrets", "/app"):
+            await zk.delete(path)
 
 
 def tls_context(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLContext:

@@ -126,7 +126,7 @@ def test_secured_example(capsys: pytest.CaptureFixture[str]) -> None:
     load("secured").run()
     out = capsys.readouterr().out
     assert "logged in as [('sasl', 'app@TZK.TEST')" in out
-    assert "read back: b's3cret'" in out
+    assert "read back: b's3cret'; ACL of /app: [('sasl', 'app@TZK.TEST')]" in out
     assert "another certificate may not read it" in out
 
 

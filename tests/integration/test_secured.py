@@ -150,6 +150,26 @@ async def test_keytab_login_sasl_acl_admits_the_principal_and_refuses_another(
                 await other.set_data("/krb-alice", b"stolen")
 
 
+async def test_default_acl_with_sasl_ids_covers_made_parents(
+    server: ZooKeeperServer, alice: tuple[str, pathlib.Path], bob: tuple[str, pathlib.Path]
+) -> None:
+    only_alice = [make_acl("sasl", alice[0], Perm.ALL)]
+    alice_login = SaslGSSAPI(principal=alice[0], keytab=alice[1])
+    bob_login = SaslGSSAPI(principal=bob[0], keytab=bob[1])
+    with trio.fail_after(BOUND):
+        async with open_zookeeper(
+            server.connect_string, sasl=alice_login, default_acl=only_alice
+        ) as zk:
+            await zk.create("/dacl/a/b", b"x", makepath=True)
+            for path in ("/dacl", "/dacl/a", "/dacl/a/b"):
+                assert (await zk.get_acl(path))[0] == only_alice
+        async with open_zookeeper(server.connect_string, sasl=bob_login) as other:
+            with pytest.raises(NoAuthError):
+                await other.create("/dacl/intruder")
+            with pytest.raises(NoAuthError):
+                await other.get_data("/dacl/a/b")
+
+
 async def test_credential_cache_login(
     server: ZooKeeperServer, realm: KerberosRealm, bob: tuple[str, pathlib.Path]
 ) -> None:

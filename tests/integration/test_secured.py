@@ -35,6 +35,7 @@ from trio_zookeeper import (
 from trio_zookeeper.testing import (
     ClientCertificate,
     KerberosRealm,
+    ZooKeeperEnsemble,
     ZooKeeperServer,
     make_client_certificate,
     open_fault_proxy,
@@ -361,3 +362,20 @@ async def test_reloaded_certificate_is_presented_on_the_next_connection(
             ids = _ids(await zk.who_am_i())
             assert ("x509", new.subject) in ids
             assert ("x509", old.subject) not in ids
+
+
+@pytest.mark.ensemble
+async def test_kerberized_ensemble(realm: KerberosRealm, alice: tuple[str, pathlib.Path]) -> None:
+    """ZooKeeperEnsemble passes kerberos= to every member: a Kerberized quorum."""
+    ensemble = ZooKeeperEnsemble(3, kerberos=realm.server_login("zookeeper/127.0.0.1"))
+    try:
+        await trio.to_thread.run_sync(ensemble.start, 120)
+        # The service principal names the address: no canonicalisation.
+        login = SaslGSSAPI(principal=alice[0], keytab=alice[1], canonicalize_hostname=False)
+        with trio.fail_after(BOUND):
+            async with open_zookeeper(ensemble.connect_string, sasl=login) as zk:
+                assert ("sasl", alice[0]) in _ids(await zk.who_am_i())
+                await zk.create("/krb-quorum", acl=[make_acl("sasl", alice[0], Perm.ALL)])
+                assert await zk.exists("/krb-quorum") is not None
+    finally:
+        await trio.to_thread.run_sync(ensemble.close)

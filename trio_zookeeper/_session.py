@@ -823,11 +823,17 @@ class Session:
         if isinstance(mechanism, SaslDigestMD5):
             what += f" as {mechanism.username!r}"
 
-        def fail(reason: str) -> AuthFailedError:
-            self._auth_failed()
+        def fail(reason: str, cause: BaseException | None = None) -> _ConnectionDead:
+            # Final: the session ends in AUTH_FAILED, and open_zookeeper (or
+            # every later call) raises this error with its one-line reason.
             error = AuthFailedError(f"{what} authentication failed: {reason}")
+            error.__cause__ = cause
+            # Waiting calls get this reason, not the generic one of _auth_failed.
+            self._fail_inflight(lambda: error)
+            self._fail_queued(lambda: error)
+            self._auth_failed()
             self._terminal_error = error
-            return error
+            return _ConnectionDead(str(error))
 
         async def call(function: Callable[..., bytes | None], *args: bytes) -> bytes | None:
             try:
@@ -835,7 +841,7 @@ class Session:
                     return await trio.to_thread.run_sync(function, *args)
                 return function(*args)
             except AuthFailedError as exc:
-                raise fail(str(exc)) from exc
+                raise fail(str(exc), exc.__cause__) from exc
 
         host = self.server.host if self.server is not None else ""
         exchange = mechanism.exchange(host)
@@ -853,7 +859,7 @@ class Session:
                         # The server closes the connection when it rejects our
                         # response ("Closing client connection due to SASL
                         # authentication failure").
-                        raise fail("the server rejected the credentials") from exc
+                        raise fail("the server rejected the credentials", exc) from exc
                     raise
                 if reply.err == ErrorCode.AUTH_FAILED:
                     raise fail("the server rejected the credentials")

@@ -22,6 +22,7 @@ import trio
 
 from trio_zookeeper import (
     AuthFailedError,
+    KeeperState,
     NoAuthError,
     Perm,
     SaslDigestMD5,
@@ -379,3 +380,31 @@ async def test_kerberized_ensemble(realm: KerberosRealm, alice: tuple[str, pathl
                 assert await zk.exists("/krb-quorum") is not None
     finally:
         await trio.to_thread.run_sync(ensemble.close)
+
+
+async def test_failed_reauthentication_ends_the_session_clearly(
+    server: ZooKeeperServer, realm: KerberosRealm, tmp_path: pathlib.Path
+) -> None:
+    """The keytab disappears while connected: the next connection fails, final and clear."""
+    dave = realm.add_principal("dave")
+    keytab = tmp_path / "dave.keytab"
+    keytab.write_bytes(realm.keytab(dave).read_bytes())
+    login = SaslGSSAPI(principal=dave, keytab=keytab, hostname="localhost")
+    with trio.fail_after(BOUND * 2):
+        async with (
+            open_fault_proxy(server.host, server.port) as proxy,
+            open_zookeeper(proxy.address, sasl=login, session_timeout=20) as zk,
+        ):
+            async with zk.session_states() as states:
+                assert ("sasl", dave) in _ids(await zk.who_am_i())
+                keytab.unlink()
+                await proxy.reset()
+                seen = []
+                async for state in states:
+                    seen.append(state)
+                    if state is KeeperState.AUTH_FAILED:
+                        break
+            assert seen == [KeeperState.DISCONNECTED, KeeperState.AUTH_FAILED]
+            for _ in range(2):  # final: no reconnecting behind the error
+                with pytest.raises(AuthFailedError, match=f"the keytab {keytab} does not exist"):
+                    await zk.exists("/")

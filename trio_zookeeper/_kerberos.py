@@ -78,8 +78,9 @@ class SaslGSSAPI:
 
     The session is then known by its Kerberos principal: ``who_am_i()`` lists
     ``("sasl", "<principal as the server maps it>")`` and ``sasl:`` ACLs name
-    that id. The server principal is ``<service>/<host>`` in the client's
-    default realm, unless ``server_principal`` names it outright.
+    that id. The server principal is ``<service>/<host>`` (the host in lower
+    case) in the client's default realm, unless ``server_principal`` names it
+    outright.
 
     Credentials are acquired again on every connection: with a ``keytab``,
     fresh tickets are obtained from the KDC whenever the cached ones are

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pathlib
 import ssl
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -182,12 +183,30 @@ async def test_credential_cache_login(
             assert ("sasl", bob[0]) in _ids(await zk.who_am_i())
 
 
+class RecordingExchange:
+    """Delegates to a real exchange, recording the thread of every call."""
+
+    def __init__(self, inner: SaslExchange, threads: list[threading.Thread]) -> None:
+        self.inner = inner
+        self.blocking = inner.blocking
+        self.threads = threads
+
+    def initial_token(self) -> bytes:
+        self.threads.append(threading.current_thread())
+        return self.inner.initial_token()
+
+    def respond(self, challenge: bytes) -> bytes | None:
+        self.threads.append(threading.current_thread())
+        return self.inner.respond(challenge)
+
+
 class CountingMechanism:
-    """A SaslMechanism wrapper counting the exchanges (one per connection)."""
+    """A SaslMechanism of our own: counts exchanges (one per connection), records threads."""
 
     def __init__(self, inner: SaslGSSAPI) -> None:
         self.inner = inner
         self.exchanges = 0
+        self.threads: list[threading.Thread] = []
 
     @property
     def mechanism(self) -> str:
@@ -195,7 +214,7 @@ class CountingMechanism:
 
     def exchange(self, server_host: str) -> SaslExchange:
         self.exchanges += 1
-        return self.inner.exchange(server_host)
+        return RecordingExchange(self.inner.exchange(server_host), self.threads)
 
 
 async def test_every_new_connection_authenticates_again(
@@ -218,6 +237,9 @@ async def test_every_new_connection_authenticates_again(
             assert counting.exchanges == 2
             assert zk.statistics().connections == 2
             assert ("sasl", principal) in _ids(await zk.who_am_i())
+    # GSSAPI blocks (keytab, KDC): every call ran in a worker thread, not the loop's.
+    assert len(counting.threads) >= 4
+    assert threading.current_thread() not in counting.threads
 
 
 async def test_session_without_a_required_scheme_fails_clearly(server: ZooKeeperServer) -> None:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything trio_zookeeper's development needs, idempotently:
 #  - Java 17 and ZooKeeper from Debian's packages (when missing and we are root),
+#  - MIT Kerberos (KDC, admin tools, client tools, headers for the gssapi
+#    binding) for the Kerberos tests and the kerberos extra,
 #  - a virtual environment in .venv with the package (editable) and its dev groups.
 # Usage: scripts/bootstrap.sh [GROUP...]   (default group: dev)
 set -euo pipefail
@@ -20,6 +22,14 @@ need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 [ -n "${ZOOKEEPER_CLASSPATH:-}${ZOOKEEPER_HOME:-}" ] || [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 [ -f /usr/share/java/slf4j-simple.jar ] || need_apt+=(libslf4j-java)
+[ -x /usr/sbin/krb5kdc ] || need_apt+=(krb5-kdc)
+[ -x /usr/sbin/kadmin.local ] || need_apt+=(krb5-admin-server)
+command -v kinit >/dev/null 2>&1 || need_apt+=(krb5-user)
+command -v krb5-config >/dev/null 2>&1 || need_apt+=(libkrb5-dev)
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
+# The gssapi binding is a C extension: it needs the interpreter's headers.
+py_include="$("${PYTHON:-python3}" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)"
+[ -n "$py_include" ] && [ -f "$py_include/Python.h" ] || need_apt+=(python3-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "bootstrap: installing Debian packages: ${need_apt[*]}" >&2

@@ -31,6 +31,7 @@ from ._client import (
     open_zookeeper,
 )
 from ._hosts import ConnectString, HostPort, parse_connect_string
+from ._kerberos import SaslGSSAPI
 from ._protocol import (
     ACL,
     AddWatchMode,
@@ -86,6 +87,7 @@ from ._protocol._errors import (
     ZooKeeperError,
     ZooKeeperInternalError,
 )
+from ._protocol._sasl import SaslDigestMD5, SaslExchange, SaslMechanism
 from ._retry import Retry, RetryFailedError
 from ._session import SessionStatistics
 from ._version import __version__
@@ -141,6 +143,10 @@ __all__ = [
     "RetryFailedError",
     "RolledBackError",
     "RuntimeInconsistencyError",
+    "SaslDigestMD5",
+    "SaslExchange",
+    "SaslGSSAPI",
+    "SaslMechanism",
     "ServerError",
     "SessionClosedRequireSaslAuthError",
     "SessionExpiredError",

@@ -71,6 +71,7 @@ from ._protocol import (
     error_for_code,
     validate_path,
 )
+from ._protocol._sasl import SaslMechanism, sasl_mechanism
 from ._session import Session, SessionStatistics, StreamFactory
 from ._watchers import WatchEvents, WatchKind
 
@@ -1137,7 +1138,7 @@ async def open_zookeeper(
     reconnect_after_expiry: bool = True,
     session_id: int | None = None,
     session_password: bytes | None = None,
-    sasl: tuple[str, str] | None = None,
+    sasl: SaslMechanism | tuple[str, str] | None = None,
     randomize_hosts: bool = True,
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     watch_buffer: int = 1024,
@@ -1168,9 +1169,13 @@ async def open_zookeeper(
             Curator do); if False, expiry is final and every call raises
             SessionExpiredError. A new session never goes back in time: it
             is only made on a server that has seen the client's last zxid.
-        sasl: ``(username, password)`` for SASL DIGEST-MD5 authentication,
-            performed on every connection before anything else; the session
-            is then known as ``sasl:<username>``. A rejection is final.
+        sasl: A SASL mechanism, :class:`~trio_zookeeper.SaslGSSAPI` (Kerberos) or
+            :class:`~trio_zookeeper.SaslDigestMD5`; a ``(username, password)`` tuple means
+            ``SaslDigestMD5(username, password)``. It authenticates every
+            connection before anything else is sent, and the session is then
+            known as ``sasl:<name>`` (the Kerberos principal, or the user
+            name). A rejection, or credentials that cannot be obtained, fail
+            the session at once with AuthFailedError (never retried).
         session_id: Resume an existing session (with ``session_password``).
         session_password: The password of ``session_id``.
         randomize_hosts: Shuffle the hosts (per client) to spread load.
@@ -1195,7 +1200,9 @@ async def open_zookeeper(
 
     Raises:
         ValueError: The connect string or an option is invalid.
-        AuthFailedError: The server rejected the credentials.
+        TypeError: ``sasl`` is neither a mechanism nor a ``(username, password)`` tuple.
+        AuthFailedError: The server rejected the credentials, or the SASL
+            mechanism could not obtain any (the message says which).
     """
     connect: ConnectString = parse_connect_string(hosts)
     if not (isinstance(session_timeout, (int, float)) and 0 < session_timeout < math.inf):
@@ -1224,7 +1231,7 @@ async def open_zookeeper(
         rng=random.Random() if randomize_hosts else _NoShuffle(),
         session_id=session_id or 0,
         session_password=session_password,
-        sasl=sasl,
+        sasl=sasl_mechanism(sasl),
     )
     zk = ZooKeeper(session, watch_buffer=watch_buffer, default_acl=default_acl, _private=_PRIVATE)
     body_error: BaseException | None = None

@@ -94,7 +94,7 @@ from ._protocol import (
     error_for_code,
     transition,
 )
-from ._protocol._sasl import DigestMD5Client
+from ._protocol._sasl import SaslDigestMD5, SaslMechanism, sasl_mechanism
 from ._watchers import WatchEvents, WatchKind, WatchRegistry
 
 __all__ = ["Session", "SessionStatistics", "StreamFactory"]
@@ -273,7 +273,7 @@ class Session:
         rng: random.Random | None = None,
         session_id: int = 0,
         session_password: bytes | None = None,
-        sasl: tuple[str, str] | None = None,
+        sasl: SaslMechanism | tuple[str, str] | None = None,
     ) -> None:
         if not connect.hosts:
             raise ValueError("no ZooKeeper hosts given")
@@ -810,35 +810,64 @@ class Session:
                     raise _ConnectionDead("authentication failed")
 
     async def _sasl_exchange(self, stream: trio.abc.Stream, protocol: ClientProtocol) -> None:
-        """Authenticate with SASL DIGEST-MD5 before anything else is sent."""
-        assert self.sasl is not None
-        client = DigestMD5Client(*self.sasl)
-        token: bytes | None = client.initial_token()
+        """Authenticate with the SASL mechanism before anything else is sent.
+
+        A fresh exchange per connection: every new connection authenticates
+        (and, for Kerberos, acquires credentials) again. An exchange whose
+        calls block runs them in a worker thread. Any failure is final, with
+        a one-line reason naming the mechanism.
+        """
+        mechanism = sasl_mechanism(self.sasl)
+        assert mechanism is not None
+        what = f"SASL {mechanism.mechanism}"
+        if isinstance(mechanism, SaslDigestMD5):
+            what += f" as {mechanism.username!r}"
+
+        def fail(reason: str, cause: BaseException | None = None) -> _ConnectionDead:
+            # Final: the session ends in AUTH_FAILED, and open_zookeeper (or
+            # every later call) raises this error with its one-line reason.
+            error = AuthFailedError(f"{what} authentication failed: {reason}")
+            error.__cause__ = cause
+            # Waiting calls get this reason, not the generic one of _auth_failed.
+            self._fail_inflight(lambda: error)
+            self._fail_queued(lambda: error)
+            self._auth_failed()
+            self._terminal_error = error
+            return _ConnectionDead(str(error))
+
+        async def call(function: Callable[..., bytes | None], *args: bytes) -> bytes | None:
+            try:
+                if exchange.blocking:
+                    return await trio.to_thread.run_sync(function, *args)
+                return function(*args)
+            except AuthFailedError as exc:
+                raise fail(str(exc), exc.__cause__) from exc
+
+        host = self.server.host if self.server is not None else ""
+        exchange = mechanism.exchange(host)
         rounds = 0
         with trio.fail_after(self.requested_timeout):
+            token: bytes | None = await call(exchange.initial_token)
             while token is not None:
                 xid, frame = protocol.send_request(OpCode.SASL, GetSASLRequest(token=token))
                 await stream.send_all(frame)
                 rounds += 1
                 try:
                     reply = await self._read_reply(stream, protocol, xid)
-                except _ConnectionDead:
+                except _ConnectionDead as exc:
                     if rounds > 1:
                         # The server closes the connection when it rejects our
-                        # digest response ("Closing client connection due to
-                        # SASL authentication failure").
-                        self._auth_failed()
+                        # response ("Closing client connection due to SASL
+                        # authentication failure").
+                        raise fail("the server rejected the credentials", exc) from exc
                     raise
+                if reply.err == ErrorCode.AUTH_FAILED:
+                    raise fail("the server rejected the credentials")
                 if reply.err:
-                    self._auth_failed()
-                    raise _ConnectionDead(f"SASL authentication failed (error {reply.err})")
+                    raise fail(f"the server refused it: {error_for_code(reply.err)}")
                 response = reply.response
                 assert isinstance(response, SetSASLResponse)
-                try:
-                    token = client.respond(response.token or b"")
-                except AuthFailedError:
-                    self._auth_failed()
-                    raise
+                token = await call(exchange.respond, response.token or b"")
 
     async def _read_reply(
         self, stream: trio.abc.Stream, protocol: ClientProtocol, xid: int
@@ -946,6 +975,13 @@ class Session:
                 call.finish(event.response, None)
             else:
                 call.finish(None, error_for_code(err, path=call.path))
+                if err == ErrorCode.SESSION_CLOSED_REQUIRE_SASL_AUTH:
+                    # enforce.auth.enabled and none of its schemes: the server
+                    # closes the connection, and every new one would meet the
+                    # same refusal. Final, as Java's AUTH_FAILED state.
+                    self._auth_failed()
+                    self._terminal_error = error_for_code(err)
+                    self._connection_dead("the server requires authentication")
         elif isinstance(event, Notification):
             raw = event.event
             path = raw.path

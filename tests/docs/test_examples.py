@@ -34,7 +34,7 @@ from trio_zookeeper.testing import (
 DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
 EXAMPLES = DOCS / "examples"
 #: Examples that are not a main(hosts) that returns, tested one by one below.
-SPECIAL = {"harness", "quickstart", "tls", "test_with_plugin"}
+SPECIAL = {"harness", "quickstart", "secured", "tls", "test_with_plugin"}
 #: A generous bound on one example (they take well under a second each).
 EXAMPLE_DEADLINE = 60
 
@@ -123,6 +123,20 @@ async def test_tls_example() -> None:
         assert server.tls_ca_file is not None
         with trio.fail_after(EXAMPLE_DEADLINE):
             await module.main(server.secure_connect_string, server.tls_ca_file)
+
+
+def test_secured_example(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/examples/secured.py against a throwaway KDC and a Kerberized, client-cert TLS server.
+
+    Synchronous: the example starts its parts and calls ``trio.run`` itself.
+    Needs krb5-kdc/krb5-admin-server/krb5-user and the kerberos extra; without
+    them it fails naming what to install.
+    """
+    load("secured").run()
+    out = capsys.readouterr().out
+    assert "logged in as [('sasl', 'app@TZK.TEST')" in out
+    assert "read back: b's3cret'; ACL of /app: [('sasl', 'app@TZK.TEST')]" in out
+    assert "another certificate may not read it" in out
 
 
 async def test_pytest_plugin_example(

@@ -164,11 +164,15 @@ async def test_sasl_digest_md5(server: ZooKeeperServer) -> None:
 async def test_sasl_wrong_password_is_final_and_prompt(server: ZooKeeperServer) -> None:
     fds, tasks = open_fds(), task_count()
     t0 = trio.current_time()
-    with trio.fail_after(10), pytest.raises(AuthFailedError):
+    with trio.fail_after(10), pytest.raises(AuthFailedError) as info:
         async with open_zookeeper(
             server.connect_string, sasl=(SASL_USER, "not-the-password"), session_timeout=4
         ):
             pytest.fail("connected with a wrong SASL password")
+    assert str(info.value) == (
+        f"SASL DIGEST-MD5 as {SASL_USER!r} authentication failed: "
+        "the server rejected the credentials"
+    )
     measured("sasl: wrong password rejected", trio.current_time() - t0)
     assert trio.current_time() - t0 < 2 + SLACK
     assert open_fds() == fds

@@ -19,17 +19,17 @@ pytest_plugins = ["trio_zookeeper.testing.pytest_plugin"]
 
 @pytest.fixture
 def seeded_clients(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
-    """``seeded_clients(base)``: clients opened afterwards draw from ``Random(base + n)``.
+    """``seeded_clients(base)``: clients opened afterwards get reproducible random sources.
 
-    Each client's random source (host order, address order, rebalancing
-    draws) is then reproducible: client n of the test gets seed ``base + n``.
-    The base is printed.
+    Client n of the test draws from ``Random(s_n)``, where ``s_n`` is the n-th
+    64-bit draw of ``Random(base)``: host order, address order and
+    rebalancing draws are then the same on every run. The base is printed.
     """
 
     def seed(base: int) -> None:
         print(f"client seed base: {base}")
-        counter = iter(range(10**6))
-        fake_random = types.SimpleNamespace(Random=lambda: random.Random(base + next(counter)))
+        master = random.Random(base)
+        fake_random = types.SimpleNamespace(Random=lambda: random.Random(master.getrandbits(64)))
         monkeypatch.setattr(trio_zookeeper._client, "random", fake_random)
 
     return seed

@@ -11,8 +11,8 @@ printed.
 from __future__ import annotations
 
 import collections
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack
 
 import pytest
 import trio
@@ -27,6 +27,8 @@ from trio_zookeeper import (
 )
 from trio_zookeeper.testing import ZooKeeperEnsemble
 from trio_zookeeper.testing.pytest_plugin import require_zookeeper, requires_ensemble
+
+from ._util import state_log
 
 pytestmark = [requires_ensemble, pytest.mark.timeout(600)]
 
@@ -52,26 +54,6 @@ async def until(predicate: Callable[[], bool], what: str, timeout: float = DEADL
             await trio.sleep(0.05)
         return
     raise AssertionError(f"not within {timeout}s: {what}")
-
-
-class StateLog:
-    def __init__(self) -> None:
-        self.states: list[KeeperState] = []
-
-    async def run(self, zk: ZooKeeper, *, task_status: trio.TaskStatus[None]) -> None:
-        async with zk.session_states() as states:
-            task_status.started()
-            async for state in states:
-                self.states.append(state)
-
-
-@asynccontextmanager
-async def state_log(zk: ZooKeeper) -> AsyncIterator[StateLog]:
-    log = StateLog()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(log.run, zk)
-        yield log
-        nursery.cancel_scope.cancel()
 
 
 def server_of(zk: ZooKeeper) -> str | None:

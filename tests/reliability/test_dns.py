@@ -9,54 +9,23 @@ chose.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
 
-import pytest
 import trio
 
 from trio_zookeeper import open_zookeeper
 from trio_zookeeper.testing import FaultProxy, ZooKeeperServer, open_fault_proxy
 
+from ._util import NameResolver
+
 NAME = "zk.h7.invalid"
 DEADLINE = 30.0
 
 
-class Resolver(trio.abc.HostnameResolver):
-    """Resolves :data:`NAME` to the addresses in :attr:`addresses`; nothing else."""
-
-    def __init__(self) -> None:
-        self.addresses: list[str] = []
-        self.lookups = 0
-
-    async def getaddrinfo(
-        self,
-        host: bytes | None,
-        port: bytes | str | int | None,
-        family: int = 0,
-        type: int = 0,
-        proto: int = 0,
-        flags: int = 0,
-    ) -> list[tuple[Any, Any, int, str, tuple[str, int]]]:
-        await trio.lowlevel.checkpoint()
-        if host != NAME.encode():
-            raise socket.gaierror(socket.EAI_NONAME, f"{host!r} is not a test name")
-        self.lookups += 1
-        assert port is not None
-        return [
-            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(port)))
-            for address in self.addresses
-        ]
-
-    async def getnameinfo(self, sockaddr: tuple[str, int], flags: int) -> tuple[str, str]:
-        raise NotImplementedError
-
-
 @asynccontextmanager
-async def resolver() -> AsyncIterator[Resolver]:
-    ours = Resolver()
+async def resolver() -> AsyncIterator[NameResolver]:
+    ours = NameResolver({NAME: []})
     previous = trio.socket.set_custom_hostname_resolver(ours)
     try:
         yield ours
@@ -91,7 +60,7 @@ async def test_one_name_with_several_addresses_spreads_clients(
     seeded_clients(5150)
     addresses = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
     async with resolver() as names, proxies(zookeeper_server, addresses) as links:
-        names.addresses = list(addresses)
+        names.table[NAME] = list(addresses)
         port = links[0].port
         with trio.fail_after(DEADLINE * 2):
             async with AsyncExitStack() as stack:
@@ -99,11 +68,12 @@ async def test_one_name_with_several_addresses_spreads_clients(
                     zk = await stack.enter_async_context(open_zookeeper(f"{NAME}:{port}"))
                     assert zk.statistics().server == f"{NAME}:{port}"  # the name, not an address
                 counts = [link.connections for link in links]
-                print(f"\n30 clients on one name, 3 addresses: {dict(zip(addresses, counts))}")
+                spread = dict(zip(addresses, counts, strict=True))
+                print(f"\n30 clients on one name, 3 addresses: {spread}")
                 assert sum(counts) == 30
                 # 10 each if even; Bin(30, 1/3) < 3 has probability 3e-4
                 assert all(count >= 3 for count in counts), counts
-        assert names.lookups >= 30  # resolved per attempt, not once
+        assert names.lookups[NAME] >= 30  # resolved per attempt, not once
 
 
 async def test_a_changed_address_is_followed_at_the_next_reconnect(
@@ -114,12 +84,12 @@ async def test_a_changed_address_is_followed_at_the_next_reconnect(
         resolver() as names,
         proxies(zookeeper_server, ["127.0.0.2", "127.0.0.3"]) as (old, new),
     ):
-        names.addresses = ["127.0.0.2"]
+        names.table[NAME] = ["127.0.0.2"]
         with trio.fail_after(DEADLINE):
             async with open_zookeeper(f"{NAME}:{old.port}", session_timeout=10) as zk:
                 sid = zk.session_id
                 assert (old.connections, new.connections) == (1, 0)
-                names.addresses = ["127.0.0.3"]  # the name moves
+                names.table[NAME] = ["127.0.0.3"]  # the name moves
                 old.refuse()
                 await old.reset()
                 await new.wait_for_connections(1)

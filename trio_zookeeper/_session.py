@@ -293,6 +293,7 @@ class Session:
         self.host_list_updates = 0
         self.host_list_moves = 0
         self.last_host_list_update: HostListUpdate | None = None
+        self._hosts_changed = trio.Event()  # ends a pause: try the new list now
         self.chroot = Chroot(connect.chroot)
         self.requested_timeout = session_timeout
         self.negotiated_timeout = session_timeout
@@ -366,6 +367,8 @@ class Session:
                 f" {connect.chroot!r}): the session's paths depend on it"
             )
         update = self._host_provider.update(connect.hosts, self.server)
+        self._hosts_changed.set()
+        self._hosts_changed = trio.Event()
         self.host_list_updates += 1
         self.last_host_list_update = update
         log.info(
@@ -623,7 +626,7 @@ class Session:
                             self.reconnect_backoff.attempt_pause(self._rng, self._jitter_max())
                         )
                     self._check_suspected_expiry()
-                    if self._stopping():
+                    if self._stopping() or self._host_provider.generation != generation:
                         break
                     connected_before = self.connections
                     await self._connect_and_serve(host, None if started else task_status)
@@ -678,8 +681,13 @@ class Session:
         return self._last_recv + self.negotiated_timeout * 4 / 3
 
     async def _pause(self, seconds: float) -> None:
-        """Sleep between attempts, waking early at the expiry-suspicion deadline."""
-        await trio.sleep_until(min(trio.current_time() + seconds, self._suspicion_deadline()))
+        """Sleep between attempts, waking early at the expiry-suspicion deadline.
+
+        A new host list (``update_hosts``) also ends the pause: its servers
+        are tried at once.
+        """
+        with trio.move_on_at(min(trio.current_time() + seconds, self._suspicion_deadline())):
+            await self._hosts_changed.wait()
 
     def _check_suspected_expiry(self) -> None:
         if trio.current_time() >= self._suspicion_deadline():

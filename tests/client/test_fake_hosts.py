@@ -149,3 +149,41 @@ async def test_reconnect_backoff_must_be_a_backoff(fake: FakeZooKeeper) -> None:
     with pytest.raises(TypeError, match="reconnect_backoff must be a Backoff"):
         async with client(fake, "a:1", reconnect_backoff=1.0):
             pass
+
+
+class Refusing:
+    """A stream factory that refuses the hosts in :attr:`down` and records every attempt."""
+
+    def __init__(self, fake: FakeZooKeeper) -> None:
+        self.fake = fake
+        self.down: set[str] = set()
+        self.log: list[tuple[float, str]] = []
+
+    async def __call__(self, host: str, port: int) -> trio.abc.Stream:
+        self.log.append((trio.current_time(), host))
+        if host in self.down:
+            raise ConnectionRefusedError(f"{host} is down")
+        return await self.fake.connect(host, port)
+
+
+async def test_a_new_host_list_ends_a_backoff_pause(
+    fake: FakeZooKeeper, autojump_clock: trio.testing.MockClock
+) -> None:
+    opener = Refusing(fake)
+    policy = Backoff(initial=10.0, factor=2.0, maximum=60.0, jitter=0.0, attempt_jitter=0.0)
+    async with client(
+        fake, "a:1", stream_factory=opener, session_timeout=90, reconnect_backoff=policy
+    ) as zk:
+        sid = zk.session_id
+        opener.down.add("a")
+        await fake.current.close()
+        await trio.sleep(5)  # inside the first 10 s pause after a failed round
+        assert [h for _, h in opener.log] == ["a", "a"]
+        changed_at = trio.current_time()
+        zk.update_hosts("b:2")
+        with trio.fail_after(1):
+            await trio.sleep(0.001)
+            await zk.wait_connected()
+        assert opener.log[-1] == (changed_at, "b")  # tried at once, not after the pause
+        assert zk.session_id == sid
+        assert zk.statistics().server == "b:2"

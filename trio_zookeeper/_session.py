@@ -28,8 +28,11 @@ Timing follows the Java client (``ClientCnxn``): connect timeout per host =
 session timeout / number of hosts (TCP, TLS and handshake together); the
 connection is dead when nothing was received for 2/3 of the negotiated
 timeout; a ping after 1/3 of it without sending; a random pause before each
-reconnect and one after a full round of hosts (Java's 0-1 s and 1 s, capped
-at a sixth of the timeout). Expiry is suspected when no server was heard from
+reconnect (Java's 0-1 s, capped at a sixth of the timeout) and, after a full
+round of hosts, one that grows (the :class:`Backoff` policy; capped at a
+third of the timeout while a session is held). The hosts, their order and
+the rebalancing after ``update_hosts`` come from ``_hostprovider``; names are
+resolved at every attempt. Expiry is suspected when no server was heard from
 for 4/3 of the timeout (ZOOKEEPER-4508): pauses and connection attempts are
 cut short at that moment, so the suspicion is reported on time. All timers
 use trio's clock, so tests run them under ``autojump_clock``.

@@ -15,7 +15,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_zookeeper import Backoff, KeeperState, open_zookeeper
+from trio_zookeeper import Backoff, KeeperState, ZooKeeper, open_zookeeper
 from trio_zookeeper.testing._fake import FakeZooKeeper
 
 from .test_fake_timing import Attempts, watching_states
@@ -28,6 +28,22 @@ def client(fake: FakeZooKeeper, hosts: str, **kw: Any) -> Any:
     return open_zookeeper(hosts, **kw)
 
 
+async def gaps_while_down(fake: FakeZooKeeper, attempts: Attempts, seconds: float) -> list[float]:
+    """Refuse every connection, drop the current one, wait; the gaps between attempts."""
+    fake.refuse = True
+    before = len(attempts.log)
+    await fake.current.close()
+    await trio.sleep(seconds)
+    return [b - a for a, b in itertools.pairwise(attempts.times[before:])]
+
+
+async def back_up(fake: FakeZooKeeper, zk: ZooKeeper, within: float) -> None:
+    """Accept connections again; the client must be back within ``within`` seconds."""
+    fake.refuse = False
+    with trio.fail_after(within):
+        await zk.wait_connected()
+
+
 async def test_round_pauses_grow_exponentially_up_to_the_cap(
     fake: FakeZooKeeper, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -36,18 +52,11 @@ async def test_round_pauses_grow_exponentially_up_to_the_cap(
     async with client(
         fake, "a:1", stream_factory=attempts, session_timeout=60, reconnect_backoff=policy
     ) as zk:
-        fake.refuse = True
-        before = len(attempts.log)
-        await fake.current.close()
-        await trio.sleep(40)  # well inside 4/3 of 60 s: no expiry suspicion
-        assert zk.state is KeeperState.DISCONNECTED
-        times = attempts.times[before:]
-        gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
+        gaps = [round(g, 6) for g in await gaps_while_down(fake, attempts, 40)]
+        assert zk.state is KeeperState.DISCONNECTED  # 40 s is well inside 4/3 of 60 s
         # one host: every attempt is a round; 1, 2, 4, 8 and then 8 s (the cap)
         assert gaps[:6] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0], gaps
-        fake.refuse = False
-        with trio.fail_after(9):
-            await zk.wait_connected()
+        await back_up(fake, zk, within=9)  # the next round: at most 8 s away
 
 
 async def test_default_backoff_is_jittered_and_grows(
@@ -55,12 +64,7 @@ async def test_default_backoff_is_jittered_and_grows(
 ) -> None:
     attempts = Attempts(fake)
     async with client(fake, "a:1", stream_factory=attempts, session_timeout=60) as zk:
-        fake.refuse = True
-        before = len(attempts.log)
-        await fake.current.close()
-        await trio.sleep(75)
-        times = attempts.times[before:]
-        gaps = [b - a for a, b in itertools.pairwise(times)]
+        gaps = await gaps_while_down(fake, attempts, 75)
         # Backoff(): round pause in [d/2, d] for d = 1, 2, 4, 8, 16, 16 (capped
         # at 60/3 = 20 s while the session lives), plus 0-1 s before the attempt.
         for n, gap in enumerate(gaps[:6]):
@@ -68,9 +72,7 @@ async def test_default_backoff_is_jittered_and_grows(
             assert full / 2 - 1e-6 <= gap <= full + 1.0 + 1e-6, (n, gaps)
         assert gaps[4] > gaps[0] * 4  # really growing
         assert len({round(g, 6) for g in gaps}) == len(gaps)  # jittered
-        fake.refuse = False
-        with trio.fail_after(18):
-            await zk.wait_connected()
+        await back_up(fake, zk, within=18)  # at most 16 s + 1 s away
 
 
 async def test_expiry_suspicion_fires_on_time_whatever_the_backoff(

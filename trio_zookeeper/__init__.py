@@ -30,6 +30,7 @@ from ._client import (
     ZooKeeper,
     open_zookeeper,
 )
+from ._hostprovider import Backoff, DynamicConfig, HostListUpdate, parse_dynamic_config
 from ._hosts import ConnectString, HostPort, parse_connect_string
 from ._kerberos import SaslGSSAPI
 from ._protocol import (
@@ -105,6 +106,7 @@ __all__ = [
     "APIError",
     "AddWatchMode",
     "AuthFailedError",
+    "Backoff",
     "BadArgumentsError",
     "BadVersionError",
     "ClientInfo",
@@ -112,9 +114,11 @@ __all__ = [
     "ConnectionLossError",
     "CreateMode",
     "DataInconsistencyError",
+    "DynamicConfig",
     "EphemeralOnLocalSessionError",
     "ErrorCode",
     "EventType",
+    "HostListUpdate",
     "HostPort",
     "Id",
     "InvalidACLError",
@@ -173,5 +177,6 @@ __all__ = [
     "make_digest_acl_credential",
     "open_zookeeper",
     "parse_connect_string",
+    "parse_dynamic_config",
     "validate_path",
 ]

@@ -22,6 +22,7 @@ from ._acl import (
 )
 from ._client import (
     MAX_TTL_MS,
+    ACLProvider,
     MultiRead,
     Transaction,
     WatchingClient,
@@ -29,7 +30,9 @@ from ._client import (
     ZooKeeper,
     open_zookeeper,
 )
+from ._hostprovider import Backoff, DynamicConfig, HostListUpdate, parse_dynamic_config
 from ._hosts import ConnectString, HostPort, parse_connect_string
+from ._kerberos import SaslGSSAPI
 from ._protocol import (
     ACL,
     AddWatchMode,
@@ -85,6 +88,7 @@ from ._protocol._errors import (
     ZooKeeperError,
     ZooKeeperInternalError,
 )
+from ._protocol._sasl import SaslDigestMD5, SaslExchange, SaslMechanism
 from ._retry import Retry, RetryFailedError
 from ._session import ConnectFailedError, SessionStatistics
 from ._version import __version__
@@ -98,9 +102,11 @@ __all__ = [
     "MAX_TTL_MS",
     "OPEN_ACL_UNSAFE",
     "READ_ACL_UNSAFE",
+    "ACLProvider",
     "APIError",
     "AddWatchMode",
     "AuthFailedError",
+    "Backoff",
     "BadArgumentsError",
     "BadVersionError",
     "ClientInfo",
@@ -109,9 +115,11 @@ __all__ = [
     "ConnectionLossError",
     "CreateMode",
     "DataInconsistencyError",
+    "DynamicConfig",
     "EphemeralOnLocalSessionError",
     "ErrorCode",
     "EventType",
+    "HostListUpdate",
     "HostPort",
     "Id",
     "InvalidACLError",
@@ -140,6 +148,10 @@ __all__ = [
     "RetryFailedError",
     "RolledBackError",
     "RuntimeInconsistencyError",
+    "SaslDigestMD5",
+    "SaslExchange",
+    "SaslGSSAPI",
+    "SaslMechanism",
     "ServerError",
     "SessionClosedRequireSaslAuthError",
     "SessionExpiredError",
@@ -166,5 +178,6 @@ __all__ = [
     "make_digest_acl_credential",
     "open_zookeeper",
     "parse_connect_string",
+    "parse_dynamic_config",
     "validate_path",
 ]

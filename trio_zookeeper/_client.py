@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import ssl
@@ -12,6 +13,7 @@ from typing import Any, TypeVar, final
 import trio
 
 from ._acl import OPEN_ACL_UNSAFE
+from ._hostprovider import Backoff, HostListUpdate, parse_dynamic_config
 from ._hosts import ConnectString, parse_connect_string
 from ._protocol import (
     ACL,
@@ -21,6 +23,7 @@ from ._protocol import (
     CheckVersionRequest,
     CheckWatchesRequest,
     ClientInfo,
+    ConnectionLossError,
     Create2Response,
     CreateMode,
     CreateRequest,
@@ -60,9 +63,11 @@ from ._protocol import (
     SetACLResponse,
     SetDataRequest,
     SetDataResponse,
+    SetWatches,
     Stat,
     SyncRequest,
     SyncResponse,
+    UnimplementedError,
     WatchedEvent,
     WatcherType,
     WhoAmIResponse,
@@ -71,6 +76,7 @@ from ._protocol import (
     error_for_code,
     validate_path,
 )
+from ._protocol._sasl import SaslMechanism, sasl_mechanism
 from ._session import Session, SessionStatistics, StreamFactory
 from ._watchers import WatchEvents, WatchKind
 
@@ -82,6 +88,8 @@ __all__ = [
     "ZooKeeper",
     "open_zookeeper",
 ]
+
+log = logging.getLogger("trio_zookeeper.client")
 
 T = TypeVar("T")
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
@@ -125,6 +133,12 @@ def _check_acl(acl: object) -> tuple[ACL, ...]:
 _PRIVATE = object()
 
 
+#: What ``open_zookeeper(default_acl=...)`` takes: one ACL for every node, or
+#: a provider called with each node's path (relative to the chroot) that
+#: returns the ACL for that node (Curator's ``ACLProvider``).
+ACLProvider = Callable[[str], Sequence[ACL]]
+
+
 @final
 class ZooKeeper:
     """A ZooKeeper session, made by :func:`open_zookeeper`.
@@ -142,7 +156,14 @@ class ZooKeeper:
     string, if any.
     """
 
-    def __init__(self, session: Session, *, watch_buffer: int, _private: object = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        watch_buffer: int,
+        default_acl: Sequence[ACL] | ACLProvider = OPEN_ACL_UNSAFE,
+        _private: object = None,
+    ) -> None:
         if _private is not _PRIVATE:
             raise TypeError(
                 "ZooKeeper has no public constructor; "
@@ -151,6 +172,42 @@ class ZooKeeper:
         self._session = session
         self._chroot = session.chroot
         self._watch_buffer = watch_buffer
+        self._default_acl: tuple[ACL, ...] | None = None
+        self._acl_provider: ACLProvider | None = None
+        if callable(default_acl):
+            self._acl_provider = default_acl
+        else:
+            self._default_acl = _check_acl(default_acl)
+
+    # ================================================================= ACLs
+    def acl_for(self, path: str) -> tuple[ACL, ...]:
+        """The ACL this client gives a node it creates at ``path`` without ``acl=``.
+
+        It is the ``default_acl`` of :func:`open_zookeeper` (``OPEN_ACL_UNSAFE``
+        when none was given), or what its ACL provider returns for ``path``.
+
+        Args:
+            path: The node's path, relative to the chroot.
+
+        Returns:
+            The ACL.
+
+        Raises:
+            ValueError: The provider returned something that is not a
+                non-empty sequence of ACL entries.
+        """
+        if self._default_acl is not None:
+            return self._default_acl
+        assert self._acl_provider is not None
+        try:
+            return _check_acl(self._acl_provider(path))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"the default_acl provider gave an invalid ACL for {path}: {exc}"
+            ) from exc
+
+    def _acl(self, acl: Sequence[ACL] | None, path: str) -> Sequence[ACL]:
+        return self.acl_for(path) if acl is None else acl
 
     # ================================================================ state
     @property
@@ -216,8 +273,34 @@ class ZooKeeper:
             channel.close()
 
     def statistics(self) -> SessionStatistics:
-        """A snapshot of the client's internals (state, queues, watches)."""
+        """A snapshot of the client's internals (state, queues, watches, hosts)."""
         return self._session.statistics()
+
+    def update_hosts(self, hosts: str) -> HostListUpdate:
+        """Replace the host list, keeping the session (Java's ``updateServerList``).
+
+        The client keeps its server if it is still listed, except that when
+        the list grows it moves to one of the new servers with probability
+        ``1 - old_size / new_size``, so that the load comes out even across
+        the new list. A client whose server is no longer listed moves at once.
+        A move drops the connection, never the session: ephemerals and
+        watches stay, requests in flight fail with
+        :class:`ConnectionLossError` as on any reconnect, and queued requests
+        go to the next server. The decision is returned, logged (logger
+        ``trio_zookeeper.session``) and kept in :meth:`statistics`.
+
+        Args:
+            hosts: A connect string, ``"h1:2181,h2:2181"``; a chroot, if
+                given, must be the client's own.
+
+        Returns:
+            What was decided, and why.
+
+        Raises:
+            ValueError: The connect string is malformed or names another chroot.
+            trio.ClosedResourceError: The client is closed.
+        """
+        return self._session.update_hosts(parse_connect_string(hosts))
 
     async def aclose(self) -> None:
         """Close the session (idempotent).
@@ -244,36 +327,95 @@ class ZooKeeper:
         path: str | None,
         on_reply: Callable[[int], None] | None = None,
     ) -> Any:
-        return await self._session.call(op, request, path=path, on_reply=on_reply)
+        try:
+            return await self._session.call(op, request, path=path, on_reply=on_reply)
+        except NoNodeError:
+            if path == "/" and self._chroot:
+                # "/" always exists, so the missing node is the chroot itself.
+                raise self._chroot_missing_error(path) from None
+            raise
+
+    def _chroot_missing_error(self, path: str) -> NoNodeError:
+        return NoNodeError(
+            f"No node: the chroot {self._chroot.prefix} does not exist (the connect "
+            "string's path); create it, or let ensure_path() or create(..., makepath=True) "
+            "create it",
+            path=path,
+        )
+
+    async def _chroot_exists(self) -> bool:
+        request = ExistsRequest(path=self._chroot.prefix, watch=False)
+        try:
+            await self._session.call(OpCode.EXISTS, request)
+        except NoNodeError:
+            return False
+        return True
+
+    async def _no_parent_error(self, path: str) -> NoNodeError:
+        """The error for a create that failed with NONODE: which node is missing."""
+        parent = path.rsplit("/", 1)[0] or "/"
+        if self._chroot and (parent == "/" or not await self._chroot_exists()):
+            return self._chroot_missing_error(path)
+        return NoNodeError(f"No node: {parent} (the parent of {path})", path=path)
+
+    async def _create_persistent(self, path: str, acl: Sequence[ACL] | None) -> None:
+        """Create a persistent node with empty data, if it is not there already."""
+        op, request = self._create_request(
+            path, b"", acl, CreateMode.PERSISTENT, None, with_stat=False
+        )
+        with suppress(NodeExistsError):
+            await self._call(op, request, path)
+
+    async def _ensure_chroot(self, acl: Sequence[ACL] | None) -> None:
+        """Create the chroot node and its missing ancestors (outside the chroot).
+
+        Each gets ``acl`` if given, else the default ACL for ``/`` (the
+        chroot node is this client's root).
+        """
+        node_acl = _check_acl(self._acl(acl, "/"))
+        parts = self._chroot.prefix.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            request = CreateRequest(
+                path="/" + "/".join(parts[:i]),
+                data=b"",
+                acl=node_acl,
+                flags=CreateMode.PERSISTENT,
+            )
+            with suppress(NodeExistsError):
+                await self._session.call(OpCode.CREATE, request)
 
     def _registrar(self, kind: WatchKind, path: str, watcher: WatchEvents) -> Callable[[int], None]:
-        registry = self._session.registry
+        session = self._session
 
         def on_reply(err: int) -> None:
             if err == 0:
-                registry.add(kind, path, watcher)
+                session.registry.add(kind, path, watcher, session.last_zxid)
 
         return on_reply
 
     def _exists_registrar(self, path: str, watcher: WatchEvents) -> Callable[[int], None]:
-        registry = self._session.registry
+        session = self._session
 
         def on_reply(err: int) -> None:
             # An exists watch on a present node is a data watch; on an absent
             # one, an exists watch (Java's ExistsWatchRegistration).
             if err == 0:
-                registry.add(WatchKind.DATA, path, watcher)
+                session.registry.add(WatchKind.DATA, path, watcher, session.last_zxid)
             elif err == ErrorCode.NO_NODE:
-                registry.add(WatchKind.EXIST, path, watcher)
+                session.registry.add(WatchKind.EXIST, path, watcher, session.last_zxid)
 
         return on_reply
+
+    def _server_watch(self, kind: WatchKind, path: str, watcher: WatchEvents | None) -> bool:
+        """Whether a read must ask the server for a watch (see ``WatchRegistry.covered``)."""
+        return watcher is not None and not self._session.registry.covered(kind, path)
 
     # ============================================================ creating
     def _create_request(
         self,
         path: str,
         data: bytes,
-        acl: Sequence[ACL],
+        acl: Sequence[ACL] | None,
         mode: CreateMode,
         ttl: int | None,
         *,
@@ -282,7 +424,7 @@ class ZooKeeper:
         mode = CreateMode(mode)
         server_path = self._path(path, sequential=mode.is_sequential)
         data = _check_data(data)
-        acl_t = _check_acl(acl)
+        acl_t = _check_acl(self._acl(acl, path))
         if mode.is_ttl:
             if ttl is None:
                 raise ValueError(f"mode {mode.name} needs ttl= (milliseconds)")
@@ -305,7 +447,7 @@ class ZooKeeper:
         path: str,
         data: bytes = b"",
         *,
-        acl: Sequence[ACL] = OPEN_ACL_UNSAFE,
+        acl: Sequence[ACL] | None = None,
         mode: CreateMode = CreateMode.PERSISTENT,
         ttl: int | None = None,
         makepath: bool = False,
@@ -316,13 +458,15 @@ class ZooKeeper:
             path: The node's path. For a sequential mode the server appends a
                 10-digit counter (the path may then end with ``/``).
             data: The node's data.
-            acl: Its access-control list.
+            acl: Its access-control list; by default the client's
+                ``default_acl`` (see :meth:`acl_for`).
             mode: PERSISTENT, EPHEMERAL, the SEQUENTIAL variants, CONTAINER,
                 or a TTL mode.
             ttl: For the TTL modes: milliseconds without change (and without
                 children) after which the server may delete the node. Needs
                 ``zookeeper.extendedTypesEnabled=true`` on the server.
-            makepath: Create missing parent nodes (as persistent nodes).
+            makepath: Create missing parent nodes (as persistent nodes, with
+                ``acl`` if given, else each with the client's default ACL).
 
         Returns:
             The path of the created node (with its sequence suffix).
@@ -341,7 +485,7 @@ class ZooKeeper:
         path: str,
         data: bytes = b"",
         *,
-        acl: Sequence[ACL] = OPEN_ACL_UNSAFE,
+        acl: Sequence[ACL] | None = None,
         mode: CreateMode = CreateMode.PERSISTENT,
         ttl: int | None = None,
         makepath: bool = False,
@@ -359,7 +503,7 @@ class ZooKeeper:
         self,
         path: str,
         data: bytes,
-        acl: Sequence[ACL],
+        acl: Sequence[ACL] | None,
         mode: CreateMode,
         ttl: int | None,
         makepath: bool,
@@ -371,32 +515,51 @@ class ZooKeeper:
             response = await self._call(op, request, path)
         except NoNodeError:
             if not makepath:
-                raise
+                raise await self._no_parent_error(path) from None
             parent = path.rsplit("/", 1)[0] or "/"
             await self.ensure_path(parent, acl=acl)
-            response = await self._call(op, request, path)
+            try:
+                response = await self._call(op, request, path)
+            except NoNodeError:
+                # The parent went again meanwhile (deleted by another client).
+                raise await self._no_parent_error(path) from None
         if isinstance(response, Create2Response):
             return self._strip(response.path), response.stat
         assert isinstance(response, CreateResponse)
         return self._strip(response.path), None
 
-    async def ensure_path(self, path: str, *, acl: Sequence[ACL] = OPEN_ACL_UNSAFE) -> None:
+    async def ensure_path(self, path: str, *, acl: Sequence[ACL] | None = None) -> None:
         """Create ``path`` and any missing parents as persistent nodes (``mkdir -p``).
 
-        Nodes that already exist are left as they are.
+        Nodes that already exist are left as they are. With a chroot in the
+        connect string, a missing chroot node (and its missing ancestors) is
+        created too, as the client's root ``/``: ``ensure_path("/")`` makes
+        just the chroot.
+
+        Args:
+            path: The node to create.
+            acl: The ACL of every node created; by default each gets the
+                client's default ACL for its path (see :meth:`acl_for`).
         """
         validate_path(path)
-        _check_acl(acl)
-        if path == "/":
-            await trio.lowlevel.checkpoint()
-            return
+        if acl is not None:
+            _check_acl(acl)
         if await self.exists(path) is not None:
+            return
+        if path == "/":
+            # Only a chroot can be missing: "/" itself always exists.
+            await self._ensure_chroot(acl)
             return
         parts = path.strip("/").split("/")
         for i in range(1, len(parts) + 1):
             node = "/" + "/".join(parts[:i])
-            with suppress(NodeExistsError):
-                await self.create(node, b"", acl=acl)
+            try:
+                await self._create_persistent(node, acl)
+            except NoNodeError:
+                if i > 1 or not self._chroot:
+                    raise await self._no_parent_error(node) from None
+                await self._ensure_chroot(acl)
+                await self._create_persistent(node, acl)
 
     # ============================================================ deleting
     async def delete(self, path: str, version: int = -1, *, recursive: bool = False) -> None:
@@ -439,7 +602,9 @@ class ZooKeeper:
         return await self._exists(path, None)
 
     async def _exists(self, path: str, watcher: WatchEvents | None) -> Stat | None:
-        request = ExistsRequest(path=self._path(path), watch=watcher is not None)
+        request = ExistsRequest(
+            path=self._path(path), watch=self._server_watch(WatchKind.DATA, path, watcher)
+        )
         hook = None if watcher is None else self._exists_registrar(path, watcher)
         try:
             response: ExistsResponse = await self._call(OpCode.EXISTS, request, path, hook)
@@ -458,7 +623,9 @@ class ZooKeeper:
         return await self._get_data(path, None)
 
     async def _get_data(self, path: str, watcher: WatchEvents | None) -> tuple[bytes, Stat]:
-        request = GetDataRequest(path=self._path(path), watch=watcher is not None)
+        request = GetDataRequest(
+            path=self._path(path), watch=self._server_watch(WatchKind.DATA, path, watcher)
+        )
         hook = None if watcher is None else self._registrar(WatchKind.DATA, path, watcher)
         response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
         return response.data or b"", response.stat
@@ -472,7 +639,9 @@ class ZooKeeper:
         return await self._get_children(path, None)
 
     async def _get_children(self, path: str, watcher: WatchEvents | None) -> list[str]:
-        request = GetChildrenRequest(path=self._path(path), watch=watcher is not None)
+        request = GetChildrenRequest(
+            path=self._path(path), watch=self._server_watch(WatchKind.CHILD, path, watcher)
+        )
         hook = None if watcher is None else self._registrar(WatchKind.CHILD, path, watcher)
         response: GetChildrenResponse = await self._call(OpCode.GET_CHILDREN, request, path, hook)
         return list(response.children or ())
@@ -488,7 +657,9 @@ class ZooKeeper:
     async def _get_children2(
         self, path: str, watcher: WatchEvents | None
     ) -> tuple[list[str], Stat]:
-        request = GetChildren2Request(path=self._path(path), watch=watcher is not None)
+        request = GetChildren2Request(
+            path=self._path(path), watch=self._server_watch(WatchKind.CHILD, path, watcher)
+        )
         hook = None if watcher is None else self._registrar(WatchKind.CHILD, path, watcher)
         response: GetChildren2Response = await self._call(OpCode.GET_CHILDREN2, request, path, hook)
         return list(response.children or ()), response.stat
@@ -588,8 +759,14 @@ class ZooKeeper:
     # ======================================================= configuration
     async def get_config(self) -> tuple[bytes, Stat]:
         """The ensemble's dynamic configuration (``/zookeeper/config``)."""
-        request = GetDataRequest(path="/zookeeper/config", watch=False)
-        response: GetDataResponse = await self._call(OpCode.GET_DATA, request, "/zookeeper/config")
+        return await self._get_config(None)
+
+    async def _get_config(self, watcher: WatchEvents | None) -> tuple[bytes, Stat]:
+        # The config node lies outside any chroot: its path is never prefixed.
+        path = "/zookeeper/config"
+        request = GetDataRequest(path=path, watch=watcher is not None)
+        hook = None if watcher is None else self._registrar(WatchKind.DATA, path, watcher)
+        response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
         return response.data or b"", response.stat
 
     async def reconfig(
@@ -645,8 +822,15 @@ class ZooKeeper:
         SYNC_CONNECTED session event: changes made while disconnected are
         *not* replayed, so re-read what you need. Needs ZooKeeper 3.6+.
 
+        One-shot watches on the same path keep working alongside (see
+        :doc:`/guides/watches` for how, on servers before 3.9).
+
         Yields:
             The :class:`WatchEvents` channel of this watch.
+
+        Raises:
+            UnimplementedError: A server before 3.9 cannot hold a persistent
+                and a recursive watch of one session on the same path.
         """
         mode = AddWatchMode(mode)
         kind = (
@@ -654,82 +838,254 @@ class ZooKeeper:
             if mode is AddWatchMode.PERSISTENT
             else WatchKind.PERSISTENT_RECURSIVE
         )
-        watcher = WatchEvents(max_buffer=self._watch_buffer)
+        wtype = (
+            WatcherType.PERSISTENT
+            if kind is WatchKind.PERSISTENT
+            else WatcherType.PERSISTENT_RECURSIVE
+        )
         request = AddWatchRequest(path=self._path(path), mode=mode)
+        registry = self._session.registry
+        other = (
+            WatchKind.PERSISTENT_RECURSIVE if kind is WatchKind.PERSISTENT else WatchKind.PERSISTENT
+        )
+        if registry.has(other, path) and await self._one_mode_per_path(path):
+            raise UnimplementedError(
+                f"this ZooKeeper server (before 3.9) keeps one watch mode per path and "
+                f"session: a {mode.name} watch on {path} would disable the "
+                f"{other.name} watch this client already has there; use one of "
+                "them (a recursive watch plus get_children watches), or a second client",
+                path=path,
+            )
+        watcher = WatchEvents(max_buffer=self._watch_buffer)
+        # Registered before the request goes out: a one-shot watch set on the
+        # path from now on must not ask the server for a watch of its own,
+        # which would take the server's slot from this one (see covered()).
+        registry.add(kind, path, watcher, self._session.last_zxid)
         try:
-            await self._call(OpCode.ADD_WATCH, request, path, self._registrar(kind, path, watcher))
+            await self._call(OpCode.ADD_WATCH, request, path)
         except BaseException:
-            # Cancelled after the request went out: the reply may still
-            # register the watcher; closed, it is not registered and nothing
-            # is left behind on this side (a server-side watch without a
-            # local watcher only costs ignored events until the session ends).
             watcher.close()
+            if not registry.has(kind, path):
+                # The request may still have been applied (cancelled after it
+                # went out); leave nothing behind, re-arm the others.
+                await self._release_server_watch(path, wtype)
             raise
         try:
+            if kind is WatchKind.PERSISTENT_RECURSIVE:
+                # The recursive watch took the path's child-watch slot on a
+                # server before 3.9, where it never fires: set the one-shot
+                # child watches again (at the zxid they were set at).
+                await self._rearm(path, (WatchKind.CHILD,))
             yield watcher
         finally:
             watcher.close()
-            if not self._session.registry.has(kind, path):
-                wtype = (
-                    WatcherType.PERSISTENT
-                    if kind is WatchKind.PERSISTENT
-                    else WatcherType.PERSISTENT_RECURSIVE
-                )
+            if not registry.has(kind, path):
                 await self._release_server_watch(path, wtype)
 
+    async def _one_mode_per_path(self, path: str) -> bool:
+        """Whether the server keeps one watch mode per path and session (before 3.9).
+
+        Such a server cannot even parse the watcher types PERSISTENT and
+        PERSISTENT_RECURSIVE (MarshallingError); 3.9 can (ZOOKEEPER-4466).
+        """
+        session = self._session
+        if not session.persistent_removal_unsupported:
+            request = CheckWatchesRequest(path=self._path(path), type=WatcherType.PERSISTENT)
+            try:
+                await self._call(OpCode.CHECK_WATCHES, request, path)
+            except MarshallingError:
+                session.persistent_removal_unsupported = True
+            except NoWatcherError:
+                pass
+        return session.persistent_removal_unsupported
+
+    async def _rearm(self, path: str, kinds: tuple[WatchKind, ...]) -> None:
+        """Set this client's one-shot watches of ``kinds`` on ``path`` again on the server.
+
+        Each goes out as SetWatches at the zxid it was first set at, so the
+        server fires at once if the node changed since. Kinds a persistent
+        watch of the path delivers need no watch of their own. Bounded and
+        shielded like closing; a connection lost meanwhile re-sets every
+        watch on reconnect anyway.
+        """
+        registry = self._session.registry
+        with trio.move_on_after(self._session.close_timeout, shield=True):
+            for kind in kinds:
+                if not registry.has(kind, path) or registry.covered(kind, path):
+                    continue
+                paths = {kind: (self._path(path),)}
+                request = SetWatches(
+                    relative_zxid=registry.zxid(kind, path),
+                    data_watches=paths.get(WatchKind.DATA, ()),
+                    exist_watches=paths.get(WatchKind.EXIST, ()),
+                    child_watches=paths.get(WatchKind.CHILD, ()),
+                )
+                try:
+                    await self._call(OpCode.SET_WATCHES, request, path)
+                except (ConnectionLossError, trio.ClosedResourceError):
+                    return  # a reconnect sets every watch again; a close ends them
+                except ZooKeeperError:
+                    # It cannot be set again: its watchers must not wait forever.
+                    removed = (
+                        EventType.CHILD_WATCH_REMOVED
+                        if kind is WatchKind.CHILD
+                        else EventType.DATA_WATCH_REMOVED
+                    )
+                    registry.end_watches(
+                        (kind,),
+                        path,
+                        WatchedEvent(removed, self.state, path),
+                        keep_open=self.default_watcher,
+                    )
+
+    async def _remove_on_server(self, path: str, wtype: WatcherType) -> None:
+        request = RemoveWatchesRequest(path=self._path(path), type=wtype)
+        await self._call(OpCode.REMOVE_WATCHES, request, path)
+
     async def _release_server_watch(self, path: str, wtype: WatcherType) -> None:
+        """Drop the server's watch of ``wtype`` on ``path``, which no local watcher needs.
+
+        The other watches of this client on the path stay armed: on a server
+        before 3.9 a persistent watch can only be removed with every other
+        watch of the path (type ANY), so the one-shot watches still wanted
+        there are set again (:meth:`_rearm`).
+        """
         if not self.connected:
             return  # re-registration simply will not include it
         registry = self._session.registry
-        with trio.move_on_after(self._session.close_timeout, shield=True):
+        session = self._session
+        one_shot = (WatchKind.DATA, WatchKind.EXIST, WatchKind.CHILD)
+        with trio.move_on_after(session.close_timeout, shield=True):
             with suppress(ZooKeeperError, trio.ClosedResourceError):
-                persistent = wtype in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE)
-                if not (persistent and self._session.persistent_removal_unsupported):
+                if wtype in (WatcherType.DATA, WatcherType.CHILDREN):
+                    kind = WatchKind.DATA if wtype is WatcherType.DATA else WatchKind.CHILD
+                    if not registry.covered(kind, path):
+                        # A covered one-shot watch has no server-side watch of
+                        # its own: removing "it" would cut the persistent one.
+                        await self._remove_on_server(path, wtype)
+                    return
+                if not session.persistent_removal_unsupported:
                     try:
-                        await self.remove_watches(path, wtype)
-                        return
+                        await self._remove_on_server(path, wtype)
                     except MarshallingError:
-                        if not persistent:
-                            raise
                         # ZooKeeper before 3.9 cannot remove a persistent watch
                         # by its type (WatcherType 4/5 fail to unmarshal).
-                        self._session.persistent_removal_unsupported = True
-                # Remove every watch on the path (type ANY), but only if this
-                # client has no other watcher there that still needs one.
-                if not any(registry.has(kind, path) for kind in WatchKind):
-                    await self.remove_watches(path, WatcherType.ANY)
+                        session.persistent_removal_unsupported = True
+                    else:
+                        await self._rearm(path, one_shot)
+                        return
+                if any(registry.has(k, path) for k in WatchKind):
+                    with suppress(NoWatcherError):
+                        await self._remove_on_server(path, WatcherType.ANY)
+                    await self._rearm(path, one_shot)
+                else:
+                    await self._remove_on_server(path, WatcherType.ANY)
 
     async def remove_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> None:
-        """Remove this session's server-side watches of a kind on ``path``.
+        """Remove this session's watches of a kind on ``path``.
 
         Local watchers of that kind on the path receive a
         ``DATA_WATCH_REMOVED``, ``CHILD_WATCH_REMOVED`` or
-        ``PERSISTENT_WATCH_REMOVED`` event and end.
+        ``PERSISTENT_WATCH_REMOVED`` event and end (the :attr:`default_watcher`
+        gets the event and stays open). ``WatcherType.DATA`` and ``CHILDREN``
+        remove one-shot watches only: a persistent watch on the path stays
+        armed. ``PERSISTENT`` and ``PERSISTENT_RECURSIVE`` also work on
+        servers before 3.9, which cannot remove them by type.
 
         Raises:
-            NoWatcherError: There is no such watch.
+            NoWatcherError: There is no such watch (also: ``DATA`` or
+                ``CHILDREN`` on a path with a persistent watch of this client
+                but no such one-shot watch).
         """
-        request = RemoveWatchesRequest(path=self._path(path), type=WatcherType(watcher_type))
-        await self._call(OpCode.REMOVE_WATCHES, request, path)
-        registry = self._session.registry
         wt = WatcherType(watcher_type)
-        events: list[EventType] = []
-        if wt in (WatcherType.DATA, WatcherType.ANY):
-            events.append(EventType.DATA_WATCH_REMOVED)
-        if wt in (WatcherType.CHILDREN, WatcherType.ANY):
-            events.append(EventType.CHILD_WATCH_REMOVED)
-        if wt in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE, WatcherType.ANY):
-            events.append(EventType.PERSISTENT_WATCH_REMOVED)
-        for event_type in events:
-            registry.dispatch(WatchedEvent(event_type, self.state, path))
+        self._path(path)  # validate before anything is removed
+        registry = self._session.registry
+        default = self.default_watcher
+
+        def removed(event_type: EventType) -> WatchedEvent:
+            return WatchedEvent(event_type, self.state, path)
+
+        if wt in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE):
+            kind = (
+                WatchKind.PERSISTENT
+                if wt is WatcherType.PERSISTENT
+                else WatchKind.PERSISTENT_RECURSIVE
+            )
+            if not self._session.persistent_removal_unsupported:
+                try:
+                    await self._remove_on_server(path, wt)
+                except MarshallingError:
+                    self._session.persistent_removal_unsupported = True
+                else:
+                    event = removed(EventType.PERSISTENT_WATCH_REMOVED)
+                    registry.end_watches((kind,), path, event, keep_open=default)
+                    await self._rearm(path, (WatchKind.DATA, WatchKind.EXIST, WatchKind.CHILD))
+                    return
+            if not registry.has(kind, path):
+                raise NoWatcherError(path=path)
+            event = removed(EventType.PERSISTENT_WATCH_REMOVED)
+            registry.end_watches((kind,), path, event, keep_open=default)
+            await self._release_server_watch(path, wt)
+            return
+        if wt is WatcherType.ANY:
+            await self._remove_on_server(path, wt)
+            registry.end_watches(
+                (WatchKind.DATA, WatchKind.EXIST),
+                path,
+                removed(EventType.DATA_WATCH_REMOVED),
+                keep_open=default,
+            )
+            registry.end_watches(
+                (WatchKind.CHILD,), path, removed(EventType.CHILD_WATCH_REMOVED), keep_open=default
+            )
+            registry.end_watches(
+                (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE),
+                path,
+                removed(EventType.PERSISTENT_WATCH_REMOVED),
+                keep_open=default,
+            )
+            return
+        if wt is WatcherType.DATA:
+            kinds: tuple[WatchKind, ...] = (WatchKind.DATA, WatchKind.EXIST)
+            event = removed(EventType.DATA_WATCH_REMOVED)
+        else:
+            kinds = (WatchKind.CHILD,)
+            event = removed(EventType.CHILD_WATCH_REMOVED)
+        persistent = registry.has(WatchKind.PERSISTENT, path) or registry.has(
+            WatchKind.PERSISTENT_RECURSIVE, path
+        )
+        if persistent and not any(registry.has(k, path) for k in kinds):
+            # The server would remove (a slot of) the persistent watch instead.
+            raise NoWatcherError(path=path)
+        if not registry.covered(kinds[0], path):
+            # (A covered one-shot watch has no server-side watch of its own:
+            # the persistent watch holds the path's slot and stays.)
+            await self._remove_on_server(path, wt)
+        registry.end_watches(kinds, path, event, keep_open=default)
 
     async def check_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> bool:
-        """Whether the server holds a watch of this kind on ``path`` for this session."""
-        request = CheckWatchesRequest(path=self._path(path), type=WatcherType(watcher_type))
+        """Whether the server holds a watch of this kind on ``path`` for this session.
+
+        A server before 3.9 cannot check the types ``PERSISTENT`` and
+        ``PERSISTENT_RECURSIVE``: it then says whether this client has such a
+        watch there and the server holds some watch of the path.
+        """
+        wt = WatcherType(watcher_type)
+        request = CheckWatchesRequest(path=self._path(path), type=wt)
         try:
             await self._call(OpCode.CHECK_WATCHES, request, path)
         except NoWatcherError:
             return False
+        except MarshallingError:
+            if wt not in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE):
+                raise
+            self._session.persistent_removal_unsupported = True
+            kind = (
+                WatchKind.PERSISTENT
+                if wt is WatcherType.PERSISTENT
+                else WatchKind.PERSISTENT_RECURSIVE
+            )
+            return self._session.registry.has(kind, path) and await self.check_watches(path)
         return True
 
     @asynccontextmanager
@@ -968,7 +1324,7 @@ class Transaction:
         path: str,
         data: bytes = b"",
         *,
-        acl: Sequence[ACL] = OPEN_ACL_UNSAFE,
+        acl: Sequence[ACL] | None = None,
         mode: CreateMode = CreateMode.PERSISTENT,
         ttl: int | None = None,
     ) -> Transaction:
@@ -1080,13 +1436,16 @@ async def open_zookeeper(
     reconnect_after_expiry: bool = True,
     session_id: int | None = None,
     session_password: bytes | None = None,
-    sasl: tuple[str, str] | None = None,
+    sasl: SaslMechanism | tuple[str, str] | None = None,
     randomize_hosts: bool = True,
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     watch_buffer: int = 1024,
     close_timeout: float = 2.0,
     connect_rounds: int | None = None,
     stream_factory: StreamFactory | None = None,
+    default_acl: Sequence[ACL] | ACLProvider | None = None,
+    reconnect_backoff: Backoff | None = None,
+    track_ensemble: bool = False,
 ) -> AsyncIterator[ZooKeeper]:
     """Connect to a ZooKeeper ensemble for the duration of an ``async with`` block.
 
@@ -1115,9 +1474,13 @@ async def open_zookeeper(
             Curator do); if False, expiry is final and every call raises
             SessionExpiredError. A new session never goes back in time: it
             is only made on a server that has seen the client's last zxid.
-        sasl: ``(username, password)`` for SASL DIGEST-MD5 authentication,
-            performed on every connection before anything else; the session
-            is then known as ``sasl:<username>``. A rejection is final.
+        sasl: A SASL mechanism, :class:`~trio_zookeeper.SaslGSSAPI` (Kerberos) or
+            :class:`~trio_zookeeper.SaslDigestMD5`; a ``(username, password)`` tuple means
+            ``SaslDigestMD5(username, password)``. It authenticates every
+            connection before anything else is sent, and the session is then
+            known as ``sasl:<name>`` (the Kerberos principal, or the user
+            name). A rejection, or credentials that cannot be obtained, fail
+            the session at once with AuthFailedError (never retried).
         session_id: Resume an existing session (with ``session_password``).
         session_password: The password of ``session_id``.
         randomize_hosts: Shuffle the hosts (per client) to spread load.
@@ -1135,13 +1498,34 @@ async def open_zookeeper(
             long as the session lives.
         stream_factory: A test seam: ``async (host, port) -> trio.abc.Stream``
             used instead of TCP.
+        default_acl: The ACL of every node this client creates without an
+            explicit ``acl=``: ``create``, the parents made by ``makepath``
+            and ``ensure_path``, and every recipe's nodes. Either one ACL (a
+            sequence of :class:`ACL` entries) or a provider, a function of
+            the node's path (relative to the chroot) returning its ACL.
+            ``OPEN_ACL_UNSAFE`` when not given. An ACL that leaves out the
+            session's own identity makes nodes it cannot read back: see the
+            ACL section of the TLS and authentication guide.
+        reconnect_backoff: The pause policy between connection attempts
+            (:class:`Backoff`; the default is ``Backoff()``: up to 1 s before
+            each reconnect, and after each full round of hosts without a
+            session 1 s, doubling up to 16 s, with jitter). See the ensembles
+            and failover guide.
+        track_ensemble: Follow the ensemble's own membership: watch
+            ``/zookeeper/config`` and apply the members' client addresses
+            with :meth:`ZooKeeper.update_hosts` whenever it changes
+            (Curator's EnsembleTracker). Needs a server with dynamic
+            reconfiguration (3.5+); a configuration without client
+            addresses changes nothing.
 
     Yields:
         The connected :class:`ZooKeeper` client.
 
     Raises:
         ValueError: The connect string or an option is invalid.
-        AuthFailedError: The server rejected the credentials.
+        TypeError: ``sasl`` is neither a mechanism nor a ``(username, password)`` tuple.
+        AuthFailedError: The server rejected the credentials, or the SASL
+            mechanism could not obtain any (the message says which).
         ConnectFailedError: ``connect_rounds`` rounds of the hosts gave no
             session; its ``causes`` say why, per host.
     """
@@ -1155,6 +1539,14 @@ async def open_zookeeper(
     auth_bytes = [(s, c.encode() if isinstance(c, str) else c) for s, c in auth]
     if (session_id is None) != (session_password is None):
         raise ValueError("session_id and session_password go together")
+    if reconnect_backoff is not None and not isinstance(reconnect_backoff, Backoff):
+        raise TypeError(
+            f"reconnect_backoff must be a Backoff, not {type(reconnect_backoff).__name__}"
+        )
+    if default_acl is None:
+        default_acl = OPEN_ACL_UNSAFE
+    elif not callable(default_acl):
+        default_acl = _check_acl(default_acl)
     session = Session(
         connect,
         session_timeout=float(session_timeout),
@@ -1168,21 +1560,26 @@ async def open_zookeeper(
         rng=random.Random() if randomize_hosts else _NoShuffle(),
         session_id=session_id or 0,
         session_password=session_password,
-        sasl=sasl,
+        sasl=sasl_mechanism(sasl),
+        reconnect_backoff=reconnect_backoff,
         connect_rounds=connect_rounds,
     )
-    zk = ZooKeeper(session, watch_buffer=watch_buffer, _private=_PRIVATE)
+    zk = ZooKeeper(session, watch_buffer=watch_buffer, default_acl=default_acl, _private=_PRIVATE)
     body_error: BaseException | None = None
     to_raise: BaseException | None = None
+    tracker_scope = trio.CancelScope()
     try:
         async with trio.open_nursery() as nursery:
             try:
                 await nursery.start(_run_session, session)
+                if track_ensemble:
+                    nursery.start_soon(_track_ensemble, zk, tracker_scope)
                 try:
                     yield zk
                 except BaseException as exc:
                     body_error = exc
             finally:
+                tracker_scope.cancel()
                 await session.close()
     except BaseExceptionGroup as group:
         # Background tasks do not raise in normal operation (they record
@@ -1212,6 +1609,53 @@ async def open_zookeeper(
 
 async def _run_session(session: Session, *, task_status: trio.TaskStatus[None]) -> None:
     await session.run(task_status=task_status)
+
+
+#: The pause after a failed read of the ensemble configuration (the session
+#: reconnects meanwhile; this only keeps a broken server from spinning us).
+_TRACKER_RETRY = 0.5
+
+
+async def _track_ensemble(zk: ZooKeeper, scope: trio.CancelScope) -> None:
+    """``track_ensemble``: follow ``/zookeeper/config`` into ``update_hosts``.
+
+    Reads the configuration with a watch, applies the members' client
+    addresses when they differ from the host list, and reads again on every
+    change of the node and after every reconnect (so nothing is missed while
+    disconnected). Ends when the client closes.
+    """
+    session = zk._session
+    with scope:
+        while True:
+            watcher = WatchEvents(max_buffer=64, one_shot=True)
+            try:
+                await zk.wait_connected()
+                data, _ = await zk._get_config(watcher)
+                config = parse_dynamic_config(data)
+                hosts = config.hosts
+                if hosts and set(hosts) != set(session.hosts):
+                    log.info(
+                        "ensemble configuration version %s lists %s",
+                        config.version,
+                        config.connect_string(),
+                    )
+                    session.update_hosts(ConnectString(tuple(hosts), session.chroot.prefix or None))
+                async for event in watcher:
+                    if event.event_type is not EventType.NONE or event.keeper_state in (
+                        KeeperState.SYNC_CONNECTED,
+                        KeeperState.CONNECTED_READ_ONLY,
+                        KeeperState.EXPIRED,
+                    ):
+                        break  # changed, or reconnected: read again
+            except (trio.ClosedResourceError, trio.EndOfChannel):
+                return
+            except (ZooKeeperError, ValueError) as exc:
+                if session.state is KeeperState.CLOSED:
+                    return
+                log.warning("could not follow the ensemble configuration: %r", exc)
+                await trio.sleep(_TRACKER_RETRY)
+            finally:
+                watcher.close()
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

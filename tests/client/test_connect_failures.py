@@ -96,7 +96,7 @@ async def test_without_connect_rounds_opening_keeps_trying(
         async with open_zookeeper("a:1", stream_factory=fake.connect, session_timeout=6):
             pytest.fail("connected")
     assert scope.cancelled_caught
-    assert len(fake.connections) > 50
+    assert len(fake.connections) > 5  # round after round, backing off
 
 
 async def test_connect_rounds_bounds_only_the_first_connection(
@@ -147,7 +147,7 @@ async def test_each_hosts_failures_are_logged_at_warning_rate_limited(
     for host in ("a", "b"):
         # A refused attempt fails at the virtual instant it is made.
         times = [t - start for t, h in attempts if h == host]
-        assert len(times) > 20  # many failures...
+        assert len(times) > 8  # many failures...
         # ...but only the first, then one per interval, is logged, each
         # counting the failures not logged since the previous one.
         expected: list[int] = []
@@ -159,7 +159,7 @@ async def test_each_hosts_failures_are_logged_at_warning_rate_limited(
                 last_logged, suppressed = t, 0
             else:
                 suppressed += 1
-        assert len(expected) == 4  # at about 0, 60, 120 and 180 s of 210
+        assert len(expected) >= 3  # about one a minute over 210 s
         logged = warnings_for(caplog, host)
         assert re.fullmatch(rf"cannot connect to ZooKeeper server {host}:\d: .+", logged[0])
         counts = [0]

@@ -1192,7 +1192,7 @@ class Session:
     async def _await_auth_replies(
         self, stream: trio.abc.Stream, protocol: ClientProtocol, placeholders: list[_Call]
     ) -> None:
-        with trio.fail_after(self.negotiated_timeout):
+        with trio.move_on_after(self.negotiated_timeout):
             while any(p.state != _DONE for p in placeholders):
                 data = await stream.receive_some(_RECV_SIZE)
                 for event in protocol.receive_data(data):
@@ -1201,6 +1201,12 @@ class Session:
                     self._dispatch(event, protocol)
                 if self._terminal_error is not None:
                     raise _ConnectionDead("authentication failed")
+            return
+        # A connection failure like any other (this attempt ends, the next
+        # one tries again), not an error escaping the session's task.
+        raise _ConnectionDead(
+            f"the server did not answer the credentials within {self.negotiated_timeout:.1f}s"
+        )
 
     async def _sasl_exchange(self, stream: trio.abc.Stream, protocol: ClientProtocol) -> None:
         """Authenticate with the SASL mechanism before anything else is sent.

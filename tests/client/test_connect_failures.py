@@ -15,6 +15,7 @@ import trio
 import trio.testing
 
 from trio_zookeeper import ConnectFailedError, ZooKeeperError, open_zookeeper
+from trio_zookeeper._protocol import OpCode
 from trio_zookeeper._session import CONNECT_WARNING_INTERVAL
 from trio_zookeeper.testing._fake import FakeConnection, FakeZooKeeper
 
@@ -110,7 +111,7 @@ async def test_connect_rounds_bounds_only_the_first_connection(
         await trio.sleep(30)  # many failed rounds: the open client keeps trying
         assert zk.statistics().connect_errors == {"a:1": zk.statistics().connect_errors["a:1"]}
         fake.refuse = False
-        with trio.fail_after(10):
+        with trio.fail_after(30):  # the round pauses back off up to 16 s
             await zk.exists("/")
         assert zk.statistics().connect_errors == {}
 
@@ -185,3 +186,24 @@ async def test_a_cancelled_open_waits_for_an_asked_session_at_most_close_timeout
             pytest.fail("connected to a silent server")
     assert scope.cancelled_caught
     assert trio.current_time() - start == pytest.approx(4.0)
+
+
+async def test_credentials_the_server_never_answers_are_a_named_connect_failure(
+    fake: FakeZooKeeper, autojump_clock: trio.testing.MockClock
+) -> None:
+    # The handshake is answered, the auth packet is not: that connection
+    # attempt fails (and is retried), it does not crash the client.
+    fake.on_request = lambda conn, request: request.op == OpCode.AUTH
+    with trio.fail_after(60), pytest.raises(ConnectFailedError) as info:
+        async with open_zookeeper(
+            "mute:2181",
+            stream_factory=fake.connect,
+            auth=[("digest", "user:secret")],
+            connect_rounds=2,
+            session_timeout=6,
+        ):
+            pytest.fail("connected without an answer to the credentials")
+    assert info.value.causes == {
+        "mute:2181": "the server did not answer the credentials within 6.0s"
+    }
+    assert len(fake.connections) == 2

@@ -1245,7 +1245,7 @@ class Session:
         host = self.server.host if self.server is not None else ""
         exchange = mechanism.exchange(host)
         rounds = 0
-        with trio.fail_after(self.requested_timeout):
+        with trio.move_on_after(self.requested_timeout):
             token: bytes | None = await call(exchange.initial_token)
             while token is not None:
                 xid, frame = protocol.send_request(OpCode.SASL, GetSASLRequest(token=token))
@@ -1267,6 +1267,12 @@ class Session:
                 response = reply.response
                 assert isinstance(response, SetSASLResponse)
                 token = await call(exchange.respond, response.token or b"")
+            return
+        # A connection failure like any other (the next attempt tries again),
+        # not an error escaping the session's task.
+        raise _ConnectionDead(
+            f"{what}: the server did not answer within {self.requested_timeout:.1f}s"
+        )
 
     async def _read_reply(
         self, stream: trio.abc.Stream, protocol: ClientProtocol, xid: int

@@ -207,3 +207,22 @@ async def test_credentials_the_server_never_answers_are_a_named_connect_failure(
         "mute:2181": "the server did not answer the credentials within 6.0s"
     }
     assert len(fake.connections) == 2
+
+
+async def test_a_sasl_exchange_the_server_never_answers_is_a_named_connect_failure(
+    fake: FakeZooKeeper, autojump_clock: trio.testing.MockClock
+) -> None:
+    fake.on_request = lambda conn, request: request.op == OpCode.SASL
+    with trio.fail_after(60), pytest.raises(ConnectFailedError) as info:
+        async with open_zookeeper(
+            "mute:2181",
+            stream_factory=fake.connect,
+            sasl=("alice", "secret"),
+            connect_rounds=2,
+            session_timeout=6,
+        ):
+            pytest.fail("connected without a SASL exchange")
+    assert info.value.causes == {
+        "mute:2181": "SASL DIGEST-MD5 as 'alice': the server did not answer within 6.0s"
+    }
+    assert len(fake.connections) == 2

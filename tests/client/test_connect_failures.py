@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import pytest
 import trio
@@ -188,41 +189,36 @@ async def test_a_cancelled_open_waits_for_an_asked_session_at_most_close_timeout
     assert trio.current_time() - start == pytest.approx(4.0)
 
 
+@pytest.mark.parametrize(
+    ("dropped", "options", "cause"),
+    [
+        (
+            OpCode.AUTH,
+            {"auth": [("digest", "user:secret")]},
+            "the server did not answer the credentials within 6.0s",
+        ),
+        (
+            OpCode.SASL,
+            {"sasl": ("alice", "secret")},
+            "SASL DIGEST-MD5 as 'alice': the server did not answer within 6.0s",
+        ),
+    ],
+    ids=["auth", "sasl"],
+)
 async def test_credentials_the_server_never_answers_are_a_named_connect_failure(
-    fake: FakeZooKeeper, autojump_clock: trio.testing.MockClock
+    fake: FakeZooKeeper,
+    autojump_clock: trio.testing.MockClock,
+    dropped: int,
+    options: dict[str, Any],
+    cause: str,
 ) -> None:
-    # The handshake is answered, the auth packet is not: that connection
+    # The handshake is answered, the credentials are not: that connection
     # attempt fails (and is retried), it does not crash the client.
-    fake.on_request = lambda conn, request: request.op == OpCode.AUTH
+    fake.on_request = lambda conn, request: request.op == dropped
     with trio.fail_after(60), pytest.raises(ConnectFailedError) as info:
         async with open_zookeeper(
-            "mute:2181",
-            stream_factory=fake.connect,
-            auth=[("digest", "user:secret")],
-            connect_rounds=2,
-            session_timeout=6,
+            "mute:2181", stream_factory=fake.connect, connect_rounds=2, session_timeout=6, **options
         ):
             pytest.fail("connected without an answer to the credentials")
-    assert info.value.causes == {
-        "mute:2181": "the server did not answer the credentials within 6.0s"
-    }
-    assert len(fake.connections) == 2
-
-
-async def test_a_sasl_exchange_the_server_never_answers_is_a_named_connect_failure(
-    fake: FakeZooKeeper, autojump_clock: trio.testing.MockClock
-) -> None:
-    fake.on_request = lambda conn, request: request.op == OpCode.SASL
-    with trio.fail_after(60), pytest.raises(ConnectFailedError) as info:
-        async with open_zookeeper(
-            "mute:2181",
-            stream_factory=fake.connect,
-            sasl=("alice", "secret"),
-            connect_rounds=2,
-            session_timeout=6,
-        ):
-            pytest.fail("connected without a SASL exchange")
-    assert info.value.causes == {
-        "mute:2181": "SASL DIGEST-MD5 as 'alice': the server did not answer within 6.0s"
-    }
+    assert info.value.causes == {"mute:2181": cause}
     assert len(fake.connections) == 2

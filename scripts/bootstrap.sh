@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything trio_zookeeper's development needs, idempotently:
 #  - Java 17 and ZooKeeper from Debian's packages (when missing and we are root),
+#  - a JDK and Apache Curator 5 (Debian's libcurator-*-java) for the Curator interop tests,
 #  - a virtual environment in .venv with the package (editable) and its dev groups.
 # Usage: scripts/bootstrap.sh [GROUP...]   (default group: dev)
 set -euo pipefail
@@ -11,6 +12,13 @@ need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 [ -n "${ZOOKEEPER_CLASSPATH:-}${ZOOKEEPER_HOME:-}" ] || [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 [ -f /usr/share/java/slf4j-simple.jar ] || need_apt+=(libslf4j-java)
+# The Curator interop tests compile tests/curator/CuratorPeer.java against these.
+command -v javac >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
+[ -f /usr/share/java/curator-client.jar ] || need_apt+=(libcurator-client-java)
+[ -f /usr/share/java/curator-framework.jar ] || need_apt+=(libcurator-framework-java)
+[ -f /usr/share/java/curator-recipes.jar ] || need_apt+=(libcurator-recipes-java)
+[ -f /usr/share/java/curator-x-discovery.jar ] || need_apt+=(libcurator-discovery-java)
+[ -f /usr/share/java/zookeeper-jute.jar ] || need_apt+=(libzookeeper-java)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "bootstrap: installing Debian packages: ${need_apt[*]}" >&2

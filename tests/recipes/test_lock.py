@@ -19,7 +19,7 @@ from trio_zookeeper.recipes import (
 )
 from trio_zookeeper.testing import ZooKeeperServer, open_fault_proxy
 
-from .conftest import Connect, hold, wait_children
+from .conftest import Connect, children, hold, wait_children
 
 pytestmark = pytest.mark.server
 
@@ -67,7 +67,7 @@ async def test_mutual_exclusion_many_clients(connect: Connect, rng: random.Rando
             czxids = [z for z, _ in holders]
             assert czxids == sorted(czxids)
             assert len(set(czxids)) == len(czxids)
-            assert await a.get_children(LOCK) == []
+            assert await children(a, LOCK) == []
 
 
 async def test_waiters_watch_only_predecessor_in_order(zk: ZooKeeper) -> None:
@@ -111,8 +111,8 @@ async def test_cancelled_waiter_leaves_no_node(
                         await wait_children(zk, LOCK, lambda c: len(c) == 2)
                         nursery.cancel_scope.cancel()
                 assert not waiter.is_acquired
-                children = await zk.get_children(LOCK)
-                assert children == [holder.node.rsplit("/", 1)[1]]
+                names = await zk.get_children(LOCK)
+                assert names == [holder.node.rsplit("/", 1)[1]]
 
 
 async def test_lost_create_reply_is_recovered(
@@ -128,10 +128,10 @@ async def test_lost_create_reply_is_recovered(
                 proxy.drop_next_reply(opcode=15)  # CREATE2
                 async with Lock(zk, LOCK, "me") as lock:
                     assert proxy.dropped_replies == 1
-                    children = await zk.get_children(LOCK)
-                    assert len(children) == 1
-                    assert lock.node == f"{LOCK}/{children[0]}"
-                assert await zk.get_children(LOCK) == []
+                    names = await zk.get_children(LOCK)
+                    assert len(names) == 1
+                    assert lock.node == f"{LOCK}/{names[0]}"
+                assert await children(zk, LOCK) == []
 
 
 async def test_user_exception_and_outer_cancel_pass_through(zk: ZooKeeper) -> None:
@@ -143,7 +143,7 @@ async def test_user_exception_and_outer_cancel_pass_through(zk: ZooKeeper) -> No
             async with Lock(zk, LOCK):
                 await trio.sleep_forever()
         assert scope.cancelled_caught
-        assert await zk.get_children(LOCK) == []
+        assert await children(zk, LOCK) == []
 
 
 async def test_lock_node_deleted_cancels_body(zk: ZooKeeper, connect: Connect) -> None:
@@ -192,7 +192,7 @@ async def test_suspension_cancels_body(
                 assert cancelled.is_set()
                 # The release waited for the same session to come back and deleted the node.
                 assert zk.session_id == session
-                assert await observer.get_children(LOCK) == []
+                assert await children(observer, LOCK) == []
 
 
 async def test_lost_policy_survives_suspension_not_expiry(
@@ -215,7 +215,7 @@ async def test_lost_policy_survives_suspension_not_expiry(
                     await trio.sleep_forever()
             proxy.heal()
             await zk.wait_connected()
-            assert await zk.get_children(LOCK) == []
+            assert await children(zk, LOCK) == []
 
 
 async def test_server_pause_cancels_body() -> None:
@@ -233,7 +233,7 @@ async def test_server_pause_cancels_body() -> None:
                         finally:
                             server.resume()
                 await zk.wait_connected()
-                assert await zk.get_children(LOCK) == []
+                assert await children(zk, LOCK) == []
 
 
 async def test_no_contender_left_after_clients_close(connect: Connect) -> None:
@@ -259,7 +259,7 @@ async def test_no_contender_left_after_clients_close(connect: Connect) -> None:
                 await wait_children(observer, LOCK, lambda c: len(c) == 4)
                 for zk in clients:
                     await zk.aclose()
-            assert await observer.get_children(LOCK) == []
+            assert await children(observer, LOCK) == []
 
 
 async def test_cancelled_client_scope_does_not_hang(connect: Connect) -> None:
@@ -323,8 +323,8 @@ async def test_semaphore(connect: Connect, rng: random.Random) -> None:
                 for i in range(6):
                     nursery.start_soon(user, (a, b)[i % 2], f"u{i}")
             assert peak == 2
-            assert await a.get_children("/sem") == []
-            assert await a.get_children("/sem-__lock__") == []
+            assert await children(a, "/sem") == []
+            assert await children(a, "/sem-__lock__") == []
             with pytest.raises(ValueError, match="max_leases"):
                 async with Semaphore(a, "/sem", max_leases=3):
                     pass
@@ -338,7 +338,7 @@ async def test_semaphore_cancelled_waiter_leaves_nothing(zk: ZooKeeper) -> None:
                 await wait_children(zk, "/sem-__lock__", lambda c: len(c) == 1)
                 nursery.cancel_scope.cancel()
             assert len(await zk.get_children("/sem")) == 1
-            assert await zk.get_children("/sem-__lock__") == []
+            assert await children(zk, "/sem-__lock__") == []
 
 
 async def test_not_reentrant(zk: ZooKeeper) -> None:

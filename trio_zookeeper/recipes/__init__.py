@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ._barrier import Barrier, DoubleBarrier
 from ._cache import NodeData, TreeCache, TreeEvent, TreeEventType
-from ._common import LeadershipLostError, LockLostError, LossPolicy
+from ._common import Layout, LeadershipLostError, LockLostError, LossPolicy
 from ._counter import Counter
 from ._election import Election
 from ._lease import Lease
@@ -35,6 +35,7 @@ __all__ = [
     "Counter",
     "DoubleBarrier",
     "Election",
+    "Layout",
     "LeadershipLostError",
     "Lease",
     "Lock",

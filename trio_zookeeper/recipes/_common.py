@@ -8,7 +8,12 @@
 * :func:`guaranteed_delete` deletes one of our own ephemeral nodes, retrying
   across connection losses until it is gone or its session is (item 35);
 * :func:`held_scope` runs the body of a ``lock``/``leadership`` block in a
-  cancel scope that a monitor task cancels when the hold is lost (item 36).
+  cancel scope that a monitor task cancels when the hold is lost (item 36);
+* :func:`ensure_container` / :func:`ensure_parents` create recipe
+  directories as CONTAINER nodes (Curator's
+  ``creatingParentContainersIfNeeded``), which the server removes once empty;
+* :class:`Layout` chooses kazoo's or Apache Curator's node names, and
+  :func:`curator_prefix` makes Curator's protected-mode ``_c_<uuid>-`` prefix.
 
 Everything here uses only the public client API.
 """
@@ -16,23 +21,28 @@ Everything here uses only the public client API.
 from __future__ import annotations
 
 import enum
+import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import trio
 
 from .. import (
+    ACL,
     AuthFailedError,
     ConnectionLossError,
     CreateMode,
     EventType,
     KeeperState,
+    NoAuthError,
     NodeExistsError,
     NoNodeError,
     SessionExpiredError,
     Stat,
+    UnimplementedError,
     WatchEvents,
     ZooKeeper,
     ZooKeeperError,
@@ -40,16 +50,24 @@ from .. import (
 )
 
 __all__ = [
+    "Layout",
     "LeadershipLostError",
     "LockLostError",
     "LossPolicy",
+    "acl_kw",
     "background",
+    "check_acl",
     "check_path",
     "cleanup_prefix",
+    "curator_prefix",
+    "ensure_container",
+    "ensure_parents",
     "guaranteed_delete",
     "held_scope",
     "join_path",
+    "local_address",
     "new_guid",
+    "no_auth",
     "protected_create",
     "retry",
     "wait_any",
@@ -104,6 +122,135 @@ class LossPolicy(enum.Enum):
 
     SUSPENDED = "suspended"
     LOST = "lost"
+
+
+class Layout(enum.Enum):
+    """Whose node names and data a recipe uses on its path.
+
+    A path is used by one layout: a kazoo-layout lock and a Curator-layout
+    lock on the same path do not exclude each other.
+
+    Attributes:
+        KAZOO: kazoo 2.11's layout (``<uuid hex>__lock__<sequence>``...),
+            the default.
+        CURATOR: Apache Curator 5's layout (protected-mode
+            ``_c_<uuid>-lock-<sequence>``, ``__READ__``/``__WRIT__``,
+            ``locks``/``leases`` for the semaphore), so that Java services
+            using Curator's ``InterProcessMutex``, ``InterProcessReadWriteLock``,
+            ``InterProcessSemaphoreV2`` and ``LeaderSelector`` take part.
+    """
+
+    KAZOO = "kazoo"
+    CURATOR = "curator"
+
+
+def curator_prefix() -> str:
+    """Curator's protected-mode name prefix, ``_c_<uuid4 with dashes>-``."""
+    return f"_c_{uuid.uuid4()}-"
+
+
+def local_address() -> str:
+    """This host's IP address, Curator's default lock node data (``127.0.0.1`` if unknown)."""
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+def check_acl(acl: Sequence[ACL] | None) -> tuple[ACL, ...] | None:
+    """Check a recipe's ``acl=`` argument: None (the client's default) or ACL entries.
+
+    Raises:
+        TypeError: Not a sequence of :class:`~trio_zookeeper.ACL`.
+        ValueError: An empty sequence.
+    """
+    if acl is None:
+        return None
+    seq: object = acl
+    if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence):
+        raise TypeError(f"acl must be a sequence of ACL entries or None, not {acl!r}")
+    entries = tuple(acl)
+    if not entries:
+        raise ValueError("acl must not be empty (None means the client's default ACL)")
+    for entry in entries:
+        if not isinstance(entry, ACL):
+            raise TypeError(f"acl entries must be trio_zookeeper.ACL, not {entry!r}")
+    return entries
+
+
+def acl_kw(acl: Sequence[ACL] | None) -> dict[str, Any]:
+    """Keyword arguments passing ``acl`` to a create: none for None (the client's default)."""
+    return {} if acl is None else {"acl": acl}
+
+
+def no_auth(path: str, what: str, acl: Sequence[ACL] | None, exc: NoAuthError) -> NoAuthError:
+    """A :class:`~trio_zookeeper.NoAuthError` that names the path and the ACL problem."""
+    given = "the client's default ACL" if acl is None else f"acl={list(acl)!r}"
+    error = NoAuthError(
+        f"{what} {path}: this session is not allowed to use the nodes it works with "
+        f"(created with {given}); give the session's own identity READ, WRITE, CREATE "
+        "and DELETE in the ACL, or authenticate first"
+    )
+    error.__cause__ = exc
+    return error
+
+
+# Clients whose server refused a CONTAINER create (older than 3.5.3): use PERSISTENT.
+_NO_CONTAINERS: weakref.WeakSet[ZooKeeper] = weakref.WeakSet()
+
+
+async def _create_dir(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None) -> None:
+    if zk not in _NO_CONTAINERS:
+        try:
+            await zk.create(path, b"", mode=CreateMode.CONTAINER, **acl_kw(acl))
+            return
+        except UnimplementedError:
+            _NO_CONTAINERS.add(zk)
+    await zk.create(path, b"", mode=CreateMode.PERSISTENT, **acl_kw(acl))
+
+
+async def ensure_container(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None = None) -> None:
+    """Create ``path`` and its missing ancestors as CONTAINER nodes (``mkdir -p``).
+
+    The server deletes a container once its last child is gone, so recipe
+    directories do not pile up (Curator's ``creatingParentContainersIfNeeded``).
+    A server without containers gets PERSISTENT nodes instead. Existing nodes
+    are left alone. Retries across connection losses.
+
+    Args:
+        zk: The client.
+        path: The directory.
+        acl: Their ACL; None for the client's default.
+    """
+    if path == "/":
+        await trio.lowlevel.checkpoint()
+        return
+    if await retry(zk, zk.exists, path) is not None:
+        return
+    parts = path.strip("/").split("/")
+    for i in range(1, len(parts) + 1):
+        node = "/" + "/".join(parts[:i])
+        while True:
+            try:
+                await _create_dir(zk, node, acl)
+            except NodeExistsError:
+                pass
+            except NoNodeError:
+                # A container ancestor was removed under us: start over.
+                await ensure_container(zk, node.rsplit("/", 1)[0] or "/", acl)
+                continue
+            except (ConnectionLossError, SessionExpiredError):
+                await zk.wait_connected()
+                continue
+            break
+
+
+async def ensure_parents(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None = None) -> None:
+    """Create the missing ancestors of ``path`` (not ``path``) as containers.
+
+    See :func:`ensure_container`.
+    """
+    await ensure_container(zk, path.rsplit("/", 1)[0] or "/", acl)
 
 
 def new_guid() -> str:
@@ -262,13 +409,17 @@ async def protected_create(
     prefix: str,
     data: bytes,
     mode: CreateMode,
+    *,
+    acl: Sequence[ACL] | None = None,
+    ttl: int | None = None,
 ) -> tuple[str, Stat]:
     """Create ``parent/prefix`` (plus a sequence number for sequential modes), exactly once.
 
     ``prefix`` must start with a GUID of the caller. After a connection loss
     (outcome unknown) the parent's children are listed for that prefix: the
     node is adopted if the lost create was applied, and created otherwise; a
-    second node is never made. Missing parents are created.
+    second node is never made. Missing parents are created as containers
+    (:func:`ensure_container`) with the same ACL.
 
     Args:
         zk: The client.
@@ -276,6 +427,8 @@ async def protected_create(
         prefix: The node name, or its start for sequential modes.
         data: The node's data.
         mode: The create mode.
+        acl: The node's (and new parents') ACL; None for the client's default.
+        ttl: For the TTL modes, milliseconds.
 
     Returns:
         The node's path and its Stat.
@@ -286,7 +439,7 @@ async def protected_create(
         trio.ClosedResourceError: The client was closed.
     """
     path = join_path(parent, prefix)
-    sequential = mode in (CreateMode.EPHEMERAL_SEQUENTIAL, CreateMode.PERSISTENT_SEQUENTIAL)
+    sequential = CreateMode(mode).is_sequential
     maybe_created = False
     while True:
         if maybe_created:
@@ -297,14 +450,14 @@ async def protected_create(
                     return found, stat
             maybe_created = False
         try:
-            return await zk.create2(path, data, mode=mode)
+            return await zk.create2(path, data, mode=mode, ttl=ttl, **acl_kw(acl))
         except ConnectionLossError:
             maybe_created = True
             await zk.wait_connected()
         except SessionExpiredError:
             await zk.wait_connected()
         except NoNodeError:
-            await retry(zk, zk.ensure_path, parent)
+            await ensure_container(zk, parent, acl)
         except NodeExistsError:
             # Only for a non-sequential name, which holds our GUID: a create
             # of ours whose reply was lost. Adopt it unless it is an ephemeral
@@ -318,7 +471,7 @@ async def protected_create(
 
 
 def _is_ephemeral(mode: CreateMode) -> bool:
-    return mode in (CreateMode.EPHEMERAL, CreateMode.EPHEMERAL_SEQUENTIAL)
+    return CreateMode(mode).is_ephemeral
 
 
 async def watch_node_gone(zk: ZooKeeper, path: str) -> str:

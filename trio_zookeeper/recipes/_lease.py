@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from .. import ConnectionLossError, NoNodeError, SessionExpiredError, ZooKeeper, ZooKeeperError
-from ._common import check_path, join_path, retry
+from ._common import Layout, check_path, join_path, retry
 from ._lock import _Contender
 
 __all__ = ["Lease"]
@@ -29,8 +29,10 @@ def _utcnow() -> datetime.datetime:
 
 
 class _LeaseLock(_Contender):
-    _NODE_NAME = "__lock__"
-    _WAITS_FOR: ClassVar[frozenset[str]] = frozenset({"__lock__"})
+    _NAMES: ClassVar[dict[Layout, tuple[str, frozenset[str]]]] = {
+        Layout.KAZOO: ("__lock__", frozenset({"__lock__"})),
+        Layout.CURATOR: ("lock-", frozenset({"lock-"})),
+    }
 
 
 class Lease:

@@ -1,8 +1,9 @@
 // A Curator 5 peer for the interoperability tests (tests/recipes/test_curator_interop.py).
 //
 // Usage: java CuratorPeer CONNECT_STRING
-// Reads commands from stdin, one per line: "TAG COMMAND ARG...". Each command runs on its own
-// thread and answers one line "TAG ok RESULT" or "TAG err MESSAGE". Events that are not answers
+// Reads commands from stdin, one per line: "TAG COMMAND HANDLE ARG...". The commands of one
+// handle run in order on that handle's own thread (Curator's locks belong to the thread that
+// acquired them); each answers one line "TAG ok RESULT" or "TAG err MESSAGE". Events that are not answers
 // (leadership gained or lost, count changes) are lines "! HANDLE EVENT ...". Objects (clients,
 // locks, selectors, ...) are named by handles chosen by the caller.
 import java.io.BufferedReader;
@@ -68,20 +69,22 @@ public final class CuratorPeer {
 
     public static void main(String[] args) throws Exception {
         connectString = args[0];
-        ExecutorService pool = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r);
-            t.setDaemon(true);
-            return t;
-        });
+        Map<String, ExecutorService> threads = new ConcurrentHashMap<>();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         emit("ready");
         String line;
         while ((line = in.readLine()) != null) {
             final String[] parts = line.trim().split(" ");
-            if (parts.length < 2) {
+            if (parts.length < 3) {
+                emit(parts[0] + " err usage: TAG COMMAND HANDLE ARG...");
                 continue;
             }
-            pool.submit(() -> {
+            ExecutorService thread = threads.computeIfAbsent(parts[2], k -> Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "handle-" + k);
+                t.setDaemon(true);
+                return t;
+            }));
+            thread.submit(() -> {
                 try {
                     emit(parts[0] + " ok " + run(parts));
                 } catch (Throwable e) {

@@ -152,8 +152,15 @@ class CuratorPeer:
 async def open_curator_peer(classpath: str, connect_string: str) -> AsyncIterator[CuratorPeer]:
     """Start the peer for the block; it exits when its stdin closes (killed if it hangs)."""
     process = await trio.lowlevel.open_process(
-        ["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", classpath, "CuratorPeer",
-         connect_string],
+        [
+            "java",
+            "-Xshare:auto",
+            "-XX:TieredStopAtLevel=1",
+            "-cp",
+            classpath,
+            "CuratorPeer",
+            connect_string,
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )

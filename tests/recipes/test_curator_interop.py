@@ -158,7 +158,8 @@ async def test_semaphore_leases_counted_across_languages(zk: ZooKeeper, java: Cu
         await java.call("semaphore", "s", "c", path, 2)
         assert await java.call("lease", "s", 5000) == "true"
         async with Semaphore(zk, path, "py", max_leases=2, layout=CURATOR) as sem:
-            assert sem.lease is not None and sem.lease.startswith(f"{path}/leases/_c_")
+            assert sem.lease is not None
+            assert sem.lease.startswith(f"{path}/leases/_c_")
             assert sorted(await sem.lease_holders())[1] == "py"
             # Two leases are out (one Java, one ours): a third is refused.
             assert await java.call("lease", "s", 300) == "false"
@@ -224,7 +225,8 @@ async def test_leader_latch_across_languages(zk: ZooKeeper, java: CuratorPeer) -
         await java.event("l1", "leader")
         latch = LeaderLatch(zk, path, identifier="py-1")
         async with latch:
-            assert latch.node is not None and latch.node[-16:-10] == "latch-"
+            assert latch.node is not None
+            assert latch.node[-16:-10] == "latch-"
             assert PROTECTED.match(latch.node.rsplit("/", 1)[1])
             assert not latch.has_leadership
             assert await latch.participants() == ["java-1", "py-1"]

@@ -187,8 +187,9 @@ class ServiceInstance:
     def build_uri(self, **variables: object) -> str:
         """Fill the URI template, as Curator's ``buildUriSpec``.
 
-        ``{scheme}`` is ``https`` when ``ssl_port`` is set, else ``http``; ``{name}``, ``{id}``, ``{address}``, ``{port}``,
-        ``{ssl-port}`` come from the instance; ``variables`` add or override.
+        ``{scheme}`` is ``https`` when ``ssl_port`` is set, else ``http``;
+        ``{name}``, ``{id}``, ``{address}``, ``{port}``, ``{ssl-port}`` come
+        from the instance; ``variables`` add or override.
 
         Returns:
             The URI ("" without a template).

@@ -22,6 +22,7 @@ from ._acl import (
 )
 from ._client import (
     MAX_TTL_MS,
+    ACLProvider,
     MultiRead,
     Transaction,
     WatchingClient,
@@ -98,6 +99,7 @@ __all__ = [
     "MAX_TTL_MS",
     "OPEN_ACL_UNSAFE",
     "READ_ACL_UNSAFE",
+    "ACLProvider",
     "APIError",
     "AddWatchMode",
     "AuthFailedError",

@@ -125,6 +125,12 @@ def _check_acl(acl: object) -> tuple[ACL, ...]:
 _PRIVATE = object()
 
 
+#: What ``open_zookeeper(default_acl=...)`` takes: one ACL for every node, or
+#: a provider called with each node's path (relative to the chroot) that
+#: returns the ACL for that node (Curator's ``ACLProvider``).
+ACLProvider = Callable[[str], Sequence[ACL]]
+
+
 @final
 class ZooKeeper:
     """A ZooKeeper session, made by :func:`open_zookeeper`.
@@ -142,7 +148,14 @@ class ZooKeeper:
     string, if any.
     """
 
-    def __init__(self, session: Session, *, watch_buffer: int, _private: object = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        watch_buffer: int,
+        default_acl: Sequence[ACL] | ACLProvider = OPEN_ACL_UNSAFE,
+        _private: object = None,
+    ) -> None:
         if _private is not _PRIVATE:
             raise TypeError(
                 "ZooKeeper has no public constructor; "
@@ -151,6 +164,42 @@ class ZooKeeper:
         self._session = session
         self._chroot = session.chroot
         self._watch_buffer = watch_buffer
+        self._default_acl: tuple[ACL, ...] | None = None
+        self._acl_provider: ACLProvider | None = None
+        if callable(default_acl):
+            self._acl_provider = default_acl
+        else:
+            self._default_acl = _check_acl(default_acl)
+
+    # ================================================================= ACLs
+    def acl_for(self, path: str) -> tuple[ACL, ...]:
+        """The ACL this client gives a node it creates at ``path`` without ``acl=``.
+
+        It is the ``default_acl`` of :func:`open_zookeeper` (``OPEN_ACL_UNSAFE``
+        when none was given), or what its ACL provider returns for ``path``.
+
+        Args:
+            path: The node's path, relative to the chroot.
+
+        Returns:
+            The ACL.
+
+        Raises:
+            ValueError: The provider returned something that is not a
+                non-empty sequence of ACL entries.
+        """
+        if self._default_acl is not None:
+            return self._default_acl
+        assert self._acl_provider is not None
+        try:
+            return _check_acl(self._acl_provider(path))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"the default_acl provider gave an invalid ACL for {path}: {exc}"
+            ) from exc
+
+    def _acl(self, acl: Sequence[ACL] | None, path: str) -> Sequence[ACL]:
+        return self.acl_for(path) if acl is None else acl
 
     # ================================================================ state
     @property
@@ -273,7 +322,7 @@ class ZooKeeper:
         self,
         path: str,
         data: bytes,
-        acl: Sequence[ACL],
+        acl: Sequence[ACL] | None,
         mode: CreateMode,
         ttl: int | None,
         *,
@@ -282,7 +331,7 @@ class ZooKeeper:
         mode = CreateMode(mode)
         server_path = self._path(path, sequential=mode.is_sequential)
         data = _check_data(data)
-        acl_t = _check_acl(acl)
+        acl_t = _check_acl(self._acl(acl, path))
         if mode.is_ttl:
             if ttl is None:
                 raise ValueError(f"mode {mode.name} needs ttl= (milliseconds)")
@@ -305,7 +354,7 @@ class ZooKeeper:
         path: str,
         data: bytes = b"",
         *,
-        acl: Sequence[ACL] = OPEN_ACL_UNSAFE,
+        acl: Sequence[ACL] | None = None,
         mode: CreateMode = CreateMode.PERSISTENT,
         ttl: int | None = None,
         makepath: bool = False,
@@ -316,13 +365,15 @@ class ZooKeeper:
             path: The node's path. For a sequential mode the server appends a
                 10-digit counter (the path may then end with ``/``).
             data: The node's data.
-            acl: Its access-control list.
+            acl: Its access-control list; by default the client's
+                ``default_acl`` (see :meth:`acl_for`).
             mode: PERSISTENT, EPHEMERAL, the SEQUENTIAL variants, CONTAINER,
                 or a TTL mode.
             ttl: For the TTL modes: milliseconds without change (and without
                 children) after which the server may delete the node. Needs
                 ``zookeeper.extendedTypesEnabled=true`` on the server.
-            makepath: Create missing parent nodes (as persistent nodes).
+            makepath: Create missing parent nodes (as persistent nodes, with
+                ``acl`` if given, else each with the client's default ACL).
 
         Returns:
             The path of the created node (with its sequence suffix).
@@ -341,7 +392,7 @@ class ZooKeeper:
         path: str,
         data: bytes = b"",
         *,
-        acl: Sequence[ACL] = OPEN_ACL_UNSAFE,
+        acl: Sequence[ACL] | None = None,
         mode: CreateMode = CreateMode.PERSISTENT,
         ttl: int | None = None,
         makepath: bool = False,
@@ -359,7 +410,7 @@ class ZooKeeper:
         self,
         path: str,
         data: bytes,
-        acl: Sequence[ACL],
+        acl: Sequence[ACL] | None,
         mode: CreateMode,
         ttl: int | None,
         makepath: bool,
@@ -380,13 +431,19 @@ class ZooKeeper:
         assert isinstance(response, CreateResponse)
         return self._strip(response.path), None
 
-    async def ensure_path(self, path: str, *, acl: Sequence[ACL] = OPEN_ACL_UNSAFE) -> None:
+    async def ensure_path(self, path: str, *, acl: Sequence[ACL] | None = None) -> None:
         """Create ``path`` and any missing parents as persistent nodes (``mkdir -p``).
 
         Nodes that already exist are left as they are.
+
+        Args:
+            path: The node to create.
+            acl: The ACL of every node created; by default each gets the
+                client's default ACL for its path (see :meth:`acl_for`).
         """
         validate_path(path)
-        _check_acl(acl)
+        if acl is not None:
+            _check_acl(acl)
         if path == "/":
             await trio.lowlevel.checkpoint()
             return
@@ -968,7 +1025,7 @@ class Transaction:
         path: str,
         data: bytes = b"",
         *,
-        acl: Sequence[ACL] = OPEN_ACL_UNSAFE,
+        acl: Sequence[ACL] | None = None,
         mode: CreateMode = CreateMode.PERSISTENT,
         ttl: int | None = None,
     ) -> Transaction:
@@ -1086,6 +1143,7 @@ async def open_zookeeper(
     watch_buffer: int = 1024,
     close_timeout: float = 2.0,
     stream_factory: StreamFactory | None = None,
+    default_acl: Sequence[ACL] | ACLProvider | None = None,
 ) -> AsyncIterator[ZooKeeper]:
     """Connect to a ZooKeeper ensemble for the duration of an ``async with`` block.
 
@@ -1123,6 +1181,14 @@ async def open_zookeeper(
         close_timeout: How long closing waits for the server's answer.
         stream_factory: A test seam: ``async (host, port) -> trio.abc.Stream``
             used instead of TCP.
+        default_acl: The ACL of every node this client creates without an
+            explicit ``acl=``: ``create``, the parents made by ``makepath``
+            and ``ensure_path``, and every recipe's nodes. Either one ACL (a
+            sequence of :class:`ACL` entries) or a provider, a function of
+            the node's path (relative to the chroot) returning its ACL.
+            ``OPEN_ACL_UNSAFE`` when not given. An ACL that leaves out the
+            session's own identity makes nodes it cannot read back: see the
+            ACL section of the TLS and authentication guide.
 
     Yields:
         The connected :class:`ZooKeeper` client.
@@ -1141,6 +1207,10 @@ async def open_zookeeper(
     auth_bytes = [(s, c.encode() if isinstance(c, str) else c) for s, c in auth]
     if (session_id is None) != (session_password is None):
         raise ValueError("session_id and session_password go together")
+    if default_acl is None:
+        default_acl = OPEN_ACL_UNSAFE
+    elif not callable(default_acl):
+        default_acl = _check_acl(default_acl)
     session = Session(
         connect,
         session_timeout=float(session_timeout),
@@ -1156,7 +1226,7 @@ async def open_zookeeper(
         session_password=session_password,
         sasl=sasl,
     )
-    zk = ZooKeeper(session, watch_buffer=watch_buffer, _private=_PRIVATE)
+    zk = ZooKeeper(session, watch_buffer=watch_buffer, default_acl=default_acl, _private=_PRIVATE)
     body_error: BaseException | None = None
     to_raise: BaseException | None = None
     try:

@@ -54,13 +54,13 @@ __all__ = [
     "LeadershipLostError",
     "LockLostError",
     "LossPolicy",
-    "acl_kw",
     "background",
     "check_acl",
     "check_path",
     "cleanup_prefix",
     "curator_prefix",
     "ensure_container",
+    "ensure_node",
     "ensure_parents",
     "guaranteed_delete",
     "held_scope",
@@ -178,11 +178,6 @@ def check_acl(acl: Sequence[ACL] | None) -> tuple[ACL, ...] | None:
     return entries
 
 
-def acl_kw(acl: Sequence[ACL] | None) -> dict[str, Any]:
-    """Keyword arguments passing ``acl`` to a create: none for None (the client's default)."""
-    return {} if acl is None else {"acl": acl}
-
-
 def no_auth(path: str, what: str, acl: Sequence[ACL] | None, exc: NoAuthError) -> NoAuthError:
     """A :class:`~trio_zookeeper.NoAuthError` that names the path and the ACL problem."""
     given = "the client's default ACL" if acl is None else f"acl={list(acl)!r}"
@@ -202,11 +197,11 @@ _NO_CONTAINERS: weakref.WeakSet[ZooKeeper] = weakref.WeakSet()
 async def _create_dir(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None) -> None:
     if zk not in _NO_CONTAINERS:
         try:
-            await zk.create(path, b"", mode=CreateMode.CONTAINER, **acl_kw(acl))
+            await zk.create(path, b"", mode=CreateMode.CONTAINER, acl=acl)
             return
         except UnimplementedError:
             _NO_CONTAINERS.add(zk)
-    await zk.create(path, b"", mode=CreateMode.PERSISTENT, **acl_kw(acl))
+    await zk.create(path, b"", mode=CreateMode.PERSISTENT, acl=acl)
 
 
 async def ensure_container(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None = None) -> None:
@@ -251,6 +246,26 @@ async def ensure_parents(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None = N
     See :func:`ensure_container`.
     """
     await ensure_container(zk, path.rsplit("/", 1)[0] or "/", acl)
+
+
+async def ensure_node(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None = None) -> None:
+    """Create ``path`` as a PERSISTENT node if missing, its missing ancestors as containers.
+
+    For nodes that must outlive being empty (a queue, a barrier, a counter),
+    which kazoo clients expect to keep existing.
+    """
+    while True:
+        if await retry(zk, zk.exists, path) is not None:
+            return
+        try:
+            await zk.create(path, b"", acl=acl)
+            return
+        except NodeExistsError:
+            return
+        except NoNodeError:
+            await ensure_parents(zk, path, acl)
+        except (ConnectionLossError, SessionExpiredError):
+            await zk.wait_connected()
 
 
 def new_guid() -> str:
@@ -450,7 +465,7 @@ async def protected_create(
                     return found, stat
             maybe_created = False
         try:
-            return await zk.create2(path, data, mode=mode, ttl=ttl, **acl_kw(acl))
+            return await zk.create2(path, data, mode=mode, ttl=ttl, acl=acl)
         except ConnectionLossError:
             maybe_created = True
             await zk.wait_connected()

@@ -60,7 +60,6 @@ from ._common import (
     Layout,
     LockLostError,
     LossPolicy,
-    acl_kw,
     check_acl,
     check_path,
     cleanup_prefix,
@@ -490,7 +489,7 @@ class Semaphore(_HeldBlock):
         data = str(self.max_leases).encode()
         while True:
             try:
-                await zk.create(self.path, data, mode=CreateMode.CONTAINER, **acl_kw(self.acl))
+                await zk.create(self.path, data, mode=CreateMode.CONTAINER, acl=self.acl)
                 return
             except NodeExistsError:
                 pass

@@ -24,7 +24,7 @@ from .. import (
     Stat,
     ZooKeeper,
 )
-from ._common import acl_kw, check_acl, check_path, ensure_parents, no_auth, retry
+from ._common import check_acl, check_path, ensure_parents, no_auth, retry
 
 __all__ = ["SharedCount"]
 
@@ -89,7 +89,7 @@ class SharedCount:
         while True:
             try:
                 await zk.create(
-                    self.path, _INT.pack(self.seed), mode=CreateMode.PERSISTENT, **acl_kw(self.acl)
+                    self.path, _INT.pack(self.seed), mode=CreateMode.PERSISTENT, acl=self.acl
                 )
                 return
             except NodeExistsError:

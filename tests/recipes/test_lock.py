@@ -10,6 +10,7 @@ import trio
 
 from trio_zookeeper import ZooKeeper, ZooKeeperError
 from trio_zookeeper.recipes import (
+    Layout,
     Lock,
     LockLostError,
     LossPolicy,
@@ -26,11 +27,19 @@ pytestmark = pytest.mark.server
 LOCK = "/locks/x"
 
 
+@pytest.fixture(params=[Layout.KAZOO, Layout.CURATOR], ids=["kazoo", "curator"])
+def layout(request: pytest.FixtureRequest) -> Layout:
+    """Run the test in both node layouts."""
+    return request.param  # type: ignore[no-any-return]
+
+
 def count_is(n: int) -> Callable[[list[str]], bool]:
     return lambda children: len(children) == n
 
 
-async def test_mutual_exclusion_many_clients(connect: Connect, rng: random.Random) -> None:
+async def test_mutual_exclusion_many_clients(
+    layout: Layout, connect: Connect, rng: random.Random
+) -> None:
     holders: list[tuple[int, str]] = []  # (czxid, who) in acquisition order
     active = 0
     max_active = 0
@@ -40,7 +49,7 @@ async def test_mutual_exclusion_many_clients(connect: Connect, rng: random.Rando
         nonlocal active, max_active
         local = random.Random(seed)
         for _ in range(rounds):
-            lock = Lock(zk, LOCK, identifier=name)
+            lock = Lock(zk, LOCK, identifier=name, layout=layout)
             async with lock:
                 active += 1
                 max_active = max(max_active, active)
@@ -70,34 +79,34 @@ async def test_mutual_exclusion_many_clients(connect: Connect, rng: random.Rando
             assert await children(a, LOCK) == []
 
 
-async def test_waiters_watch_only_predecessor_in_order(zk: ZooKeeper) -> None:
+async def test_waiters_watch_only_predecessor_in_order(layout: Layout, zk: ZooKeeper) -> None:
     order: list[str] = []
     with trio.fail_after(15):
         release = trio.Event()
         async with trio.open_nursery() as nursery:
-            await nursery.start(hold, Lock(zk, LOCK, "first"), release)
+            await nursery.start(hold, Lock(zk, LOCK, "first", layout=layout), release)
 
             async def waiter(name: str) -> None:
-                async with Lock(zk, LOCK, name):
+                async with Lock(zk, LOCK, name, layout=layout):
                     order.append(name)
 
             for i, name in enumerate(["a", "b", "c"]):
                 nursery.start_soon(waiter, name)
                 await wait_children(zk, LOCK, count_is(i + 2))
-            assert await Lock(zk, LOCK).contenders() == ["first", "a", "b", "c"]
+            assert await Lock(zk, LOCK, layout=layout).contenders() == ["first", "a", "b", "c"]
             release.set()
         assert order == ["a", "b", "c"]
 
 
 @pytest.mark.parametrize("point", ["before-send", "in-flight", "waiting"])
 async def test_cancelled_waiter_leaves_no_node(
-    zk: ZooKeeper, point: str, rng: random.Random
+    layout: Layout, zk: ZooKeeper, point: str, rng: random.Random
 ) -> None:
     with trio.fail_after(15):
-        async with Lock(zk, LOCK, "holder") as holder:
+        async with Lock(zk, LOCK, "holder", layout=layout) as holder:
             assert holder.node is not None
             for _ in range(5):
-                waiter = Lock(zk, LOCK, "waiter")
+                waiter = Lock(zk, LOCK, "waiter", layout=layout)
                 if point == "before-send":
                     with trio.move_on_after(0):
                         await waiter.__aenter__()
@@ -134,19 +143,21 @@ async def test_lost_create_reply_is_recovered(
                 assert await children(zk, LOCK) == []
 
 
-async def test_user_exception_and_outer_cancel_pass_through(zk: ZooKeeper) -> None:
+async def test_user_exception_and_outer_cancel_pass_through(layout: Layout, zk: ZooKeeper) -> None:
     with trio.fail_after(10):
         with pytest.raises(KeyError):
-            async with Lock(zk, LOCK):
+            async with Lock(zk, LOCK, layout=layout):
                 raise KeyError("mine")
         with trio.move_on_after(0.05) as scope:
-            async with Lock(zk, LOCK):
+            async with Lock(zk, LOCK, layout=layout):
                 await trio.sleep_forever()
         assert scope.cancelled_caught
         assert await children(zk, LOCK) == []
 
 
-async def test_lock_node_deleted_cancels_body(zk: ZooKeeper, connect: Connect) -> None:
+async def test_lock_node_deleted_cancels_body(
+    layout: Layout, zk: ZooKeeper, connect: Connect
+) -> None:
     with trio.fail_after(10):
         async with connect() as admin:
             entered = trio.Event()
@@ -159,14 +170,14 @@ async def test_lock_node_deleted_cancels_body(zk: ZooKeeper, connect: Connect) -
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(vandal)
                 with pytest.raises(LockLostError, match="deleted"):  # noqa: PT012 - the block under test
-                    async with Lock(zk, LOCK, cancel_on=LossPolicy.LOST):
+                    async with Lock(zk, LOCK, cancel_on=LossPolicy.LOST, layout=layout):
                         entered.set()
                         await trio.sleep_forever()
         assert issubclass(LockLostError, ZooKeeperError)
 
 
 async def test_suspension_cancels_body(
-    zookeeper_server: ZooKeeperServer, chroot: str, hosts: str
+    layout: Layout, zookeeper_server: ZooKeeperServer, chroot: str, hosts: str
 ) -> None:
     """The connection drops (RST): the body is cancelled, LockLostError, node cleaned."""
     from trio_zookeeper import open_zookeeper
@@ -181,7 +192,7 @@ async def test_suspension_cancels_body(
                 session = zk.session_id
                 cancelled = trio.Event()
                 with pytest.raises(LockLostError, match="suspended"):  # noqa: PT012 - the block under test
-                    async with Lock(zk, LOCK, "fragile"):
+                    async with Lock(zk, LOCK, "fragile", layout=layout):
                         await wait_children(observer, LOCK, lambda c: len(c) == 1)
                         try:
                             async with trio.open_nursery() as nursery:
@@ -279,20 +290,22 @@ async def test_cancelled_client_scope_does_not_hang(connect: Connect) -> None:
                 nursery.cancel_scope.cancel()
 
 
-async def test_read_write_lock(zk: ZooKeeper) -> None:
+async def test_read_write_lock(layout: Layout, zk: ZooKeeper) -> None:
     with trio.fail_after(15):
         events: list[str] = []
         release = trio.Event()
         async with trio.open_nursery() as nursery:
-            await nursery.start(hold, ReadLock(zk, LOCK, "r1"), release)
-            await nursery.start(hold, ReadLock(zk, LOCK, "r2"), release)  # readers share
+            await nursery.start(hold, ReadLock(zk, LOCK, "r1", layout=layout), release)
+            await nursery.start(
+                hold, ReadLock(zk, LOCK, "r2", layout=layout), release
+            )  # readers share
 
             async def writer() -> None:
-                async with WriteLock(zk, LOCK, "w"):
+                async with WriteLock(zk, LOCK, "w", layout=layout):
                     events.append("w")
 
             async def late_reader() -> None:
-                async with ReadLock(zk, LOCK, "r3"):
+                async with ReadLock(zk, LOCK, "r3", layout=layout):
                     events.append("r3")
 
             nursery.start_soon(writer)
@@ -304,7 +317,7 @@ async def test_read_write_lock(zk: ZooKeeper) -> None:
         assert events == ["w", "r3"]
 
 
-async def test_semaphore(connect: Connect, rng: random.Random) -> None:
+async def test_semaphore(layout: Layout, connect: Connect, rng: random.Random) -> None:
     active = 0
     peak = 0
     with trio.fail_after(20):
@@ -312,7 +325,7 @@ async def test_semaphore(connect: Connect, rng: random.Random) -> None:
 
             async def user(zk: ZooKeeper, name: str) -> None:
                 nonlocal active, peak
-                async with Semaphore(zk, "/sem", name, max_leases=2) as sem:
+                async with Semaphore(zk, "/sem", name, max_leases=2, layout=layout) as sem:
                     active += 1
                     peak = max(peak, active)
                     assert name in await sem.lease_holders()
@@ -323,11 +336,16 @@ async def test_semaphore(connect: Connect, rng: random.Random) -> None:
                 for i in range(6):
                     nursery.start_soon(user, (a, b)[i % 2], f"u{i}")
             assert peak == 2
-            assert await children(a, "/sem") == []
-            assert await children(a, "/sem-__lock__") == []
-            with pytest.raises(ValueError, match="max_leases"):
-                async with Semaphore(a, "/sem", max_leases=3):
-                    pass
+            if layout is Layout.CURATOR:
+                assert await children(a, "/sem/leases") == []
+                assert await children(a, "/sem/locks") == []
+            else:
+                assert await children(a, "/sem") == []
+            if layout is Layout.KAZOO:
+                assert await children(a, "/sem-__lock__") == []
+                with pytest.raises(ValueError, match="max_leases"):
+                    async with Semaphore(a, "/sem", max_leases=3, layout=layout):
+                        pass
 
 
 async def test_semaphore_cancelled_waiter_leaves_nothing(zk: ZooKeeper) -> None:

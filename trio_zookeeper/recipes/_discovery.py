@@ -330,6 +330,8 @@ class ServiceDiscovery:
             ids = await retry(zk, zk.get_children, path)
         except NoNodeError:
             return []
+        except NoAuthError as exc:
+            raise no_auth(path, "service discovery", self.acl, exc) from None
         out: list[ServiceInstance] = []
         for instance_id in sorted(ids):
             try:

@@ -213,9 +213,6 @@ class LeaderLatch:
                         acl=self.acl,
                     )
                     self.node, self._session_id = node, stat.ephemeral_owner
-                if not started:
-                    started = True
-                    task_status.started()
                 name = self.node.rsplit("/", 1)[1]
                 children = await retry(zk, zk.get_children, self.path)
                 if zk.session_id != self._session_id or name not in children:
@@ -223,6 +220,9 @@ class LeaderLatch:
                     continue
                 predecessor = self._names._predecessor(name, children)
                 self._set_leader(predecessor is None)
+                if not started:
+                    started = True
+                    task_status.started()
                 watched = self.node if predecessor is None else join_path(self.path, predecessor)
                 await self._wait_disturbed(watched)
         except NoAuthError as exc:

@@ -132,9 +132,17 @@ class PersistentNode:
         zk = self._zk
         while True:
             try:
-                return await protected_create(
+                path, stat = await protected_create(
                     zk, self._parent, self._name, self.data, self.mode, acl=self.acl, ttl=self.ttl
                 )
+                if stat.data_length != len(self.data) or stat.version > 0:
+                    # Perhaps adopted (a persistent node already there): our data.
+                    data, _ = await retry(zk, zk.get_data, path)
+                    if data != self.data:
+                        stat = await retry(zk, zk.set_data, path, self.data)
+                return path, stat
+            except NoNodeError:
+                continue  # adopted, then deleted at once: create again
             except NodeExistsError:
                 if self.mode.is_ephemeral:
                     # Another session's node (maybe our expired one): wait for it to go.

@@ -13,6 +13,7 @@ import trio
 from kazoo.client import KazooClient
 
 from trio_zookeeper import NoNodeError, ZooKeeper, open_zookeeper
+from trio_zookeeper.recipes import LeaderLatch
 from trio_zookeeper.testing import ExternalZooKeeperServer, ZooKeeperServer
 
 Server = ZooKeeperServer | ExternalZooKeeperServer
@@ -98,3 +99,8 @@ async def children(zk: ZooKeeper, path: str) -> list[str]:
         return await zk.get_children(path)
     except NoNodeError:
         return []
+
+
+def leads(latch: LeaderLatch) -> bool:
+    """``latch.has_leadership``, read afresh (not narrowed by earlier asserts)."""
+    return latch.has_leadership

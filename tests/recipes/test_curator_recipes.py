@@ -36,7 +36,7 @@ from trio_zookeeper.recipes import (
     SharedCount,
 )
 
-from .conftest import Connect, children
+from .conftest import Connect, children, leads
 
 pytestmark = pytest.mark.server
 
@@ -164,7 +164,7 @@ async def test_leader_latch_handover_and_structural_loss(zk: ZooKeeper, connect:
             async with first:
                 await first.wait_leader()
                 async with second:
-                    assert not second.has_leadership
+                    assert not leads(second)
                     assert await second.participants() == ["a", "b"]
                     assert await second.leader() == "a"
                     async with second.changes() as changes:
@@ -178,8 +178,8 @@ async def test_leader_latch_handover_and_structural_loss(zk: ZooKeeper, connect:
                     async with first.changes() as changes:
                         while await changes.receive():
                             pass
-                    assert not first.has_leadership
-                assert not second.has_leadership
+                    assert not leads(first)
+                assert not leads(second)
                 await first.wait_leader()
             assert await LeaderLatch(zk, "/latch").participants() == []
             with pytest.raises(RuntimeError, match="async with"):

@@ -25,8 +25,9 @@ import socket
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 import trio
 
@@ -50,6 +51,7 @@ from .. import (
 )
 
 __all__ = [
+    "BackgroundBlock",
     "Layout",
     "LeadershipLostError",
     "LockLostError",
@@ -647,6 +649,54 @@ async def held_scope(
             raise body_error
         finally:
             body_error = None
+
+
+class BackgroundBlock:
+    """``async with`` running ``self._run`` in the background, then ``self._after_exit``.
+
+    ``_run`` is started with ``nursery.start`` (entering returns once it
+    calls ``task_status.started()``); its failure cancels the block (see
+    :func:`background`). ``_after_exit`` runs (shielded by the subclass as
+    needed) whenever the block ends, or entering fails.
+    """
+
+    _WHAT: str = "recipe"
+    _bg: AbstractAsyncContextManager[Any] | None = None
+
+    async def _run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        raise NotImplementedError
+
+    async def _after_exit(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def _entered(self) -> bool:
+        return self._bg is not None
+
+    async def __aenter__(self) -> Self:
+        if self._bg is not None:
+            raise RuntimeError(f"this {type(self).__name__} is already entered")
+        cm = background(self._run, what=self._WHAT)
+        try:
+            await cm.__aenter__()
+        except BaseException:
+            await self._after_exit()
+            raise
+        self._bg = cm
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        cm, self._bg = self._bg, None
+        assert cm is not None
+        try:
+            return await cm.__aexit__(exc_type, exc, tb)
+        finally:
+            await self._after_exit()
 
 
 @asynccontextmanager

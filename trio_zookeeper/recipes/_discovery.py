@@ -35,6 +35,7 @@ __all__ = ["ServiceDiscovery", "ServiceInstance"]
 _SERVICE_TYPES = ("DYNAMIC", "STATIC", "PERMANENT", "DYNAMIC_SEQUENTIAL")
 _URI_PART = re.compile(r"\{([^{}]*)\}")
 _DEFAULT_PAYLOAD_CLASS = "java.util.LinkedHashMap"
+_MODES = {"DYNAMIC": CreateMode.EPHEMERAL, "DYNAMIC_SEQUENTIAL": CreateMode.EPHEMERAL_SEQUENTIAL}
 
 
 def _now_ms() -> int:
@@ -261,10 +262,13 @@ class ServiceDiscovery:
         key = (instance.name, instance.id)
         if key in self._registered:
             raise RuntimeError(f"service {instance.name}/{instance.id} is already registered")
-        mode = CreateMode.EPHEMERAL if instance.service_type == "DYNAMIC" else CreateMode.PERSISTENT
+        mode = _MODES.get(instance.service_type, CreateMode.PERSISTENT)
         node = PersistentNode(
             self._zk, self._path(*key), instance.to_json(), mode=mode, acl=self.acl
         )
+        # As Curator: a registration of that name and id left by another
+        # session (a crashed instance not expired yet) is replaced.
+        node._take_over = True
         self._registered[key] = node
         try:
             async with node:

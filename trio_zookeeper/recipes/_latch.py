@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from types import TracebackType
-from typing import ClassVar, Self
+from contextlib import asynccontextmanager
+from typing import ClassVar
 
 import trio
 
@@ -24,8 +23,8 @@ from .. import (
     ZooKeeper,
 )
 from ._common import (
+    BackgroundBlock,
     Layout,
-    background,
     check_acl,
     check_path,
     cleanup_prefix,
@@ -51,7 +50,7 @@ class _LatchNames(_Contender):
     }
 
 
-class LeaderLatch:
+class LeaderLatch(BackgroundBlock):
     """A participant in Curator's ``LeaderLatch`` for the duration of a block.
 
     Entering the block joins the latch (it does not wait for leadership);
@@ -86,6 +85,8 @@ class LeaderLatch:
         node: Our participant node while in the block, else None.
     """
 
+    _WHAT = "leader latch"
+
     def __init__(
         self,
         zk: ZooKeeper,
@@ -105,7 +106,6 @@ class LeaderLatch:
         self._leader = False
         self._subscribers: list[trio.MemorySendChannel[bool]] = []
         self._state_changed = trio.Event()
-        self._cm: AbstractAsyncContextManager[object] | None = None
 
     @property
     def has_leadership(self) -> bool:
@@ -131,7 +131,7 @@ class LeaderLatch:
             RuntimeError: Not inside the ``async with`` block.
         """
         while not self._leader:
-            if self._cm is None:
+            if not self._entered:
                 raise RuntimeError("wait_leader() needs the LeaderLatch's async with block")
             await self._state_changed.wait()
 
@@ -228,37 +228,12 @@ class LeaderLatch:
         except NoAuthError as exc:
             raise no_auth(self.path, "leader latch", self.acl, exc) from None
 
-    async def __aenter__(self) -> Self:
-        if self._cm is not None:
-            raise RuntimeError("this LeaderLatch is already entered")
-        cm = background(self._run, what="leader latch")
-        try:
-            await cm.__aenter__()
-        except BaseException:
-            await self._leave()
-            raise
-        self._cm = cm
-        return self
-
-    async def _leave(self) -> None:
+    async def _after_exit(self) -> None:
         self._set_leader(False)
+        self._state_changed.set()  # wake wait_leader() callers: the block is over
         node, session_id = self.node, self._session_id
         self.node = None
         if node is not None:
             await guaranteed_delete(self._zk, node, session_id)
         else:
             await cleanup_prefix(self._zk, self.path, self._prefix, self._zk.session_id)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        cm, self._cm = self._cm, None
-        assert cm is not None
-        try:
-            return await cm.__aexit__(exc_type, exc, tb)
-        finally:
-            await self._leave()
-            self._state_changed.set()

@@ -51,7 +51,6 @@ from .. import (
     SessionExpiredError,
     Stat,
     Transaction,
-    WatchEvents,
     ZooKeeper,
     ZooKeeperError,
 )
@@ -73,6 +72,7 @@ from ._common import (
     no_auth,
     protected_create,
     retry,
+    wait_any,
     wait_for_node_change,
 )
 
@@ -601,54 +601,35 @@ class Semaphore(_HeldBlock):
         # InterProcessSemaphoreV2: create our lease node while holding the
         # mutex, then wait until at most max_leases lease nodes exist.
         zk = self._zk
-        lease, stat = await protected_create(
-            zk, self._leases, prefix, self._data, CreateMode.EPHEMERAL_SEQUENTIAL, acl=self.acl
-        )
-        self.lease = lease
-        self._session_id = stat.ephemeral_owner
-        name = lease.rsplit("/", 1)[1]
         while True:
-            result: tuple[list[str], WatchEvents | None]
+            if self.lease is None or zk.session_id != self._session_id:
+                lease, stat = await protected_create(
+                    zk,
+                    self._leases,
+                    prefix,
+                    self._data,
+                    CreateMode.EPHEMERAL_SEQUENTIAL,
+                    acl=self.acl,
+                )
+                self.lease, self._session_id = lease, stat.ephemeral_owner
+            name = self.lease.rsplit("/", 1)[1]
             try:
-                result = await zk.with_watcher().get_children(self._leases)
+                children, events = await zk.with_watcher().get_children(self._leases)
             except (ConnectionLossError, SessionExpiredError):
                 await zk.wait_connected()
-                result = ([], None)
+                continue
             except NoNodeError:
-                result = ([], None)
-            children, events = result
+                self.lease = None  # the directory, and so our node, is gone
+                continue
             try:
                 if name not in children:
-                    if zk.session_id == self._session_id and events is not None:
-                        raise LockLostError(f"semaphore {self.path}: lease {lease} was deleted")
-                    if zk.session_id != self._session_id:
-                        # Our node went with an expired session: queue again.
-                        lease, stat = await protected_create(
-                            zk,
-                            self._leases,
-                            prefix,
-                            self._data,
-                            CreateMode.EPHEMERAL_SEQUENTIAL,
-                            acl=self.acl,
-                        )
-                        self.lease = lease
-                        self._session_id = stat.ephemeral_owner
-                        name = lease.rsplit("/", 1)[1]
+                    self.lease = None  # gone (expired session, deleted): again, as Curator
                     continue
                 if len(children) <= self.max_leases:
                     return
-                assert events is not None
-                async for event in events:
-                    if event.event_type is not EventType.NONE:
-                        break
-            except ZooKeeperError as exc:
-                if isinstance(exc, LockLostError):
-                    raise
-                if isinstance(exc, (ConnectionLossError, SessionExpiredError)):
-                    await zk.wait_connected()
+                await wait_any(events)
             finally:
-                if events is not None:
-                    events.close()
+                events.close()
 
     async def _release(self) -> None:
         lease, self.lease = self.lease, None

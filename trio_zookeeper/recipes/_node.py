@@ -10,10 +10,8 @@ Curator's ``withProtection``). Missing parents are created as containers.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
-from types import TracebackType
-from typing import Self
 
 import trio
 
@@ -29,7 +27,7 @@ from .. import (
     ZooKeeper,
 )
 from ._common import (
-    background,
+    BackgroundBlock,
     check_acl,
     check_path,
     curator_prefix,
@@ -44,7 +42,7 @@ from ._common import (
 __all__ = ["PersistentEphemeralNode", "PersistentNode"]
 
 
-class PersistentNode:
+class PersistentNode(BackgroundBlock):
     """A node kept in place, in any create mode, for the duration of a block.
 
     The node is created on entry (entering returns once it exists); a
@@ -93,6 +91,9 @@ class PersistentNode:
         recreated: How many times the node was re-created.
     """
 
+    _WHAT = "persistent node"
+    _take_over = False  # replace another session's ephemeral node (service discovery)
+
     def __init__(
         self,
         zk: ZooKeeper,
@@ -119,7 +120,6 @@ class PersistentNode:
         self.path: str | None = None
         self.stat: Stat | None = None
         self.recreated = 0
-        self._cm: AbstractAsyncContextManager[object] | None = None
         self._changed = trio.Event()
         self._stopped = False
         parent, name = self._requested.rsplit("/", 1)
@@ -145,6 +145,11 @@ class PersistentNode:
                 continue  # adopted, then deleted at once: create again
             except NodeExistsError:
                 if self.mode.is_ephemeral:
+                    if self._take_over:
+                        # Curator's service registration: delete it, create ours.
+                        with contextlib.suppress(NoNodeError):
+                            await retry(zk, zk.delete, self._requested)
+                        continue
                     # Another session's node (maybe our expired one): wait for it to go.
                     await wait_for_node_change(zk, self._requested)
                     continue
@@ -167,8 +172,9 @@ class PersistentNode:
             except (ConnectionLossError, SessionExpiredError):
                 await zk.wait_connected()
 
-    async def _keep(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def _run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         zk = self._zk
+        self._stopped = False
         first = True
         while True:
             await zk.wait_connected()
@@ -212,6 +218,9 @@ class PersistentNode:
         self._stopped = True
         await self._delete()
 
+    async def _after_exit(self) -> None:
+        await self._delete()
+
     async def _delete(self) -> None:
         path, stat = self.path, self.stat
         self.path = self.stat = None
@@ -232,28 +241,6 @@ class PersistentNode:
                 except Exception:
                     return
                 return
-
-    async def __aenter__(self) -> Self:
-        if self._cm is not None:
-            raise RuntimeError(f"this {type(self).__name__} is already entered")
-        self._stopped = False
-        cm = background(self._keep, what="persistent node")
-        await cm.__aenter__()
-        self._cm = cm
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        cm, self._cm = self._cm, None
-        assert cm is not None
-        try:
-            return await cm.__aexit__(exc_type, exc, tb)
-        finally:
-            await self._delete()
 
 
 class PersistentEphemeralNode(PersistentNode):

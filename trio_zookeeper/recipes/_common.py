@@ -21,6 +21,7 @@ Everything here uses only the public client API.
 from __future__ import annotations
 
 import enum
+import functools
 import socket
 import uuid
 import weakref
@@ -60,6 +61,7 @@ __all__ = [
     "check_acl",
     "check_path",
     "cleanup_prefix",
+    "create_container",
     "curator_prefix",
     "ensure_container",
     "ensure_node",
@@ -151,10 +153,18 @@ def curator_prefix() -> str:
     return f"_c_{uuid.uuid4()}-"
 
 
+@functools.cache
 def local_address() -> str:
-    """This host's IP address, Curator's default lock node data (``127.0.0.1`` if unknown)."""
+    """This host's IP address, Curator's default lock node data (``127.0.0.1`` if unknown).
+
+    Found without a name lookup (which could block): the source address the
+    kernel picks for an outgoing UDP socket; nothing is sent.
+    """
     try:
-        return socket.gethostbyname(socket.gethostname())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routing only, no packet
+            address: str = probe.getsockname()[0]
+            return address
     except OSError:
         return "127.0.0.1"
 
@@ -196,14 +206,22 @@ def no_auth(path: str, what: str, acl: Sequence[ACL] | None, exc: NoAuthError) -
 _NO_CONTAINERS: weakref.WeakSet[ZooKeeper] = weakref.WeakSet()
 
 
-async def _create_dir(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None) -> None:
+async def create_container(
+    zk: ZooKeeper, path: str, data: bytes = b"", acl: Sequence[ACL] | None = None
+) -> None:
+    """Create ``path`` as a CONTAINER node (PERSISTENT on a server without containers).
+
+    Raises:
+        NodeExistsError: It exists.
+        NoNodeError: Its parent does not.
+    """
     if zk not in _NO_CONTAINERS:
         try:
-            await zk.create(path, b"", mode=CreateMode.CONTAINER, acl=acl)
+            await zk.create(path, data, mode=CreateMode.CONTAINER, acl=acl)
             return
         except UnimplementedError:
             _NO_CONTAINERS.add(zk)
-    await zk.create(path, b"", mode=CreateMode.PERSISTENT, acl=acl)
+    await zk.create(path, data, mode=CreateMode.PERSISTENT, acl=acl)
 
 
 async def ensure_container(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None = None) -> None:
@@ -229,7 +247,7 @@ async def ensure_container(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None =
         node = "/" + "/".join(parts[:i])
         while True:
             try:
-                await _create_dir(zk, node, acl)
+                await create_container(zk, node, b"", acl)
             except NodeExistsError:
                 pass
             except NoNodeError:

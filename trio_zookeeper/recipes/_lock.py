@@ -62,6 +62,7 @@ from ._common import (
     check_acl,
     check_path,
     cleanup_prefix,
+    create_container,
     curator_prefix,
     ensure_parents,
     guaranteed_delete,
@@ -489,7 +490,7 @@ class Semaphore(_HeldBlock):
         data = str(self.max_leases).encode()
         while True:
             try:
-                await zk.create(self.path, data, mode=CreateMode.CONTAINER, acl=self.acl)
+                await create_container(zk, self.path, data, self.acl)
                 return
             except NodeExistsError:
                 pass

@@ -1,6 +1,8 @@
 """Nodes kept in existence for a block: :class:`PersistentNode`, :class:`PersistentEphemeralNode`.
 
-The trio form of Curator's ``PersistentNode`` / ``PersistentTtlNode``: the
+The trio form of Curator's ``PersistentNode`` (in the TTL modes the node
+itself is touched, where Curator's ``PersistentTtlNode`` touches a TTL child
+of a container node): the
 node is created on entry in any :class:`~trio_zookeeper.CreateMode`, and a
 background task re-creates it whenever it disappears (deleted by somebody, a
 session expiry for the ephemeral modes, an emptied container, an expired

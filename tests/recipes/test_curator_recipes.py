@@ -21,6 +21,7 @@ from trio_zookeeper import (
     ZooKeeper,
     make_acl,
     make_digest_acl,
+    open_zookeeper,
 )
 from trio_zookeeper.recipes import (
     Election,
@@ -35,6 +36,7 @@ from trio_zookeeper.recipes import (
     ServiceInstance,
     SharedCount,
 )
+from trio_zookeeper.testing import ZooKeeperServer, expire_session, open_fault_proxy
 
 from .conftest import Connect, children, leads
 
@@ -353,3 +355,31 @@ async def test_recipe_acl_and_default_acl_are_applied(connect: Connect) -> None:
                 assert (await zk.get_acl(latch.node))[0] == acl
                 assert (await zk.get_acl("/dflt/latch"))[0] == acl
             await wait_gone(admin, "/dflt")
+
+
+async def test_leader_latch_suspension_and_expiry(
+    zookeeper_server: ZooKeeperServer, chroot: str, hosts: str
+) -> None:
+    """Leadership is given up while the connection is down and taken again after it."""
+    with trio.fail_after(30):
+        async with (
+            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
+            open_zookeeper(proxy.address + chroot, session_timeout=4) as zk,
+        ):
+            latch = LeaderLatch(zk, "/latch", "me")
+            async with latch, latch.changes() as changes:
+                assert await changes.receive() is True  # alone: leads on entry
+                session, node = zk.session_id, latch.node
+                await proxy.reset()  # a short suspension, same session
+                assert await changes.receive() is False
+                assert await changes.receive() is True
+                assert (zk.session_id, latch.node) == (session, node)
+                await expire_session(zk)  # a new session: a new node
+                assert await changes.receive() is False
+                assert await changes.receive() is True
+                assert zk.session_id != session
+                assert latch.node is not None
+                stat = await zk.exists(latch.node)
+                assert stat is not None
+                assert stat.ephemeral_owner == zk.session_id  # made again on the new session
+            assert await children(zk, "/latch") == []

@@ -366,3 +366,65 @@ async def test_not_reentrant(zk: ZooKeeper) -> None:
             with pytest.raises(RuntimeError, match="re-entrant"):
                 async with lock:
                     pass
+
+
+def watches_by_session(answer: str) -> dict[str, set[str]]:
+    """Parse the server's ``wchc`` answer: session id -> watched paths."""
+    out: dict[str, set[str]] = {}
+    session = ""
+    for line in answer.splitlines():
+        if line.startswith("0x"):
+            session = line.strip()
+            out[session] = set()
+        elif line.startswith("\t") and session:
+            out[session].add(line.strip())
+    return out
+
+
+async def test_no_herd_each_waiter_watches_its_predecessor(
+    layout: Layout, connect: Connect, zookeeper_server: ZooKeeperServer, chroot: str
+) -> None:
+    """Ask the server which nodes each waiter's session watches: one each, all different."""
+    with trio.fail_after(30):
+        async with connect() as holder_zk, connect() as a, connect() as b, connect() as c:
+            release = trio.Event()
+            async with trio.open_nursery() as nursery:
+                await nursery.start(hold, Lock(holder_zk, LOCK, "h", layout=layout), release)
+                for i, zk in enumerate((a, b, c)):
+                    nursery.start_soon(hold, Lock(zk, LOCK, f"w{i}", layout=layout), trio.Event())
+                    await wait_children(holder_zk, LOCK, count_is(i + 2))
+                nodes = sorted(await holder_zk.get_children(LOCK), key=lambda n: n[-10:])
+                waiters = {f"{zk.session_id:#x}": i for i, zk in enumerate((a, b, c))}
+                while True:  # until every waiter has set its watch (the server's view)
+                    answer = await trio.to_thread.run_sync(
+                        zookeeper_server.four_letter_word, "wchc"
+                    )
+                    watched = {
+                        session: {p for p in paths if p.startswith(f"{chroot}{LOCK}/")}
+                        for session, paths in watches_by_session(answer).items()
+                        if session in waiters
+                    }
+                    if len(watched) == 3 and all(watched.values()):
+                        break
+                    await trio.sleep(0.05)
+                for session, paths in watched.items():
+                    predecessor = nodes[waiters[session]]
+                    assert paths == {f"{chroot}{LOCK}/{predecessor}"}
+                release.set()
+                nursery.cancel_scope.cancel()
+
+
+async def test_curator_semaphore_cancelled_waiter_leaves_nothing(zk: ZooKeeper) -> None:
+    """The waiter holds the ``locks`` mutex with its lease node already made; cancel it."""
+    with trio.fail_after(15):
+        async with Semaphore(zk, "/sem", "holder", layout=Layout.CURATOR) as holder:
+            async with trio.open_nursery() as nursery:
+                waiter = Semaphore(zk, "/sem", "waiter", layout=Layout.CURATOR)
+                nursery.start_soon(waiter.__aenter__)
+                await wait_children(zk, "/sem/leases", count_is(2))  # max_leases + 1
+                assert len(await zk.get_children("/sem/locks")) == 1
+                nursery.cancel_scope.cancel()
+            assert holder.lease is not None
+            assert await zk.get_children("/sem/leases") == [holder.lease.rsplit("/", 1)[1]]
+            assert await children(zk, "/sem/locks") == []
+            assert sorted(await holder.lease_holders()) == ["holder"]

@@ -48,19 +48,19 @@ class CuratorPeerError(Exception):
     """The Java peer answered ``err``."""
 
 
-def build() -> str:
+def build(jar_dir: pathlib.Path = JAR_DIR) -> str:
     """Compile the peer (cached) and return its class path; fail naming what is missing."""
-    missing = sorted({pkg for jar, pkg in JARS.items() if not (JAR_DIR / jar).is_file()})
+    missing = sorted({pkg for jar, pkg in JARS.items() if not (jar_dir / jar).is_file()})
     if missing:
         pytest.fail(
-            f"the Curator interop tests need Apache Curator's jars in {JAR_DIR}; missing "
+            f"the Curator interop tests need Apache Curator's jars in {jar_dir}; missing "
             f"Debian packages: {' '.join(missing)}. Install: {INSTALL}",
             pytrace=False,
         )
     javac = shutil.which("javac")
     if javac is None or shutil.which("java") is None:
         pytest.fail(f"the Curator interop tests need javac and java. Install: {INSTALL}")
-    jars = ":".join(str(JAR_DIR / jar) for jar in JARS)
+    jars = ":".join(str(jar_dir / jar) for jar in JARS)
     key = hashlib.sha256(SOURCE.read_bytes() + jars.encode()).hexdigest()[:16]
     out = pathlib.Path(tempfile.gettempdir()) / f"trio-zookeeper-curator-peer-{key}"
     if not (out / "CuratorPeer.class").is_file():

@@ -8,6 +8,7 @@ and the tests fail naming them when they are missing.
 from __future__ import annotations
 
 import json
+import pathlib
 import re
 from collections.abc import AsyncIterator
 
@@ -51,6 +52,13 @@ async def java(curator_classpath: str, hosts: str) -> AsyncIterator[CuratorPeer]
         async with open_curator_peer(curator_classpath, hosts) as peer:
             await peer.call("connect", "c")
             yield peer
+
+
+def test_missing_curator_fails_naming_the_packages(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(pytest.fail.Exception, match="libcurator-recipes-java") as info:
+        build(tmp_path)
+    assert "libcurator-discovery-java" in str(info.value)
+    assert "apt-get install" in str(info.value)
 
 
 def sequence(name: str) -> int:

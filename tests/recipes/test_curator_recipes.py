@@ -297,6 +297,7 @@ async def test_discovery_register_update_unregister(zk: ZooKeeper, connect: Conn
 
 
 NO_READ = [make_acl("world", "anyone", Perm.CREATE | Perm.DELETE)]
+CREATE_ONLY = [make_acl("world", "anyone", Perm.CREATE)]
 
 
 @pytest.mark.parametrize(
@@ -330,6 +331,18 @@ async def test_acl_that_locks_the_session_out_fails_clearly(zk: ZooKeeper, recip
         if recipe == "shared-count":
             await zk.delete("/guarded")
         await wait_gone(zk, "/guarded")
+
+
+async def test_acl_without_delete_fails_clearly_and_the_node_goes_with_the_session(
+    connect: Connect,
+) -> None:
+    with trio.fail_after(15):
+        async with connect() as admin:
+            async with connect() as zk:
+                with pytest.raises(NoAuthError, match="/no-delete"):
+                    async with Lock(zk, "/no-delete", acl=CREATE_ONLY, layout=Layout.CURATOR):
+                        pass
+            await wait_gone(admin, "/no-delete")  # our node went with the session
 
 
 async def test_recipe_acl_and_default_acl_are_applied(connect: Connect) -> None:

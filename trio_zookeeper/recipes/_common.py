@@ -389,8 +389,8 @@ async def guaranteed_delete(zk: ZooKeeper, path: str, session_id: int) -> None:
             try:
                 await zk.delete(path)
                 return
-            except NoNodeError:
-                return
+            except (NoNodeError, NoAuthError):
+                return  # gone, or not ours to delete (the ACL): it goes with the session
             except _TERMINAL:
                 return
             except ConnectionLossError:
@@ -410,8 +410,8 @@ async def cleanup_prefix(zk: ZooKeeper, parent: str, prefix: str, session_id: in
                 return
             try:
                 children = await zk.get_children(parent)
-            except NoNodeError:
-                return
+            except (NoNodeError, NoAuthError):
+                return  # NoAuth: unreadable (the ACL); our node goes with the session
             except _TERMINAL:
                 return
             except ConnectionLossError:

@@ -396,3 +396,18 @@ async def test_leader_latch_suspension_and_expiry(
                 assert stat is not None
                 assert stat.ephemeral_owner == zk.session_id  # made again on the new session
             assert await children(zk, "/latch") == []
+
+
+async def test_discovery_replaces_a_stale_registration(zk: ZooKeeper, connect: Connect) -> None:
+    """A crashed instance's node (its session not expired yet) is replaced, as Curator does."""
+    with trio.fail_after(15):
+        async with connect() as old:
+            stale = ServiceInstance(name="api", id="i-1", address="old", port=1)
+            await old.create(
+                "/svc/api/i-1", stale.to_json(), mode=CreateMode.EPHEMERAL, makepath=True
+            )
+            fresh = ServiceInstance(name="api", id="i-1", address="new", port=2)
+            async with ServiceDiscovery(zk, "/svc").register(fresh):
+                data, stat = await old.get_data("/svc/api/i-1")
+                assert ServiceInstance.from_json(data).address == "new"
+                assert stat.ephemeral_owner == zk.session_id

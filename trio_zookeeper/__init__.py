@@ -30,7 +30,9 @@ from ._client import (
     ZooKeeper,
     open_zookeeper,
 )
+from ._hostprovider import Backoff, DynamicConfig, HostListUpdate, parse_dynamic_config
 from ._hosts import ConnectString, HostPort, parse_connect_string
+from ._kerberos import SaslGSSAPI
 from ._protocol import (
     ACL,
     AddWatchMode,
@@ -86,6 +88,7 @@ from ._protocol._errors import (
     ZooKeeperError,
     ZooKeeperInternalError,
 )
+from ._protocol._sasl import SaslDigestMD5, SaslExchange, SaslMechanism
 from ._retry import Retry, RetryFailedError
 from ._session import SessionStatistics
 from ._version import __version__
@@ -103,6 +106,7 @@ __all__ = [
     "APIError",
     "AddWatchMode",
     "AuthFailedError",
+    "Backoff",
     "BadArgumentsError",
     "BadVersionError",
     "ClientInfo",
@@ -110,9 +114,11 @@ __all__ = [
     "ConnectionLossError",
     "CreateMode",
     "DataInconsistencyError",
+    "DynamicConfig",
     "EphemeralOnLocalSessionError",
     "ErrorCode",
     "EventType",
+    "HostListUpdate",
     "HostPort",
     "Id",
     "InvalidACLError",
@@ -141,6 +147,10 @@ __all__ = [
     "RetryFailedError",
     "RolledBackError",
     "RuntimeInconsistencyError",
+    "SaslDigestMD5",
+    "SaslExchange",
+    "SaslGSSAPI",
+    "SaslMechanism",
     "ServerError",
     "SessionClosedRequireSaslAuthError",
     "SessionExpiredError",
@@ -167,5 +177,6 @@ __all__ = [
     "make_digest_acl_credential",
     "open_zookeeper",
     "parse_connect_string",
+    "parse_dynamic_config",
     "validate_path",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import ssl
@@ -12,6 +13,7 @@ from typing import Any, TypeVar, final
 import trio
 
 from ._acl import OPEN_ACL_UNSAFE
+from ._hostprovider import Backoff, HostListUpdate, parse_dynamic_config
 from ._hosts import ConnectString, parse_connect_string
 from ._protocol import (
     ACL,
@@ -71,6 +73,7 @@ from ._protocol import (
     error_for_code,
     validate_path,
 )
+from ._protocol._sasl import SaslMechanism, sasl_mechanism
 from ._session import Session, SessionStatistics, StreamFactory
 from ._watchers import WatchEvents, WatchKind
 
@@ -82,6 +85,8 @@ __all__ = [
     "ZooKeeper",
     "open_zookeeper",
 ]
+
+log = logging.getLogger("trio_zookeeper.client")
 
 T = TypeVar("T")
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
@@ -265,8 +270,34 @@ class ZooKeeper:
             channel.close()
 
     def statistics(self) -> SessionStatistics:
-        """A snapshot of the client's internals (state, queues, watches)."""
+        """A snapshot of the client's internals (state, queues, watches, hosts)."""
         return self._session.statistics()
+
+    def update_hosts(self, hosts: str) -> HostListUpdate:
+        """Replace the host list, keeping the session (Java's ``updateServerList``).
+
+        The client keeps its server if it is still listed, except that when
+        the list grows it moves to one of the new servers with probability
+        ``1 - old_size / new_size``, so that the load comes out even across
+        the new list. A client whose server is no longer listed moves at once.
+        A move drops the connection, never the session: ephemerals and
+        watches stay, requests in flight fail with
+        :class:`ConnectionLossError` as on any reconnect, and queued requests
+        go to the next server. The decision is returned, logged (logger
+        ``trio_zookeeper.session``) and kept in :meth:`statistics`.
+
+        Args:
+            hosts: A connect string, ``"h1:2181,h2:2181"``; a chroot, if
+                given, must be the client's own.
+
+        Returns:
+            What was decided, and why.
+
+        Raises:
+            ValueError: The connect string is malformed or names another chroot.
+            trio.ClosedResourceError: The client is closed.
+        """
+        return self._session.update_hosts(parse_connect_string(hosts))
 
     async def aclose(self) -> None:
         """Close the session (idempotent).
@@ -645,8 +676,14 @@ class ZooKeeper:
     # ======================================================= configuration
     async def get_config(self) -> tuple[bytes, Stat]:
         """The ensemble's dynamic configuration (``/zookeeper/config``)."""
-        request = GetDataRequest(path="/zookeeper/config", watch=False)
-        response: GetDataResponse = await self._call(OpCode.GET_DATA, request, "/zookeeper/config")
+        return await self._get_config(None)
+
+    async def _get_config(self, watcher: WatchEvents | None) -> tuple[bytes, Stat]:
+        # The config node lies outside any chroot: its path is never prefixed.
+        path = "/zookeeper/config"
+        request = GetDataRequest(path=path, watch=watcher is not None)
+        hook = None if watcher is None else self._registrar(WatchKind.DATA, path, watcher)
+        response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
         return response.data or b"", response.stat
 
     async def reconfig(
@@ -1137,13 +1174,15 @@ async def open_zookeeper(
     reconnect_after_expiry: bool = True,
     session_id: int | None = None,
     session_password: bytes | None = None,
-    sasl: tuple[str, str] | None = None,
+    sasl: SaslMechanism | tuple[str, str] | None = None,
     randomize_hosts: bool = True,
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     watch_buffer: int = 1024,
     close_timeout: float = 2.0,
     stream_factory: StreamFactory | None = None,
     default_acl: Sequence[ACL] | ACLProvider | None = None,
+    reconnect_backoff: Backoff | None = None,
+    track_ensemble: bool = False,
 ) -> AsyncIterator[ZooKeeper]:
     """Connect to a ZooKeeper ensemble for the duration of an ``async with`` block.
 
@@ -1168,9 +1207,13 @@ async def open_zookeeper(
             Curator do); if False, expiry is final and every call raises
             SessionExpiredError. A new session never goes back in time: it
             is only made on a server that has seen the client's last zxid.
-        sasl: ``(username, password)`` for SASL DIGEST-MD5 authentication,
-            performed on every connection before anything else; the session
-            is then known as ``sasl:<username>``. A rejection is final.
+        sasl: A SASL mechanism, :class:`~trio_zookeeper.SaslGSSAPI` (Kerberos) or
+            :class:`~trio_zookeeper.SaslDigestMD5`; a ``(username, password)`` tuple means
+            ``SaslDigestMD5(username, password)``. It authenticates every
+            connection before anything else is sent, and the session is then
+            known as ``sasl:<name>`` (the Kerberos principal, or the user
+            name). A rejection, or credentials that cannot be obtained, fail
+            the session at once with AuthFailedError (never retried).
         session_id: Resume an existing session (with ``session_password``).
         session_password: The password of ``session_id``.
         randomize_hosts: Shuffle the hosts (per client) to spread load.
@@ -1189,13 +1232,26 @@ async def open_zookeeper(
             ``OPEN_ACL_UNSAFE`` when not given. An ACL that leaves out the
             session's own identity makes nodes it cannot read back: see the
             ACL section of the TLS and authentication guide.
+        reconnect_backoff: The pause policy between connection attempts
+            (:class:`Backoff`; the default is ``Backoff()``: up to 1 s before
+            each reconnect, and after each full round of hosts without a
+            session 1 s, doubling up to 16 s, with jitter). See the ensembles
+            and failover guide.
+        track_ensemble: Follow the ensemble's own membership: watch
+            ``/zookeeper/config`` and apply the members' client addresses
+            with :meth:`ZooKeeper.update_hosts` whenever it changes
+            (Curator's EnsembleTracker). Needs a server with dynamic
+            reconfiguration (3.5+); a configuration without client
+            addresses changes nothing.
 
     Yields:
         The connected :class:`ZooKeeper` client.
 
     Raises:
         ValueError: The connect string or an option is invalid.
-        AuthFailedError: The server rejected the credentials.
+        TypeError: ``sasl`` is neither a mechanism nor a ``(username, password)`` tuple.
+        AuthFailedError: The server rejected the credentials, or the SASL
+            mechanism could not obtain any (the message says which).
     """
     connect: ConnectString = parse_connect_string(hosts)
     if not (isinstance(session_timeout, (int, float)) and 0 < session_timeout < math.inf):
@@ -1207,6 +1263,10 @@ async def open_zookeeper(
     auth_bytes = [(s, c.encode() if isinstance(c, str) else c) for s, c in auth]
     if (session_id is None) != (session_password is None):
         raise ValueError("session_id and session_password go together")
+    if reconnect_backoff is not None and not isinstance(reconnect_backoff, Backoff):
+        raise TypeError(
+            f"reconnect_backoff must be a Backoff, not {type(reconnect_backoff).__name__}"
+        )
     if default_acl is None:
         default_acl = OPEN_ACL_UNSAFE
     elif not callable(default_acl):
@@ -1224,21 +1284,26 @@ async def open_zookeeper(
         rng=random.Random() if randomize_hosts else _NoShuffle(),
         session_id=session_id or 0,
         session_password=session_password,
-        sasl=sasl,
+        sasl=sasl_mechanism(sasl),
+        reconnect_backoff=reconnect_backoff,
     )
     zk = ZooKeeper(session, watch_buffer=watch_buffer, default_acl=default_acl, _private=_PRIVATE)
     body_error: BaseException | None = None
     to_raise: BaseException | None = None
+    tracker_scope = trio.CancelScope()
     try:
         async with trio.open_nursery() as nursery:
             try:
                 await nursery.start(_run_session, session)
                 session.shield_from_outside()
+                if track_ensemble:
+                    nursery.start_soon(_track_ensemble, zk, tracker_scope)
                 try:
                     yield zk
                 except BaseException as exc:
                     body_error = exc
             finally:
+                tracker_scope.cancel()
                 await session.close()
     except BaseExceptionGroup as group:
         # Background tasks do not raise in normal operation (they record
@@ -1262,6 +1327,53 @@ async def open_zookeeper(
 
 async def _run_session(session: Session, *, task_status: trio.TaskStatus[None]) -> None:
     await session.run(task_status=task_status)
+
+
+#: The pause after a failed read of the ensemble configuration (the session
+#: reconnects meanwhile; this only keeps a broken server from spinning us).
+_TRACKER_RETRY = 0.5
+
+
+async def _track_ensemble(zk: ZooKeeper, scope: trio.CancelScope) -> None:
+    """``track_ensemble``: follow ``/zookeeper/config`` into ``update_hosts``.
+
+    Reads the configuration with a watch, applies the members' client
+    addresses when they differ from the host list, and reads again on every
+    change of the node and after every reconnect (so nothing is missed while
+    disconnected). Ends when the client closes.
+    """
+    session = zk._session
+    with scope:
+        while True:
+            watcher = WatchEvents(max_buffer=64, one_shot=True)
+            try:
+                await zk.wait_connected()
+                data, _ = await zk._get_config(watcher)
+                config = parse_dynamic_config(data)
+                hosts = config.hosts
+                if hosts and set(hosts) != set(session.hosts):
+                    log.info(
+                        "ensemble configuration version %s lists %s",
+                        config.version,
+                        config.connect_string(),
+                    )
+                    session.update_hosts(ConnectString(tuple(hosts), session.chroot.prefix or None))
+                async for event in watcher:
+                    if event.event_type is not EventType.NONE or event.keeper_state in (
+                        KeeperState.SYNC_CONNECTED,
+                        KeeperState.CONNECTED_READ_ONLY,
+                        KeeperState.EXPIRED,
+                    ):
+                        break  # changed, or reconnected: read again
+            except (trio.ClosedResourceError, trio.EndOfChannel):
+                return
+            except (ZooKeeperError, ValueError) as exc:
+                if session.state is KeeperState.CLOSED:
+                    return
+                log.warning("could not follow the ensemble configuration: %r", exc)
+                await trio.sleep(_TRACKER_RETRY)
+            finally:
+                watcher.close()
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

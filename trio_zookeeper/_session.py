@@ -28,8 +28,11 @@ Timing follows the Java client (``ClientCnxn``): connect timeout per host =
 session timeout / number of hosts (TCP, TLS and handshake together); the
 connection is dead when nothing was received for 2/3 of the negotiated
 timeout; a ping after 1/3 of it without sending; a random pause before each
-reconnect and one after a full round of hosts (Java's 0-1 s and 1 s, capped
-at a sixth of the timeout). Expiry is suspected when no server was heard from
+reconnect (Java's 0-1 s, capped at a sixth of the timeout) and, after a full
+round of hosts, one that grows (the :class:`Backoff` policy; capped at a
+third of the timeout while a session is held). The hosts, their order and
+the rebalancing after ``update_hosts`` come from ``_hostprovider``; names are
+resolved at every attempt. Expiry is suspected when no server was heard from
 for 4/3 of the timeout (ZOOKEEPER-4508): pauses and connection attempts are
 cut short at that moment, so the suspicion is reported on time. All timers
 use trio's clock, so tests run them under ``autojump_clock``.
@@ -60,6 +63,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import attrs
 import trio
 
+from ._hostprovider import Backoff, HostListUpdate, HostProvider
 from ._hosts import ConnectString, HostPort
 from ._protocol import (
     DEFAULT_MAX_FRAME_SIZE,
@@ -94,7 +98,7 @@ from ._protocol import (
     error_for_code,
     transition,
 )
-from ._protocol._sasl import DigestMD5Client
+from ._protocol._sasl import SaslDigestMD5, SaslMechanism, sasl_mechanism
 from ._watchers import WatchEvents, WatchKind, WatchRegistry
 
 __all__ = ["Session", "SessionStatistics", "StreamFactory"]
@@ -207,6 +211,12 @@ class SessionStatistics:
         pending_requests: Requests written and awaiting their reply.
         watches: Server-side watches registered by this session.
         connections: Connections made since the client opened.
+        hosts: The host list now, as ``host:port`` strings, in the client's
+            (shuffled) order.
+        host_list_updates: Host list changes (``update_hosts``, tracked
+            ensemble changes) since the client opened.
+        host_list_moves: Those of them that made the client leave its server.
+        last_host_list_update: The last change and its decision (None before).
     """
 
     state: KeeperState
@@ -218,6 +228,10 @@ class SessionStatistics:
     pending_requests: int
     watches: int
     connections: int
+    hosts: tuple[str, ...] = ()
+    host_list_updates: int = 0
+    host_list_moves: int = 0
+    last_host_list_update: HostListUpdate | None = None
 
 
 class _StateChannel(trio.abc.ReceiveChannel[KeeperState]):
@@ -273,14 +287,16 @@ class Session:
         rng: random.Random | None = None,
         session_id: int = 0,
         session_password: bytes | None = None,
-        sasl: tuple[str, str] | None = None,
+        sasl: SaslMechanism | tuple[str, str] | None = None,
+        reconnect_backoff: Backoff | None = None,
     ) -> None:
-        if not connect.hosts:
-            raise ValueError("no ZooKeeper hosts given")
         self._rng = rng or random.Random()
-        hosts = list(connect.hosts)
-        self._rng.shuffle(hosts)
-        self.hosts = hosts
+        self._host_provider = HostProvider(connect.hosts, self._rng)
+        self.reconnect_backoff = reconnect_backoff or Backoff()
+        self.host_list_updates = 0
+        self.host_list_moves = 0
+        self.last_host_list_update: HostListUpdate | None = None
+        self._hosts_changed = trio.Event()  # ends a pause: try the new list now
         self.chroot = Chroot(connect.chroot)
         self.requested_timeout = session_timeout
         self.negotiated_timeout = session_timeout
@@ -331,6 +347,44 @@ class Session:
         self._conn_scope: trio.CancelScope | None = None
 
     # ================================================================ API
+    @property
+    def hosts(self) -> list[HostPort]:
+        """The host list, in the client's (shuffled) order."""
+        return list(self._host_provider.hosts)
+
+    def update_hosts(self, connect: ConnectString) -> HostListUpdate:
+        """Replace the host list, keeping the session (Java's ``updateServerList``).
+
+        When the rebalancing rule says move (the current server is gone, or
+        the list grew and this client drew the move), the connection is
+        dropped and the next round tries the chosen servers first; the
+        session survives.
+
+        Raises:
+            ValueError: ``connect`` has another chroot, or no hosts.
+        """
+        self.check_usable()
+        if (connect.chroot or "") != self.chroot.prefix:
+            raise ValueError(
+                f"update_hosts cannot change the chroot ({self.chroot.prefix or None!r} to"
+                f" {connect.chroot!r}): the session's paths depend on it"
+            )
+        update = self._host_provider.update(connect.hosts, self.server)
+        self._hosts_changed.set()
+        self._hosts_changed = trio.Event()
+        self.host_list_updates += 1
+        self.last_host_list_update = update
+        log.info(
+            "host list changed from %s to %s; %s",
+            ",".join(update.previous),
+            ",".join(update.hosts),
+            update.reason,
+        )
+        if update.move and self.server is not None:
+            self.host_list_moves += 1
+            self._connection_dead(f"host list changed: {update.reason}")
+        return update
+
     def shield_from_outside(self) -> None:
         """From now on only :meth:`close` ends the session's tasks.
 
@@ -468,6 +522,10 @@ class Session:
             pending_requests=len(self._inflight),
             watches=self.registry.count(),
             connections=self.connections,
+            hosts=tuple(str(h) for h in self._host_provider.hosts),
+            host_list_updates=self.host_list_updates,
+            host_list_moves=self.host_list_moves,
+            last_host_list_update=self.last_host_list_update,
         )
 
     # ======================================================== state changes
@@ -549,13 +607,17 @@ class Session:
         with trio.CancelScope() as scope:
             self._cancel_scope = scope
             round_no = 0
+            failed_rounds = 0
             while not self._stopping():
-                hosts = list(self.hosts)
-                if self._preferred_host in hosts:
-                    assert self._preferred_host is not None
-                    hosts.remove(self._preferred_host)
-                    hosts.insert(0, self._preferred_host)
+                # Java's StaticHostProvider order: after the server last
+                # connected to (it comes last), or the rebalancing choice
+                # after a host list change; a read-write server found while on
+                # a read-only one first.
+                first = self._preferred_host
+                if first is not None:
                     self._preferred_host = None
+                hosts = self._host_provider.next_round(first=first)
+                generation = self._host_provider.generation
                 connected_in_round = False
                 for index, host in enumerate(hosts):
                     if self._stopping():
@@ -563,9 +625,11 @@ class Session:
                     if round_no or index:
                         # Jitter so that many clients do not reconnect in step
                         # (Java sleeps 0-1 s before every reconnect).
-                        await self._pause(self._rng.uniform(0.0, self._jitter_max()))
+                        await self._pause(
+                            self.reconnect_backoff.attempt_pause(self._rng, self._jitter_max())
+                        )
                     self._check_suspected_expiry()
-                    if self._stopping():
+                    if self._stopping() or self._host_provider.generation != generation:
                         break
                     connected_before = self.connections
                     await self._connect_and_serve(host, None if started else task_status)
@@ -574,18 +638,33 @@ class Session:
                     self._check_suspected_expiry()
                     if self._preferred_host is not None:
                         break  # a read-write server was found: go there now
+                    if connected_in_round or self._host_provider.generation != generation:
+                        break  # next round: after this server, or the new host list
                 round_no += 1
-                if not connected_in_round and not self._stopping():
-                    # A full round of hosts without a session: pause (Java: 1 s).
-                    await self._pause(self._jitter_max())
+                if connected_in_round or self._host_provider.generation != generation:
+                    failed_rounds = 0
+                elif not self._stopping():
+                    # A full round of hosts without a session: back off (Java: 1 s).
+                    failed_rounds += 1
+                    await self._pause(
+                        self.reconnect_backoff.round_pause(
+                            failed_rounds, self._rng, self._round_pause_max()
+                        )
+                    )
                     self._check_suspected_expiry()
             if not started and self._terminal_error is not None:
                 raise self._terminal_error
 
     def _jitter_max(self) -> float:
-        # Java's 1 s, but never so long that the pauses alone would outlast a
-        # short session: at most a sixth of the negotiated timeout.
-        return min(1.0, self.negotiated_timeout / 6)
+        # Never so long that the pauses alone would outlast a short session:
+        # at most a sixth of the negotiated timeout.
+        return self.negotiated_timeout / 6
+
+    def _round_pause_max(self) -> float:
+        # While a session is held, back off at most a third of its timeout, so
+        # that a recovering ensemble sees the client again before the session
+        # would expire; without one, the policy alone decides.
+        return self.negotiated_timeout / 3 if self.session_id else math.inf
 
     def _stopping(self) -> bool:
         return self._closing or self._terminal_error is not None
@@ -605,8 +684,13 @@ class Session:
         return self._last_recv + self.negotiated_timeout * 4 / 3
 
     async def _pause(self, seconds: float) -> None:
-        """Sleep between attempts, waking early at the expiry-suspicion deadline."""
-        await trio.sleep_until(min(trio.current_time() + seconds, self._suspicion_deadline()))
+        """Sleep between attempts, waking early at the expiry-suspicion deadline.
+
+        A new host list (``update_hosts``) also ends the pause: its servers
+        are tried at once.
+        """
+        with trio.move_on_at(min(trio.current_time() + seconds, self._suspicion_deadline())):
+            await self._hosts_changed.wait()
 
     def _check_suspected_expiry(self) -> None:
         if trio.current_time() >= self._suspicion_deadline():
@@ -619,7 +703,7 @@ class Session:
     async def _open_stream(self, host: HostPort) -> trio.abc.Stream:
         if self._stream_factory is not None:
             return await self._stream_factory(host.host, host.port)
-        stream: trio.abc.Stream = await trio.open_tcp_stream(host.host, host.port)
+        stream: trio.abc.Stream = await self._open_tcp(host)
         if self.ssl_context is not None:
             ssl_stream = trio.SSLStream(stream, self.ssl_context, server_hostname=host.host)
             try:
@@ -629,6 +713,25 @@ class Session:
                 raise
             stream = ssl_stream
         return stream
+
+    async def _open_tcp(self, host: HostPort) -> trio.abc.Stream:
+        """Resolve ``host`` now and connect to one of its addresses.
+
+        Every address behind the name is a candidate (several A/AAAA records
+        are several servers), tried in a shuffled order so that clients
+        spread over them; the per-host connect deadline bounds them all.
+        """
+        infos = await trio.socket.getaddrinfo(host.host, host.port, type=trio.socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        self._rng.shuffle(addresses)
+        error: OSError | None = None
+        for address in addresses:
+            try:
+                return await trio.open_tcp_stream(address, host.port)
+            except OSError as exc:
+                log.debug("%s (%s) refused: %r", host, address, exc)
+                error = exc
+        raise error or OSError(f"{host.host} resolved to no address")
 
     async def _connect_and_serve(
         self, host: HostPort, task_status: trio.TaskStatus[None] | None
@@ -656,6 +759,7 @@ class Session:
             events, read_only = handshake
             assert stream is not None
             self.server = host
+            self._host_provider.connected(host)
             self._last_recv = self._last_send = trio.current_time()
             await self._serve(stream, protocol, events, read_only, task_status)
         except _ConnectionDead as exc:
@@ -810,35 +914,64 @@ class Session:
                     raise _ConnectionDead("authentication failed")
 
     async def _sasl_exchange(self, stream: trio.abc.Stream, protocol: ClientProtocol) -> None:
-        """Authenticate with SASL DIGEST-MD5 before anything else is sent."""
-        assert self.sasl is not None
-        client = DigestMD5Client(*self.sasl)
-        token: bytes | None = client.initial_token()
+        """Authenticate with the SASL mechanism before anything else is sent.
+
+        A fresh exchange per connection: every new connection authenticates
+        (and, for Kerberos, acquires credentials) again. An exchange whose
+        calls block runs them in a worker thread. Any failure is final, with
+        a one-line reason naming the mechanism.
+        """
+        mechanism = sasl_mechanism(self.sasl)
+        assert mechanism is not None
+        what = f"SASL {mechanism.mechanism}"
+        if isinstance(mechanism, SaslDigestMD5):
+            what += f" as {mechanism.username!r}"
+
+        def fail(reason: str, cause: BaseException | None = None) -> _ConnectionDead:
+            # Final: the session ends in AUTH_FAILED, and open_zookeeper (or
+            # every later call) raises this error with its one-line reason.
+            error = AuthFailedError(f"{what} authentication failed: {reason}")
+            error.__cause__ = cause
+            # Waiting calls get this reason, not the generic one of _auth_failed.
+            self._fail_inflight(lambda: error)
+            self._fail_queued(lambda: error)
+            self._auth_failed()
+            self._terminal_error = error
+            return _ConnectionDead(str(error))
+
+        async def call(function: Callable[..., bytes | None], *args: bytes) -> bytes | None:
+            try:
+                if exchange.blocking:
+                    return await trio.to_thread.run_sync(function, *args)
+                return function(*args)
+            except AuthFailedError as exc:
+                raise fail(str(exc), exc.__cause__) from exc
+
+        host = self.server.host if self.server is not None else ""
+        exchange = mechanism.exchange(host)
         rounds = 0
         with trio.fail_after(self.requested_timeout):
+            token: bytes | None = await call(exchange.initial_token)
             while token is not None:
                 xid, frame = protocol.send_request(OpCode.SASL, GetSASLRequest(token=token))
                 await stream.send_all(frame)
                 rounds += 1
                 try:
                     reply = await self._read_reply(stream, protocol, xid)
-                except _ConnectionDead:
+                except _ConnectionDead as exc:
                     if rounds > 1:
                         # The server closes the connection when it rejects our
-                        # digest response ("Closing client connection due to
-                        # SASL authentication failure").
-                        self._auth_failed()
+                        # response ("Closing client connection due to SASL
+                        # authentication failure").
+                        raise fail("the server rejected the credentials", exc) from exc
                     raise
+                if reply.err == ErrorCode.AUTH_FAILED:
+                    raise fail("the server rejected the credentials")
                 if reply.err:
-                    self._auth_failed()
-                    raise _ConnectionDead(f"SASL authentication failed (error {reply.err})")
+                    raise fail(f"the server refused it: {error_for_code(reply.err)}")
                 response = reply.response
                 assert isinstance(response, SetSASLResponse)
-                try:
-                    token = client.respond(response.token or b"")
-                except AuthFailedError:
-                    self._auth_failed()
-                    raise
+                token = await call(exchange.respond, response.token or b"")
 
     async def _read_reply(
         self, stream: trio.abc.Stream, protocol: ClientProtocol, xid: int
@@ -946,6 +1079,13 @@ class Session:
                 call.finish(event.response, None)
             else:
                 call.finish(None, error_for_code(err, path=call.path))
+                if err == ErrorCode.SESSION_CLOSED_REQUIRE_SASL_AUTH:
+                    # enforce.auth.enabled and none of its schemes: the server
+                    # closes the connection, and every new one would meet the
+                    # same refusal. Final, as Java's AUTH_FAILED state.
+                    self._auth_failed()
+                    self._terminal_error = error_for_code(err)
+                    self._connection_dead("the server requires authentication")
         elif isinstance(event, Notification):
             raw = event.event
             path = raw.path

@@ -5,7 +5,7 @@ Enable the plugin in the project's top-level ``conftest.py``::
     pytest_plugins = ["trio_zookeeper.testing.pytest_plugin"]
 
 and run ``pytest``: the plugin starts one real ZooKeeper for the session (or
-uses ``$TZK_SERVERS``), and each test gets its own chroot.
+uses ``$ZOOKEEPER_HOSTS``), and each test gets its own chroot.
 """
 
 from __future__ import annotations

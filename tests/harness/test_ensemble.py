@@ -19,6 +19,7 @@ import trio
 from trio_zookeeper.testing import (
     ZooKeeperEnsemble,
     ZooKeeperHarnessError,
+    ZooKeeperServer,
     ZooKeeperStartError,
     afour_letter_word,
 )
@@ -113,7 +114,7 @@ def test_read_only_survivor_and_quorum_timeout() -> None:
             ensemble.wait_quorum(0.5)
         with pytest.raises(ZooKeeperHarnessError, match="no leader"):
             ensemble.leader()
-        # Measured: about 2 s after losing its peers (RELIABILITY.md, section 0).
+        # Measured: about 2 s after losing its peers (docs/reliability.rst, "Read-only mode").
         wait_until(lambda: survivor.mode(timeout=1.0) == "read-only")
         assert survivor.four_letter_word("isro") == "ro"
         ensemble.restore(DEADLINE)
@@ -139,3 +140,43 @@ async def test_single_member_ensemble_with_tls() -> None:
                 assert tls.version() is not None
         assert not member.is_running
         assert not member.directory.exists()
+
+
+# ============================================================ dynamic membership
+
+
+async def test_membership_changes_need_a_dynamic_ensemble() -> None:
+    static = ZooKeeperEnsemble(3)
+    try:
+        with pytest.raises(ZooKeeperHarnessError, match="dynamic=True"):
+            await static.add_member()
+        with pytest.raises(ZooKeeperHarnessError, match="dynamic=True"):
+            await static.remove_member(static.members[0])
+        assert static.reconfig_auth is None
+        assert not static.dynamic
+    finally:
+        static.close()
+
+
+def test_dynamic_members_carry_client_addresses_and_reconfig_switches() -> None:
+    ensemble = ZooKeeperEnsemble(2, dynamic=True)
+    try:
+        assert ensemble.dynamic
+        assert ensemble.reconfig_auth == ("digest", "super:tzk-reconfig")
+        assert [ensemble.myid(m) for m in ensemble.members] == [1, 2]
+        config = ensemble.members[0]._config_lines()
+        assert config["reconfigEnabled"] == "true"
+        assert config["standaloneEnabled"] == "false"
+        for index, member in enumerate(ensemble.members):
+            line = config[f"server.{index + 1}"]
+            assert line.endswith(f":participant;127.0.0.1:{member.port}"), line
+        outsider = ZooKeeperServer()
+        try:
+            with pytest.raises(ValueError, match="not a member"):
+                ensemble.myid(outsider)
+        finally:
+            outsider.close()
+    finally:
+        ensemble.close()
+    with pytest.raises(ValueError, match="tls=True"):
+        ZooKeeperEnsemble(3, dynamic=True, tls=True)

@@ -197,8 +197,8 @@ async def test_delay_adds_latency_each_way_and_keeps_order(nursery: trio.Nursery
             start = trio.current_time()
             await client.send_all(b"ping")
             assert await receive_exactly(client, 4) == b"ping"
-            elapsed = trio.current_time() - start
-            assert 0.4 <= elapsed < 2.0
+            # A lower bound only: a loaded machine can only make it slower.
+            assert trio.current_time() - start >= 0.4
 
             proxy.delay(0.1, jitter=0.1)
             expected = b"".join(b"%03d" % i for i in range(30))
@@ -206,11 +206,12 @@ async def test_delay_adds_latency_each_way_and_keeps_order(nursery: trio.Nursery
                 await client.send_all(b"%03d" % i)
             assert await receive_exactly(client, len(expected)) == expected
 
+            # delay(0) switches the latency off: with the hour-long delay
+            # still in force, nothing would arrive within DEADLINE.
+            proxy.delay(3600)
             proxy.delay(0)
-            start = trio.current_time()
             await client.send_all(b"fast")
             assert await receive_exactly(client, 4) == b"fast"
-            assert trio.current_time() - start < 0.2
 
 
 async def test_delay_rejects_bad_values(nursery: trio.Nursery) -> None:

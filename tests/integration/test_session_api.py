@@ -262,14 +262,16 @@ async def test_requests_pending_at_close_fail_with_closed_resource_error(
                 started = time.monotonic()
                 await zk.aclose()  # the closeSession is held too: close_timeout
                 elapsed = time.monotonic() - started
-            assert 0.4 < elapsed < 2.0
+            # A lower bound only (it waited for the reply up to close_timeout);
+            # a loaded machine can only make it slower.
+            assert elapsed >= 0.4
             assert zk.state is KeeperState.CLOSED
 
 
 async def test_ephemerals_disappear_for_others_right_after_close(
     connect: Connect, zk: ZooKeeper
 ) -> None:
-    with trio.fail_after(10):
+    with trio.fail_after(30):
         async with connect(session_timeout=10.0) as owner:
             assert owner.session_timeout == 10.0
             await owner.create("/e1", mode=CreateMode.EPHEMERAL)
@@ -277,6 +279,9 @@ async def test_ephemerals_disappear_for_others_right_after_close(
             _, on_delete = await zk.with_watcher().exists("/e1")
             async with zk.watch_children("/") as lists:
                 assert await anext(lists) == ["e1", "e2-0000000001"]
+                # The server has just heard from the session: had the close not
+                # ended it, it could not expire for another 10 s.
+                await owner.exists("/e1")
                 started = time.monotonic()
                 await owner.aclose()
                 event = await on_delete.receive()
@@ -285,8 +290,8 @@ async def test_ephemerals_disappear_for_others_right_after_close(
                 )
                 while (children := await anext(lists)) != []:
                     assert children is not None
-        # Far sooner than the 10 s session timeout.
-        assert time.monotonic() - started < 3.0
+        # Sooner than the 10 s session timeout, so closing ended the session.
+        assert time.monotonic() - started < 8.0
         assert await zk.exists("/e1") is None
 
 

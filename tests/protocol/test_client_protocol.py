@@ -742,7 +742,7 @@ def test_events_keep_arrival_order() -> None:
 
 
 def test_multi_op_tables_match_the_protocol() -> None:
-    # PROTOCOL.md D.6: which operations multi (14) and multiRead (22) allow.
+    # Which operations multi (14) and multiRead (22) allow (ZooKeeper's MultiOperationRecord).
     assert set(MULTI_READ_OPS) == {OpCode.GET_CHILDREN, OpCode.GET_DATA}
     assert set(MULTI_WRITE_OPS) == {
         OpCode.CREATE,

@@ -27,7 +27,7 @@ from trio_zookeeper._protocol import (
     transition,
 )
 
-# KeeperException.Code as listed in PROTOCOL.md D.7 (there is no -126).
+# ZooKeeper's KeeperException.Code (there is no -126).
 JAVA_CODES = {
     0, -1, -2, -3, -4, -5, -6, -7, -8, -12, -13, -14, -100, -101, -102, -103, -108, -110,
     -111, -112, -113, -114, -115, -118, -119, -120, -121, -122, -123, -124, -125, -127,

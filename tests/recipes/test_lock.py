@@ -127,7 +127,7 @@ async def test_cancelled_waiter_leaves_no_node(
 async def test_lost_create_reply_is_recovered(
     zookeeper_server: ZooKeeperServer, chroot: str, hosts: str
 ) -> None:
-    """RELIABILITY 34: the create2 reply is lost; the GUID finds our node again."""
+    """Promise 34 (docs/reliability.rst): the create2 reply is lost; the GUID finds our node."""
     with trio.fail_after(20):
         async with open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy:
             from trio_zookeeper import open_zookeeper

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import trio
 
@@ -26,7 +29,8 @@ JITTER_MAX = min(1.0, SESSION_TIMEOUT / 6)
 SLACK = 1.5
 #: A leader election with tickTime 500 (measured 0.4-2.7 s).
 ELECTION = 3.0
-#: RELIABILITY B2: reconnect <= readTimeout + sum(connectTimeout) + 1 s jitter + election.
+#: reconnect <= readTimeout + sum(connectTimeout) + 1 s jitter + election
+#: (docs/reliability.rst, "The test harness").
 FAILOVER_BOUND = READ_TIMEOUT + CONNECT_TIMEOUT_SUM + 1.0 + ELECTION + SLACK
 
 #: Measurements printed by the tests and collected in the report.
@@ -146,3 +150,44 @@ async def chroot_on(connect: str) -> AsyncIterator[str]:
         with trio.move_on_after(30, shield=True):
             async with open_zookeeper(connect) as admin:
                 await admin.delete(chroot, recursive=True)
+
+
+class NameResolver(trio.abc.HostnameResolver):
+    """Resolves the names in ``table`` (counting the look-ups); others as usual.
+
+    A name maps to one address or to a list of them (several A records);
+    change ``table`` to move a name. Install it with
+    ``trio.socket.set_custom_hostname_resolver``.
+    """
+
+    def __init__(self, table: dict[str, str | list[str]]) -> None:
+        self.table = table
+        self.lookups: collections.Counter[str] = collections.Counter()
+
+    async def getaddrinfo(
+        self,
+        host: bytes | None,
+        port: bytes | str | int | None,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> list[Any]:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name in self.table:
+            self.lookups[name] += 1
+            assert port is not None
+            entry = self.table[name]
+            addresses = [entry] if isinstance(entry, str) else entry
+            return [
+                (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (a, int(port)))
+                for a in addresses
+            ]
+        return await trio.to_thread.run_sync(
+            socket.getaddrinfo, host, port, family, type, proto, flags
+        )
+
+    async def getnameinfo(
+        self, sockaddr: tuple[str, int] | tuple[str, int, int, int], flags: int
+    ) -> tuple[str, str]:
+        raise NotImplementedError

@@ -1,4 +1,4 @@
-"""Operation histories and their checkers (docs/RELIABILITY.md B5).
+"""Operation histories and their checkers (docs/reliability.rst, "Checking histories").
 
 Each operation is recorded as ``{client, session, op, key, args, t_invoke,
 t_complete, outcome, value, stat}`` with ``outcome`` one of ``ok``, ``fail``

@@ -1,7 +1,7 @@
 """Failover on a real 3-member ensemble, each link through a fault proxy.
 
 Session timeout 4 s (tickTime 500): readTimeout 2.67 s, connectTimeout
-1.33 s per host, pings every 1.33 s. Bounds follow docs/RELIABILITY.md B2:
+1.33 s per host, pings every 1.33 s. Bounds follow docs/reliability.rst, "The test harness":
 reconnect within readTimeout + sum(connectTimeout) + 1 s + election slack,
 expiry observed within 1.5 x timeout + 1 s. Measured times are printed
 (``MEASURED ...``; run with ``-s`` to see them).

@@ -1,4 +1,4 @@
-"""Several clients under a seeded nemesis; then the history checkers (RELIABILITY B5, B6).
+"""Several clients under a seeded nemesis; then the history checkers (docs/reliability.rst).
 
 Clients do reads, CAS writes, blind writes, and ephemeral creates and deletes
 for about 25 s while the nemesis kills, pauses and cuts off ensemble members

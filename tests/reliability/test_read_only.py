@@ -1,4 +1,4 @@
-"""Read-only mode on a dedicated 3-member ensemble (RELIABILITY 53-55).
+"""Read-only mode on a dedicated 3-member ensemble (docs/reliability.rst, promises 53-55).
 
 The members run with ``readonlymode.enabled`` (the harness also sets
 ``localSessionsEnabled``, which a read-only server needs to hand out

@@ -32,7 +32,16 @@ from trio_zookeeper import (
 from trio_zookeeper._protocol import DEFAULT_MAX_FRAME_SIZE, ClientProtocol, SetWatches, SetWatches2
 from trio_zookeeper.testing import ZooKeeperServer, open_fault_proxy
 
-from ._util import SLACK, chroot_on, measured, open_fds, state_log, task_count, until
+from ._util import (
+    SLACK,
+    NameResolver,
+    chroot_on,
+    measured,
+    open_fds,
+    state_log,
+    task_count,
+    until,
+)
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(180)]
 
@@ -81,45 +90,6 @@ async def test_tls_with_the_harness_ca(server: ZooKeeperServer) -> None:
             await zk.delete(path)
 
 
-class _Resolver(trio.abc.HostnameResolver):
-    """Resolves the names in ``table`` (counting the look-ups); others as usual."""
-
-    def __init__(self, table: dict[str, str]) -> None:
-        self.table = table
-        self.lookups: collections.Counter[str] = collections.Counter()
-
-    async def getaddrinfo(
-        self,
-        host: bytes | None,
-        port: bytes | str | int | None,
-        family: int = 0,
-        type: int = 0,
-        proto: int = 0,
-        flags: int = 0,
-    ) -> list[Any]:
-        name = host.decode() if isinstance(host, bytes) else host
-        if name in self.table:
-            self.lookups[name] += 1
-            assert port is not None
-            return [
-                (
-                    socket.AF_INET,
-                    socket.SOCK_STREAM,
-                    socket.IPPROTO_TCP,
-                    "",
-                    (self.table[name], int(port)),
-                )
-            ]
-        return await trio.to_thread.run_sync(
-            socket.getaddrinfo, host, port, family, type, proto, flags
-        )
-
-    async def getnameinfo(
-        self, sockaddr: tuple[str, int] | tuple[str, int, int, int], flags: int
-    ) -> tuple[str, str]:
-        raise NotImplementedError
-
-
 async def test_tls_checks_host_names_and_the_ca_and_fails_cleanly(
     server: ZooKeeperServer,
 ) -> None:
@@ -127,7 +97,7 @@ async def test_tls_checks_host_names_and_the_ca_and_fails_cleanly(
     assert server.tls_ca_file is not None
     good = ssl.create_default_context(cafile=server.tls_ca_file)
     wrong_ca = ssl.create_default_context()  # the system's CAs, not the harness's
-    resolver = _Resolver({"not-in-the-certificate.test": "127.0.0.1"})
+    resolver = NameResolver({"not-in-the-certificate.test": "127.0.0.1"})
     trio.socket.set_custom_hostname_resolver(resolver)
     try:
         fds, tasks = open_fds(), task_count()
@@ -164,11 +134,15 @@ async def test_sasl_digest_md5(server: ZooKeeperServer) -> None:
 async def test_sasl_wrong_password_is_final_and_prompt(server: ZooKeeperServer) -> None:
     fds, tasks = open_fds(), task_count()
     t0 = trio.current_time()
-    with trio.fail_after(10), pytest.raises(AuthFailedError):
+    with trio.fail_after(10), pytest.raises(AuthFailedError) as info:
         async with open_zookeeper(
             server.connect_string, sasl=(SASL_USER, "not-the-password"), session_timeout=4
         ):
             pytest.fail("connected with a wrong SASL password")
+    assert str(info.value) == (
+        f"SASL DIGEST-MD5 as {SASL_USER!r} authentication failed: "
+        "the server rejected the credentials"
+    )
     measured("sasl: wrong password rejected", trio.current_time() - t0)
     assert trio.current_time() - t0 < 2 + SLACK
     assert open_fds() == fds
@@ -223,7 +197,7 @@ async def test_digest_auth_failures(server: ZooKeeperServer) -> None:
 
 
 async def test_host_names_are_resolved_at_each_connect(server: ZooKeeperServer) -> None:
-    resolver = _Resolver({"zk-alias.test": "127.0.0.2"})  # nothing listens there
+    resolver = NameResolver({"zk-alias.test": "127.0.0.2"})  # nothing listens there
     trio.socket.set_custom_hostname_resolver(resolver)
     try:
         async with trio.open_nursery() as nursery:

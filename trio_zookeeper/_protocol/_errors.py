@@ -387,10 +387,19 @@ class ReconfigDisabledError(ServerError):
 
 
 class SessionClosedRequireSaslAuthError(ServerError):
-    """The server requires SASL (SESSIONCLOSEDREQUIRESASLAUTH, -124)."""
+    """The server requires authentication (SESSIONCLOSEDREQUIRESASLAUTH, -124).
+
+    A server with ``enforce.auth.enabled`` answers the first request of a
+    session that has none of its ``enforce.auth.schemes`` with this error and
+    closes the connection. The client treats it as final (as an
+    authentication failure): every later call raises it too.
+    """
 
     default_code = ErrorCode.SESSION_CLOSED_REQUIRE_SASL_AUTH
-    default_message = "Session closed: the server requires SASL authentication"
+    default_message = (
+        "Session closed: the server requires authentication (enforce.auth.enabled) with a "
+        "scheme this session lacks; pass sasl=, auth= or a TLS client certificate"
+    )
 
 
 class QuotaExceededError(ServerError):

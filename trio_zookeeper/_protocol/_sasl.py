@@ -1,4 +1,13 @@
-"""SASL DIGEST-MD5 (RFC 2831), client side, sans-IO.
+"""SASL on the client side, sans-IO: the mechanism interface and DIGEST-MD5 (RFC 2831).
+
+Every SASL mechanism is a :class:`SaslMechanism`: a reusable, immutable
+description of *how* to authenticate, that makes one :class:`SaslExchange` per
+connection (the session re-authenticates on every new connection, as the Java
+client does). The session runs the exchange: it sends
+:meth:`SaslExchange.initial_token`, then feeds each server token to
+:meth:`SaslExchange.respond` until that returns ``None``. An exchange whose
+calls block (GSSAPI talks to the KDC and reads keytabs) says so with
+``blocking = True``, and the session runs its calls in a worker thread.
 
 ZooKeeper's SASL exchange carries opaque tokens in ``GetSASLRequest`` /
 ``SetSASLResponse`` records (opcode 102, normal xids). For DIGEST-MD5 the
@@ -15,10 +24,76 @@ import hashlib
 import hmac
 import os
 import re
+from typing import Protocol, runtime_checkable
+
+import attrs
 
 from ._errors import AuthFailedError
 
-__all__ = ["DigestMD5Client"]
+__all__ = ["DigestMD5Client", "SaslDigestMD5", "SaslExchange", "SaslMechanism", "sasl_mechanism"]
+
+
+@runtime_checkable
+class SaslExchange(Protocol):
+    """One SASL authentication on one connection, as a state machine.
+
+    Attributes:
+        blocking: Whether :meth:`initial_token` and :meth:`respond` may block
+            (network or file I/O); the session then calls them in a worker
+            thread so that the event loop never stalls.
+    """
+
+    blocking: bool
+
+    def initial_token(self) -> bytes:
+        """The first token sent to the server (empty when the mechanism has none).
+
+        Raises:
+            AuthFailedError: The client cannot start (e.g. no credentials);
+                the message says what is wrong.
+        """
+        ...
+
+    def respond(self, challenge: bytes) -> bytes | None:
+        """Answer a server token.
+
+        Returns:
+            The next token to send, or ``None`` when the exchange is complete.
+
+        Raises:
+            AuthFailedError: The server's token is wrong or the mechanism
+                failed; the message says what is wrong.
+        """
+        ...
+
+
+@runtime_checkable
+class SaslMechanism(Protocol):
+    """How to authenticate with SASL: makes a fresh :class:`SaslExchange` per connection.
+
+    Implemented by :class:`SaslDigestMD5` and :class:`~trio_zookeeper.SaslGSSAPI`;
+    pass one as ``open_zookeeper(..., sasl=...)``.
+    """
+
+    @property
+    def mechanism(self) -> str:
+        """The SASL mechanism name (``"DIGEST-MD5"``, ``"GSSAPI"``)."""
+        ...
+
+    def exchange(self, server_host: str) -> SaslExchange:
+        """Begin one authentication with the server at ``server_host``.
+
+        Must not block: blocking work belongs in the exchange's calls.
+
+        Args:
+            server_host: The host of the connect-string entry being connected
+                to (a name or an address), for mechanisms that name the server.
+
+        Returns:
+            A new exchange.
+        """
+        ...
+
 
 _PAIR = re.compile(rb'\s*([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)')
 
@@ -75,6 +150,7 @@ class DigestMD5Client:
         self.digest_uri = f"{service}/{host}".encode()
         self.cnonce = cnonce if cnonce is not None else os.urandom(16).hex().encode("ascii")
         self.complete = False
+        self.blocking = False
         self._expected_rspauth: bytes | None = None
 
     def initial_token(self) -> bytes:
@@ -138,3 +214,71 @@ class DigestMD5Client:
             b"qop=" + qop,
         ]
         return b",".join(parts)
+
+
+@attrs.frozen(repr=False)
+class SaslDigestMD5:
+    """SASL DIGEST-MD5 with a user name and password from the server's JAAS ``Server`` section.
+
+    The session is then known as ``sasl:<username>`` (an ``("sasl", username)``
+    ACL id). ``open_zookeeper(..., sasl=("user", "pw"))`` means the same.
+
+    Args:
+        username: The user (a ``user_<name>`` entry of the server's JAAS file).
+        password: Its password.
+    """
+
+    username: str
+    password: str
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.username, str) or not self.username:
+            raise ValueError("SaslDigestMD5 needs a non-empty username")
+        if not isinstance(self.password, str):
+            raise TypeError("SaslDigestMD5 password must be a str")
+
+    def __repr__(self) -> str:
+        return f"SaslDigestMD5(username={self.username!r}, password=<hidden>)"
+
+    @property
+    def mechanism(self) -> str:
+        """``"DIGEST-MD5"``."""
+        return "DIGEST-MD5"
+
+    def exchange(self, server_host: str) -> SaslExchange:
+        """A new DIGEST-MD5 exchange (the server name is always ``zk-sasl-md5``).
+
+        Args:
+            server_host: Unused: ZooKeeper's digest-uri does not name the host.
+
+        Returns:
+            The exchange.
+        """
+        return DigestMD5Client(self.username, self.password)
+
+
+def sasl_mechanism(value: object) -> SaslMechanism | None:
+    """Normalise ``open_zookeeper``'s ``sasl=`` argument.
+
+    Args:
+        value: ``None``, a ``(username, password)`` tuple (DIGEST-MD5), or a
+            :class:`SaslMechanism`.
+
+    Returns:
+        The mechanism, or ``None``.
+
+    Raises:
+        TypeError: Anything else.
+    """
+    if value is None or isinstance(value, SaslMechanism):
+        return value
+    if (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and all(isinstance(part, str) for part in value)
+    ):
+        return SaslDigestMD5(value[0], value[1])
+    raise TypeError(
+        "sasl= takes a SASL mechanism (SaslDigestMD5(...), SaslGSSAPI(...)) or a "
+        f"(username, password) tuple, not {type(value).__name__}"
+    )

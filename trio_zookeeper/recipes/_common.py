@@ -4,11 +4,11 @@
 * :func:`protected_create` creates a node whose name starts with a GUID, so
   that after a :class:`~trio_zookeeper.ConnectionLossError` it can be found
   again by listing the parent (Curator's ``withProtection``, kazoo's lock
-  prefix; docs/RELIABILITY.md item 34);
+  prefix; docs/reliability.rst, promise 34);
 * :func:`guaranteed_delete` deletes one of our own ephemeral nodes, retrying
-  across connection losses until it is gone or its session is (item 35);
+  across connection losses until it is gone or its session is (promise 35);
 * :func:`held_scope` runs the body of a ``lock``/``leadership`` block in a
-  cancel scope that a monitor task cancels when the hold is lost (item 36);
+  cancel scope that a monitor task cancels when the hold is lost (promise 36);
 * :func:`ensure_container` / :func:`ensure_parents` create recipe
   directories as CONTAINER nodes (Curator's
   ``creatingParentContainersIfNeeded``), which the server removes once empty;

@@ -1,4 +1,11 @@
-"""A real ZooKeeper ensemble (several JVMs, one quorum) on loopback, for tests."""
+"""A real ZooKeeper ensemble (several JVMs, one quorum) on loopback, for tests.
+
+With ``dynamic=True`` the ensemble runs with dynamic reconfiguration
+(``reconfigEnabled``) and its membership can change while it runs:
+:meth:`ZooKeeperEnsemble.add_member`, :meth:`~ZooKeeperEnsemble.remove_member`
+and :meth:`~ZooKeeperEnsemble.replace_member` start or stop JVMs and issue
+the ``reconfig`` through a superuser client of this library.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from ._server import (
     _QuorumSpec,
     find_zookeeper,
     free_ports,
+    generate_digest,
 )
 from ._tls import TLSMaterial, make_tls_material
 
@@ -31,11 +39,14 @@ _STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL, as ZooKeeperServer.sto
 _POLL_INTERVAL = 0.05  # quorum polling period; a poll, never a synchronisation
 _PROBE_TIMEOUT = 1.0  # bound on one `srvr` probe
 _FOLLOWER_MODES = frozenset({"follower", "observer"})
+#: The superuser password of a dynamic ensemble (reconfig needs super rights).
+_RECONFIG_PASSWORD = "tzk-reconfig"
+_RECONFIG_RETRY = 0.2  # pause between reconfig attempts that lost their connection
 
 
-def _has_quorum(size: int, modes: Sequence[str]) -> bool:
+def _has_quorum(size: int, modes: Sequence[str], *, standalone: bool = True) -> bool:
     """Exactly one leader, every other probed member a follower, and a majority probed."""
-    if size == 1:
+    if size == 1 and standalone:
         return list(modes) == ["standalone"]
     leaders = sum(1 for mode in modes if mode == "leader")
     followers = sum(1 for mode in modes if mode in _FOLLOWER_MODES)
@@ -54,8 +65,20 @@ class ZooKeeperEnsemble:
 
     With ``tls=True`` all members share one throwaway CA (:attr:`tls_ca_file`).
 
+    With ``dynamic=True`` the members run with dynamic reconfiguration
+    (``reconfigEnabled=true``, ``standaloneEnabled=false``, so even one
+    member is a quorum of one; ``server.N`` lines carry each member's client
+    address, which is what ``get_config`` reports), a superuser digest is set
+    (:attr:`reconfig_auth` is the client credential), and the membership can
+    be changed with :meth:`add_member`, :meth:`remove_member` and
+    :meth:`replace_member`. A dynamic member's restart starts from the
+    membership it was launched with, so restart members only before changing
+    the membership.
+
     Args:
-        size: Number of members (3 is the usual; 1 gives a standalone server).
+        size: Number of members (3 is the usual; 1 gives a standalone server,
+            or with ``dynamic`` a quorum of one).
+        dynamic: Enable dynamic reconfiguration (ZooKeeper 3.5+).
         **server_kwargs: Passed to every :class:`ZooKeeperServer`
             (``tick_time``, ``read_only_mode``, ``tls``, ``heap_mb``, ...).
 
@@ -63,14 +86,29 @@ class ZooKeeperEnsemble:
         ValueError: ``size`` < 1 or a bad server argument.
 
     Attributes:
-        members: The members, in ``myid`` order (member ``i`` has myid ``i + 1``).
+        members: The current members, in ``myid`` order (at first member
+            ``i`` has myid ``i + 1``; see :meth:`myid`).
+        reconfig_auth: With ``dynamic``, the ``(scheme, credential)`` of the
+            superuser that may reconfigure (pass it in ``auth=``); else None.
     """
 
-    def __init__(self, size: int = 3, **server_kwargs: Any) -> None:
+    def __init__(self, size: int = 3, *, dynamic: bool = False, **server_kwargs: Any) -> None:
         if size < 1:
             raise ValueError("an ensemble needs at least one member")
         self._size = size
         self._tls = bool(server_kwargs.get("tls", False))
+        self._dynamic = dynamic
+        self.reconfig_auth: tuple[str, str] | None = None
+        if dynamic:
+            if self._tls:
+                raise ValueError("dynamic=True is not supported together with tls=True")
+            if server_kwargs.get("super_digest") is None:
+                server_kwargs["super_digest"] = generate_digest("super", _RECONFIG_PASSWORD)
+                self.reconfig_auth = ("digest", f"super:{_RECONFIG_PASSWORD}")
+        self._server_kwargs = dict(server_kwargs)
+        self._myids: dict[int, int] = {}  # id(member) -> myid
+        self._member_lines: dict[int, str] = {}  # myid -> the server.N value
+        self._next_myid = size + 1
         self.members: list[ZooKeeperServer] = []
         self._closed = False
         try:
@@ -94,9 +132,24 @@ class ZooKeeperEnsemble:
         for index, member in enumerate(self.members):
             client, peer, election, *secure = ports[per_member * index : per_member * (index + 1)]
             member._assign_ports(client, secure[0] if secure else None)
-            server_lines[f"server.{index + 1}"] = f"{LOOPBACK}:{peer}:{election}"
+            server_lines[f"server.{index + 1}"] = self._server_line(peer, election, client)
+            self._myids[id(member)] = index + 1
+            self._member_lines[index + 1] = server_lines[f"server.{index + 1}"]
         for index, member in enumerate(self.members):
-            member._quorum = _QuorumSpec(myid=index + 1, server_lines=dict(server_lines))
+            member._quorum = _QuorumSpec(myid=index + 1, server_lines=self._config(server_lines))
+
+    def _server_line(self, peer: int, election: int, client: int) -> str:
+        if self._dynamic:
+            return f"{LOOPBACK}:{peer}:{election}:participant;{LOOPBACK}:{client}"
+        return f"{LOOPBACK}:{peer}:{election}"
+
+    def _config(self, server_lines: dict[str, str]) -> dict[str, str]:
+        """The quorum part of a member's zoo.cfg: server lines, and the reconfig switches."""
+        lines = dict(server_lines)
+        if self._dynamic:
+            lines["reconfigEnabled"] = "true"
+            lines["standaloneEnabled"] = "false"
+        return lines
 
     # --- identity -------------------------------------------------------------
 
@@ -104,6 +157,27 @@ class ZooKeeperEnsemble:
     def size(self) -> int:
         """Number of members."""
         return self._size
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the membership can change (``dynamic=True``)."""
+        return self._dynamic
+
+    def myid(self, member: ZooKeeperServer) -> int:
+        """The ``myid`` of a current member.
+
+        Args:
+            member: One of :attr:`members`.
+
+        Returns:
+            Its server id.
+
+        Raises:
+            ValueError: ``member`` is not a current member.
+        """
+        if member not in self.members:
+            raise ValueError(f"{member!r} is not a member of {self!r}")
+        return self._myids[id(member)]
 
     @property
     def connect_string(self) -> str:
@@ -259,7 +333,7 @@ class ZooKeeperEnsemble:
             for member in probed:
                 remaining = deadline - time.monotonic()
                 modes.append(member.mode(timeout=max(0.01, min(_PROBE_TIMEOUT, remaining))))
-            if _has_quorum(self._size, modes):
+            if _has_quorum(self._size, modes, standalone=not self._dynamic):
                 return
             if time.monotonic() >= deadline:
                 raise self._no_quorum(timeout, modes)
@@ -282,7 +356,7 @@ class ZooKeeperEnsemble:
             for member in probed:
                 remaining = deadline - time.monotonic()
                 modes.append(await member.amode(timeout=max(0.01, min(_PROBE_TIMEOUT, remaining))))
-            if _has_quorum(self._size, modes):
+            if _has_quorum(self._size, modes, standalone=not self._dynamic):
                 return
             if time.monotonic() >= deadline:
                 raise self._no_quorum(timeout, modes)
@@ -302,7 +376,9 @@ class ZooKeeperEnsemble:
         for index, member in enumerate(self.members):
             if member.is_running and not member.is_paused:
                 mode = member.mode(timeout=_PROBE_TIMEOUT)
-                if mode == "leader" or (self._size == 1 and mode == "standalone"):
+                if mode == "leader" or (
+                    self._size == 1 and not self._dynamic and mode == "standalone"
+                ):
                     return index
                 modes.append(mode)
         raise ZooKeeperHarnessError(f"no leader right now; modes of running members: {modes}")
@@ -346,6 +422,141 @@ class ZooKeeperEnsemble:
                 member.resume()
         self._launch_all()
         self.wait_quorum(max(0.0, deadline - time.monotonic()))
+
+    # --- membership changes (dynamic=True) ------------------------------------------
+
+    def _check_dynamic(self) -> None:
+        if not self._dynamic:
+            raise ZooKeeperHarnessError(
+                f"{self!r} was not made with dynamic=True: its membership cannot change"
+            )
+        if self._closed:
+            raise ZooKeeperHarnessError(f"{self!r} is closed")
+
+    async def _reconfig(self, timeout: float, **change: str) -> None:  # noqa: ASYNC109
+        """Run one reconfig as the superuser, retrying after a lost connection.
+
+        A reconfig that removes the leader may lose its connection although it
+        was applied; the configuration is then read back instead of issuing
+        the change twice.
+        """
+        from .. import ConnectionLossError, open_zookeeper  # the client under test
+
+        assert self.reconfig_auth is not None, "a dynamic ensemble made with its own super_digest"
+        joining, leaving = change.get("joining"), change.get("leaving")
+        with trio.fail_after(timeout):
+            while True:
+                async with open_zookeeper(
+                    self.connect_string, auth=[self.reconfig_auth], session_timeout=10
+                ) as admin:
+                    try:
+                        await admin.reconfig(joining=joining, leaving=leaving)
+                        return
+                    except ConnectionLossError:
+                        pass
+                    with contextlib.suppress(ConnectionLossError):
+                        await admin.wait_connected()
+                        config = (await admin.get_config())[0].decode()
+                        if joining is not None and joining in config:
+                            return
+                        if leaving is not None and f"server.{leaving}=" not in config:
+                            return
+                await trio.sleep(_RECONFIG_RETRY)
+
+    async def add_member(self, timeout: float = 90.0) -> ZooKeeperServer:  # noqa: ASYNC109
+        """Start a new member and add it to the ensemble with ``reconfig -add``.
+
+        The new JVM is started with the current membership plus itself, waits
+        until it follows the leader, and is then made a voting participant.
+
+        Args:
+            timeout: Bound on the whole operation, in seconds.
+
+        Returns:
+            The new member (also appended to :attr:`members`).
+
+        Raises:
+            ZooKeeperHarnessError: The ensemble is not dynamic, or closed.
+            ZooKeeperStartError: The new member did not start.
+        """
+        self._check_dynamic()
+        deadline = time.monotonic() + timeout
+        member = ZooKeeperServer(**self._server_kwargs)
+        myid = self._next_myid
+        self._next_myid += 1
+        peer, election = free_ports(2)
+        line = self._server_line(peer, election, member.port)
+        lines = {f"server.{sid}": value for sid, value in self._member_lines.items()}
+        lines[f"server.{myid}"] = line
+        member._quorum = _QuorumSpec(myid=myid, server_lines=self._config(lines))
+        try:
+            await member.astart(max(1.0, deadline - time.monotonic()))
+            await self._reconfig(
+                max(1.0, deadline - time.monotonic()), joining=f"server.{myid}={line}"
+            )
+        except BaseException:
+            await member.aclose()
+            raise
+        member._ports_fixed = True
+        self._myids[id(member)] = myid
+        self._member_lines[myid] = line
+        self.members.append(member)
+        self._size += 1
+        await self.await_quorum(max(1.0, deadline - time.monotonic()))
+        return member
+
+    async def remove_member(
+        self,
+        member: ZooKeeperServer,
+        timeout: float = 90.0,  # noqa: ASYNC109
+    ) -> None:
+        """Remove a member with ``reconfig -remove``, then stop its JVM and delete its files.
+
+        Args:
+            member: One of :attr:`members` (the leader too: the others elect a
+                new one).
+            timeout: Bound on the whole operation, in seconds.
+
+        Raises:
+            ZooKeeperHarnessError: The ensemble is not dynamic, or closed.
+            ValueError: ``member`` is not a current member, or the last one.
+        """
+        self._check_dynamic()
+        myid = self.myid(member)
+        if self._size == 1:
+            raise ValueError("cannot remove the last member of an ensemble")
+        deadline = time.monotonic() + timeout
+        await self._reconfig(timeout, leaving=str(myid))
+        self.members.remove(member)
+        del self._myids[id(member)]
+        del self._member_lines[myid]
+        self._size -= 1
+        await member.aclose()
+        await self.await_quorum(max(1.0, deadline - time.monotonic()))
+
+    async def replace_member(
+        self,
+        member: ZooKeeperServer,
+        timeout: float = 180.0,  # noqa: ASYNC109
+    ) -> ZooKeeperServer:
+        """Replace a member by a new one: add the new member, then remove the old one.
+
+        Args:
+            member: One of :attr:`members`.
+            timeout: Bound on the whole operation, in seconds.
+
+        Returns:
+            The new member.
+
+        Raises:
+            ZooKeeperHarnessError: The ensemble is not dynamic, or closed.
+            ValueError: ``member`` is not a current member.
+        """
+        self.myid(member)  # fail early
+        deadline = time.monotonic() + timeout
+        new = await self.add_member(max(1.0, deadline - time.monotonic()))
+        await self.remove_member(member, max(1.0, deadline - time.monotonic()))
+        return new
 
     def stop(self) -> None:
         """Stop every member (keeping data), all at once: SIGTERM, 5 s grace, SIGKILL."""

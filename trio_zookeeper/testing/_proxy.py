@@ -1,4 +1,4 @@
-"""A trio TCP proxy with per-link fault injection (docs/RELIABILITY.md, B3.1).
+"""A trio TCP proxy with per-link fault injection (docs/reliability.rst, "Faults").
 
 Point a client at :attr:`FaultProxy.address` instead of the server, then break
 the path on demand: silence it (:meth:`~FaultProxy.blackhole`), slow it
@@ -162,7 +162,7 @@ class FaultProxy:
     (client, server) pair to fault links separately.
 
     Attributes:
-        host: ``"127.0.0.1"``.
+        host: The listening address (``"127.0.0.1"`` unless another was given).
         port: The proxy's listening port.
         upstream: ``(host, port)`` of the server.
         seed: Seed of the jitter random generator (print it to replay a run).
@@ -170,8 +170,10 @@ class FaultProxy:
         dropped_replies: Replies dropped by :meth:`drop_next_reply` so far.
     """
 
-    def __init__(self, port: int, upstream: tuple[str, int], seed: int) -> None:
-        self.host = _LOOPBACK
+    def __init__(
+        self, port: int, upstream: tuple[str, int], seed: int, host: str = _LOOPBACK
+    ) -> None:
+        self.host = host
         self.port = port
         self.upstream = upstream
         self.seed = seed
@@ -496,11 +498,18 @@ class FaultProxy:
 
 @asynccontextmanager
 async def open_fault_proxy(
-    upstream_host: str, upstream_port: int, *, seed: int | None = None
+    upstream_host: str,
+    upstream_port: int,
+    *,
+    seed: int | None = None,
+    host: str = _LOOPBACK,
+    port: int = 0,
 ) -> AsyncIterator[FaultProxy]:
     """Run a :class:`FaultProxy` to ``upstream_host:upstream_port`` for the duration of the block.
 
-    The proxy listens on a free port of 127.0.0.1. It owns a nursery with every
+    The proxy listens on a free port of 127.0.0.1 (or on ``host``/``port``:
+    several proxies on 127.0.0.1, 127.0.0.2... with one port stand for the
+    several addresses of one host name). It owns a nursery with every
     proxy task; leaving the block cancels them and closes every socket.
     Exceptions from the block propagate unwrapped.
 
@@ -509,18 +518,20 @@ async def open_fault_proxy(
         upstream_port: The server's port.
         seed: Seed for delay jitter; a random one is chosen (and kept in
             :attr:`FaultProxy.seed`) when omitted.
+        host: The loopback address to listen on.
+        port: The port to listen on (0: a free one).
 
     Yields:
         The running proxy.
     """
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
-    listeners = await trio.open_tcp_listeners(0, host=_LOOPBACK)
+    listeners = await trio.open_tcp_listeners(port, host=host)
     listener = listeners[0]
     for extra in listeners[1:]:  # pragma: no cover - one address for 127.0.0.1
         await extra.aclose()
     sockname = listener.socket.getsockname()
-    proxy = FaultProxy(sockname[1], (upstream_host, upstream_port), seed)
+    proxy = FaultProxy(sockname[1], (upstream_host, upstream_port), seed, host)
     body_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:

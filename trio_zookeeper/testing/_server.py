@@ -2,9 +2,9 @@
 
 The server runs ``org.apache.zookeeper.server.quorum.QuorumPeerMain`` with a
 generated ``zoo.cfg`` in a private temporary directory, on free loopback ports,
-with a small heap and fast-start JVM flags (docs/RELIABILITY.md, B2). Every
-wait is bounded and every JVM we start is killed when its owner is closed,
-garbage collected, or when the interpreter exits.
+with a small heap and fast-start JVM flags (docs/reliability.rst, "The test
+harness"). Every wait is bounded and every JVM we start is killed when its
+owner is closed, garbage collected, or when the interpreter exits.
 """
 
 from __future__ import annotations
@@ -26,15 +26,18 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import attrs
 import trio
 
 from ._fourlw import afour_letter_word, four_letter_word
 from ._tls import TLSMaterial, make_tls_material
+
+if TYPE_CHECKING:
+    from ._kerberos import KerberosLogin
 
 __all__ = [
     "ExternalServerError",
@@ -63,7 +66,7 @@ _INSTALL_HINT = (
     "openjdk-17-jre-headless libslf4j-java`), or set ZOOKEEPER_CLASSPATH to a full "
     "Java classpath containing the ZooKeeper server jars, or ZOOKEEPER_HOME to an "
     "unpacked ZooKeeper release (jars under it or under its lib/), or set "
-    "TZK_SERVERS=host:port to use an already running server."
+    "ZOOKEEPER_HOSTS=host:port to use an already running server."
 )
 _STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL (B2 teardown)
 _REAP_TIMEOUT = 10.0  # bound on waiting for a SIGKILLed process to be reaped
@@ -330,6 +333,20 @@ class ZooKeeperServer:
             throwaway CA, client certificates not required).
         sasl_users: DIGEST-MD5 users (name → password) for SASL auth, through a
             JAAS ``Server`` section and ``SASLAuthenticationProvider``.
+        kerberos: Run Kerberized: SASL GSSAPI with this service principal and
+            keytab (from :meth:`KerberosRealm.server_login`), through a JAAS
+            ``Server`` section with ``Krb5LoginModule`` and
+            ``-Djava.security.krb5.conf``. The server then names a client by
+            its full principal (``sasl:alice@REALM``). Exclusive with
+            ``sasl_users`` (a ZooKeeper server offers one SASL mechanism).
+        tls_client_auth: With ``tls``: require client certificates
+            (``ssl.clientAuth=need``) and register the X509 authentication
+            provider, so a TLS session's identity is its certificate subject
+            (``x509:<subject>``). Make certificates with
+            :func:`make_client_certificate` from ``tls_material``.
+        enforce_auth_schemes: Turn on ``enforce.auth.enabled`` with these
+            ``enforce.auth.schemes`` (e.g. ``["sasl"]``): the server closes
+            the session of a client that sends a request unauthenticated.
         container_check_interval_ms: ``-Dznode.container.checkIntervalMs``, how
             often empty container and expired TTL nodes are removed.
         extra_config: More ``zoo.cfg`` lines; they override generated ones.
@@ -364,6 +381,9 @@ class ZooKeeperServer:
         super_digest: str | None = None,
         tls: bool = False,
         sasl_users: Mapping[str, str] | None = None,
+        kerberos: KerberosLogin | None = None,
+        tls_client_auth: bool = False,
+        enforce_auth_schemes: Sequence[str] | None = None,
         container_check_interval_ms: int | None = None,
         extra_config: Mapping[str, str] | None = None,
         heap_mb: int = 160,
@@ -377,6 +397,17 @@ class ZooKeeperServer:
         for name in sasl_users or {}:
             if not _SASL_NAME.match(name):
                 raise ValueError(f"SASL user name {name!r} must match {_SASL_NAME.pattern}")
+        if kerberos is not None and sasl_users:
+            raise ValueError("kerberos and sasl_users exclude each other (one SASL mechanism)")
+        if tls_client_auth and not tls:
+            raise ValueError("tls_client_auth needs tls=True")
+        if enforce_auth_schemes is not None and (
+            not enforce_auth_schemes
+            or not all(_SASL_NAME.match(scheme) for scheme in enforce_auth_schemes)
+        ):
+            raise ValueError(
+                f"enforce_auth_schemes must name schemes, not {enforce_auth_schemes!r}"
+            )
         for key, value in (extra_config or {}).items():
             if any(c in f"{key}{value}" for c in "\r\n") or "=" in key:
                 raise ValueError(f"extra_config entry {key!r} is not a single zoo.cfg line")
@@ -392,6 +423,9 @@ class ZooKeeperServer:
         self._super_digest = super_digest
         self._tls_enabled = tls
         self._sasl_users = dict(sasl_users or {})
+        self._kerberos = kerberos
+        self._tls_client_auth = tls_client_auth
+        self._enforce_auth_schemes = list(enforce_auth_schemes or [])
         self._container_check_interval_ms = container_check_interval_ms
         self._extra_config = dict(extra_config or {})
         self._heap_mb = heap_mb
@@ -497,11 +531,18 @@ class ZooKeeperServer:
                     "ssl.trustStore.location": str(material.truststore_file),
                     "ssl.trustStore.password": material.truststore_password,
                     "ssl.trustStore.type": material.store_type,
-                    "ssl.clientAuth": "none",
+                    "ssl.clientAuth": "need" if self._tls_client_auth else "none",
                 }
             )
-        if self._sasl_users:
+            if self._tls_client_auth:
+                cfg["authProvider.x509"] = (
+                    "org.apache.zookeeper.server.auth.X509AuthenticationProvider"
+                )
+        if self._sasl_users or self._kerberos is not None:
             cfg["authProvider.1"] = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+        if self._enforce_auth_schemes:
+            cfg["enforce.auth.enabled"] = "true"
+            cfg["enforce.auth.schemes"] = ",".join(self._enforce_auth_schemes)
         if self._quorum is not None:
             cfg.update(self._quorum.server_lines)
         cfg.update(self._extra_config)
@@ -527,8 +568,10 @@ class ZooKeeperServer:
             cmd.append(f"-Dznode.container.checkIntervalMs={self._container_check_interval_ms}")
         if self._super_digest is not None:
             cmd.append(f"-Dzookeeper.DigestAuthenticationProvider.superDigest={self._super_digest}")
-        if self._sasl_users:
+        if self._sasl_users or self._kerberos is not None:
             cmd.append(f"-Djava.security.auth.login.config={self._jaas_path}")
+        if self._kerberos is not None:
+            cmd.append(f"-Djava.security.krb5.conf={self._kerberos.krb5_conf}")
         cmd += ["-cp", installation.classpath, _MAIN_CLASS, str(self._config_path)]
         return cmd
 
@@ -536,14 +579,20 @@ class ZooKeeperServer:
         def quote(value: str) -> str:
             return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-        users = "".join(
-            f"\n    user_{name}={quote(password)}" for name, password in self._sasl_users.items()
-        )
-        self._jaas_path.write_text(
-            "Server {\n"
-            f"    org.apache.zookeeper.server.auth.DigestLoginModule required{users};\n"
-            "};\n"
-        )
+        if self._kerberos is not None:
+            login = (
+                "com.sun.security.auth.module.Krb5LoginModule required"
+                f"\n    useKeyTab=true keyTab={quote(str(self._kerberos.keytab))}"
+                "\n    storeKey=true useTicketCache=false isInitiator=false"
+                f"\n    principal={quote(self._kerberos.principal)}"
+            )
+        else:
+            users = "".join(
+                f"\n    user_{name}={quote(password)}"
+                for name, password in self._sasl_users.items()
+            )
+            login = f"org.apache.zookeeper.server.auth.DigestLoginModule required{users}"
+        self._jaas_path.write_text(f"Server {{\n    {login};\n}};\n")
         self._jaas_path.chmod(0o600)
 
     def _prepare_tls(self) -> None:
@@ -570,7 +619,7 @@ class ZooKeeperServer:
         self.data_dir.mkdir(exist_ok=True)
         if self._quorum is not None:
             (self.data_dir / "myid").write_text(f"{self._quorum.myid}\n")
-        if self._sasl_users:
+        if self._sasl_users or self._kerberos is not None:
             self._write_jaas()
         self._config_path.write_text(
             "".join(f"{key}={value}\n" for key, value in self._config_lines().items())
@@ -993,7 +1042,7 @@ def generate_digest(user: str, password: str) -> str:
 
 
 class ExternalZooKeeperServer:
-    """A ZooKeeper server the harness did not start (``TZK_SERVERS``).
+    """A ZooKeeper server the harness did not start (``ZOOKEEPER_HOSTS``).
 
     It offers the read-only parts of :class:`ZooKeeperServer` (addresses,
     four letter words, :meth:`mode`). Process operations (stop, kill, pause,
@@ -1040,7 +1089,7 @@ class ExternalZooKeeperServer:
     def _unavailable(self, what: str) -> ExternalServerError:
         return ExternalServerError(
             f"{what}() is unavailable: {self.connect_string} is an external server "
-            "(TZK_SERVERS); use a ZooKeeperServer of your own for destructive tests"
+            "(ZOOKEEPER_HOSTS); use a ZooKeeperServer of your own for destructive tests"
         )
 
     def start(self, timeout: float = 30.0) -> None:

@@ -1,4 +1,4 @@
-"""Throwaway TLS material for tests: a private CA and a loopback server certificate.
+"""Throwaway TLS material for tests: a private CA, a server and client certificates.
 
 Everything is made at test time with the ``openssl`` command line tool (and
 ``keytool`` for the Java truststore), so no key material is ever committed.
@@ -16,13 +16,24 @@ import subprocess
 
 import attrs
 
-__all__ = ["TLSMaterial", "TLSToolMissingError", "make_tls_material"]
+__all__ = [
+    "ClientCertificate",
+    "TLSMaterial",
+    "TLSToolMissingError",
+    "make_client_certificate",
+    "make_tls_material",
+]
 
 _SERVER_EXTENSIONS = (
     "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
     "basicConstraints=critical,CA:FALSE\n"
     "keyUsage=critical,digitalSignature,keyEncipherment\n"
     "extendedKeyUsage=serverAuth\n"
+)
+_CLIENT_EXTENSIONS = (
+    "basicConstraints=critical,CA:FALSE\n"
+    "keyUsage=critical,digitalSignature,keyEncipherment\n"
+    "extendedKeyUsage=clientAuth\n"
 )
 _TOOL_TIMEOUT = 60.0  # seconds; keytool starts a JVM, openssl is instant
 
@@ -183,4 +194,72 @@ def make_tls_material(directory: os.PathLike[str] | str, *, java: str | None = N
         keystore_password=keystore_password,
         truststore_file=truststore,
         truststore_password=truststore_password,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class ClientCertificate:
+    """A client certificate signed by a :class:`TLSMaterial`'s CA.
+
+    Attributes:
+        cert_file: The certificate (PEM).
+        key_file: Its private key (PEM, unencrypted).
+        subject: The subject as ZooKeeper's X509AuthenticationProvider names it
+            (RFC 2253, e.g. ``"CN=alice,O=trio_zookeeper tests"``): the
+            session's ``x509`` identity, and the id of an ``x509:`` ACL.
+    """
+
+    cert_file: pathlib.Path
+    key_file: pathlib.Path
+    subject: str
+
+
+def make_client_certificate(
+    material: TLSMaterial, common_name: str, *, organization: str = "trio_zookeeper tests"
+) -> ClientCertificate:
+    """Create a client certificate (``extendedKeyUsage=clientAuth``) signed by the material's CA.
+
+    Load it with ``context.load_cert_chain(cert.cert_file, cert.key_file)``.
+
+    Args:
+        material: The CA to sign with (e.g. ``ZooKeeperServer.tls_material``).
+        common_name: The subject's CN; letters, digits, ``-``, ``_`` and ``.``.
+        organization: The subject's O.
+
+    Returns:
+        The files and the subject.
+
+    Raises:
+        ValueError: A name has characters that would need escaping.
+        TLSToolMissingError: ``openssl`` cannot be found.
+        RuntimeError: openssl failed.
+    """
+    for value in (common_name, organization):
+        if not value or not all(c.isalnum() or c in "-_. " for c in value):
+            raise ValueError(f"certificate name {value!r}: letters, digits, '-_. ' only")
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise TLSToolMissingError(
+            "the openssl command is needed for TLS tests: apt-get install openssl"
+        )
+    out = material.directory
+    stem = "client-" + common_name.replace(" ", "_")
+    cert_file, key_file = out / f"{stem}.pem", out / f"{stem}.key"
+    csr_file, ext_file = out / f"{stem}.csr", out / "client.ext"
+    ext_file.write_text(_CLIENT_EXTENSIONS)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _run(
+        [openssl, "req", "-new", *ec, "-keyout", str(key_file), "-out", str(csr_file),
+         "-subj", f"/O={organization}/CN={common_name}"],
+        cwd=out,
+    )  # fmt: skip
+    _run(
+        [openssl, "x509", "-req", "-in", str(csr_file), "-CA", str(material.ca_file),
+         "-CAkey", str(material.ca_key_file), "-set_serial", str(secrets.randbits(63) | 1),
+         "-days", "2", "-out", str(cert_file), "-extfile", str(ext_file)],
+        cwd=out,
+    )  # fmt: skip
+    key_file.chmod(0o600)
+    return ClientCertificate(
+        cert_file=cert_file, key_file=key_file, subject=f"CN={common_name},O={organization}"
     )

@@ -10,9 +10,10 @@ Fixtures (session scoped, synchronous, so usable from sync and trio tests):
     A started standalone :class:`~trio_zookeeper.testing.ZooKeeperServer`
     (tickTime 500 ms so sessions are 1 to 10 s, TTL/extended types on, read-only
     mode off, container checks every 500 ms). If the environment variable
-    ``TZK_SERVERS`` is set (``host:port[,host:port...]``), no JVM is started:
-    the fixture is an :class:`~trio_zookeeper.testing.ExternalZooKeeperServer`
-    for that server. Its ``connect_string``, ``host``, ``port`` and four letter
+    ``ZOOKEEPER_HOSTS`` is set (``host:port[,host:port...]``), no JVM is
+    started: the fixture is an
+    :class:`~trio_zookeeper.testing.ExternalZooKeeperServer` for that server.
+    Its ``connect_string``, ``host``, ``port`` and four letter
     words work; stop/kill/pause/resume/restart/wipe raise
     :class:`~trio_zookeeper.testing.ExternalServerError`, so tests needing them
     must start their own :class:`~trio_zookeeper.testing.ZooKeeperServer`.
@@ -33,6 +34,11 @@ Fixtures (session scoped, synchronous, so usable from sync and trio tests):
 
 Both fixtures are shared by the whole session: isolate tests with a unique
 chroot or path prefix instead of restarting servers.
+
+``ZOOKEEPER_HOSTS`` is the one variable: the command-line client and the
+documentation's examples read it too. The variable's former name,
+``TZK_SERVERS``, is refused (the session stops with a usage error saying to
+rename it) rather than silently ignored.
 
 Missing ZooKeeper is a failure, never a skip: tests that use these fixtures,
 or carry the ``server``/``ensemble`` marker (:data:`requires_zookeeper`,
@@ -70,15 +76,20 @@ __all__ = [
     "zookeeper_server",
 ]
 
-SERVERS_ENV = "TZK_SERVERS"
-"""Environment variable naming an external server, ``host:port[,host:port...]``."""
+SERVERS_ENV = "ZOOKEEPER_HOSTS"
+"""Environment variable naming an external server, ``host:port[,host:port...]``.
+
+The same variable the command-line client and the documentation's examples read.
+"""
+
+_RETIRED_SERVERS_ENV = "TZK_SERVERS"
 
 LOG_TAIL_LINES = 100
 
 requires_zookeeper = pytest.mark.server
 """Marks a test (or a module, with ``pytestmark = requires_zookeeper``) as needing a server.
 
-Without a ZooKeeper server (no local installation and no ``TZK_SERVERS``) the test fails at
+Without a ZooKeeper server (no local installation and no ``ZOOKEEPER_HOSTS``) the test fails at
 setup with a message naming what to install. It is never skipped.
 """
 
@@ -86,18 +97,39 @@ requires_ensemble = pytest.mark.ensemble
 """Like :data:`requires_zookeeper`, for tests needing a local 3-member ensemble."""
 
 
+def _external_hosts() -> str | None:
+    """The external server the environment names, or ``None`` to start one locally.
+
+    Returns:
+        ``$ZOOKEEPER_HOSTS`` stripped, or ``None`` when it is unset or blank.
+
+    Raises:
+        pytest.UsageError: ``TZK_SERVERS`` (the variable's former name) is
+            set: it would otherwise be silently ignored.
+    """
+    if _RETIRED_SERVERS_ENV in os.environ:
+        raise pytest.UsageError(
+            f"{_RETIRED_SERVERS_ENV} is set ({_RETIRED_SERVERS_ENV}="
+            f"{os.environ[_RETIRED_SERVERS_ENV]!r}), but trio_zookeeper's pytest plugin no "
+            f"longer reads it: rename it to {SERVERS_ENV} (host:port[,host:port...]), "
+            f"or unset it to let the plugin start a ZooKeeper server of its own"
+        )
+    value = os.environ.get(SERVERS_ENV, "").strip()
+    return value or None
+
+
 def zookeeper_missing_reason(*, local: bool = False) -> str | None:
     """Say why no ZooKeeper is available, or return ``None`` if one is.
 
     Args:
         local: Require a local installation (Java + jars) even when
-            ``TZK_SERVERS`` names an external server.
+            ``ZOOKEEPER_HOSTS`` names an external server.
 
     Returns:
         ``None`` when a server can be had, else a message naming what to
         install and which environment variables to set.
     """
-    if not local and os.environ.get(SERVERS_ENV, "").strip():
+    if not local and _external_hosts() is not None:
         return None
     try:
         find_zookeeper()
@@ -110,7 +142,7 @@ def require_zookeeper(*, local: bool = False) -> None:
     """Fail the current test (never skip it) unless a ZooKeeper server is available.
 
     Args:
-        local: Require a local installation even when ``TZK_SERVERS`` is set.
+        local: Require a local installation even when ``ZOOKEEPER_HOSTS`` is set.
     """
     reason = zookeeper_missing_reason(local=local)
     if reason is not None:
@@ -118,7 +150,8 @@ def require_zookeeper(*, local: bool = False) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the markers the plugin understands."""
+    """Register the markers the plugin understands; refuse the retired variable name."""
+    _external_hosts()
     config.addinivalue_line(
         "markers", "server: needs a real ZooKeeper server (fails, never skips, without one)"
     )
@@ -185,9 +218,12 @@ def pytest_runtest_makereport(
 @pytest.fixture(scope="session")
 def zookeeper_server() -> Iterator[ZooKeeperServer | ExternalZooKeeperServer]:
     """A running standalone ZooKeeper server shared by the session (see the module docs)."""
-    external = os.environ.get(SERVERS_ENV, "").strip()
-    if external:
-        remote = ExternalZooKeeperServer(external)
+    external = _external_hosts()
+    if external is not None:
+        try:
+            remote = ExternalZooKeeperServer(external)
+        except ValueError as exc:
+            pytest.fail(f"{SERVERS_ENV}={external!r} cannot be used: {exc}", pytrace=False)
         try:
             remote.four_letter_word("srvr", timeout=5.0)
         except OSError as exc:

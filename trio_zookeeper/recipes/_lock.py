@@ -359,6 +359,8 @@ class Lock(_Contender):
     Attributes:
         path: The lock directory.
         identifier: Our identifier.
+        layout: The node layout.
+        acl: The ACL given (None: the client's default).
         node: Our contender node while acquiring or holding, else None.
         stat: Its Stat (``czxid`` is a fencing token).
     """

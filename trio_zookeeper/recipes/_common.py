@@ -57,6 +57,7 @@ __all__ = [
     "LeadershipLostError",
     "LockLostError",
     "LossPolicy",
+    "ManagedBlock",
     "background",
     "check_acl",
     "check_path",
@@ -669,38 +670,29 @@ async def held_scope(
             body_error = None
 
 
-class BackgroundBlock:
-    """``async with`` running ``self._run`` in the background, then ``self._after_exit``.
+class ManagedBlock:
+    """``async with`` over the context manager that ``self._block()`` makes.
 
-    ``_run`` is started with ``nursery.start`` (entering returns once it
-    calls ``task_status.started()``); its failure cancels the block (see
-    :func:`background`). ``_after_exit`` runs (shielded by the subclass as
-    needed) whenever the block ends, or entering fails.
+    Entered and exited in the same task, properly nested (the block opens a
+    nursery); not re-entrant.
     """
 
-    _WHAT: str = "recipe"
-    _bg: AbstractAsyncContextManager[Any] | None = None
+    _cm: AbstractAsyncContextManager[Any] | None = None
+    _ALREADY: str = "already entered"
 
-    async def _run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        raise NotImplementedError
-
-    async def _after_exit(self) -> None:
+    def _block(self) -> AbstractAsyncContextManager[Any]:
         raise NotImplementedError
 
     @property
     def _entered(self) -> bool:
-        return self._bg is not None
+        return self._cm is not None
 
     async def __aenter__(self) -> Self:
-        if self._bg is not None:
-            raise RuntimeError(f"this {type(self).__name__} is already entered")
-        cm = background(self._run, what=self._WHAT)
-        try:
-            await cm.__aenter__()
-        except BaseException:
-            await self._after_exit()
-            raise
-        self._bg = cm
+        if self._cm is not None:
+            raise RuntimeError(f"this {type(self).__name__} is {self._ALREADY}")
+        cm = self._block()
+        await cm.__aenter__()
+        self._cm = cm
         return self
 
     async def __aexit__(
@@ -709,10 +701,34 @@ class BackgroundBlock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        cm, self._bg = self._bg, None
+        cm, self._cm = self._cm, None
         assert cm is not None
+        result: bool | None = await cm.__aexit__(exc_type, exc, tb)
+        return result
+
+
+class BackgroundBlock(ManagedBlock):
+    """A :class:`ManagedBlock` running ``self._run`` in the background, then ``_after_exit``.
+
+    ``_run`` is started with ``nursery.start`` (entering returns once it
+    calls ``task_status.started()``); its failure cancels the block (see
+    :func:`background`). ``_after_exit`` runs whenever the block ends, or
+    entering fails.
+    """
+
+    _WHAT: str = "recipe"
+
+    async def _run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        raise NotImplementedError
+
+    async def _after_exit(self) -> None:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def _block(self) -> AsyncIterator[None]:
         try:
-            return await cm.__aexit__(exc_type, exc, tb)
+            async with background(self._run, what=self._WHAT):
+                yield
         finally:
             await self._after_exit()
 

@@ -36,9 +36,8 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from types import TracebackType
-from typing import ClassVar, Self
+from contextlib import asynccontextmanager
+from typing import ClassVar
 
 from .. import (
     ACL,
@@ -59,6 +58,7 @@ from ._common import (
     Layout,
     LockLostError,
     LossPolicy,
+    ManagedBlock,
     check_acl,
     check_path,
     cleanup_prefix,
@@ -93,35 +93,10 @@ def _sequence(name: str) -> tuple[str, int] | None:
     return match.group(1), int(match.group(2))
 
 
-class _HeldBlock:
-    """``async with`` over the subclass's ``_holding()`` context manager.
+class _HeldBlock(ManagedBlock):
+    """A lock's ``async with``: the hold made by ``_block()``."""
 
-    Entered and exited in the same task, properly nested (the hold opens a
-    nursery); not re-entrant.
-    """
-
-    _cm: AbstractAsyncContextManager[None] | None = None
-
-    def _holding(self) -> AbstractAsyncContextManager[None]:
-        raise NotImplementedError
-
-    async def __aenter__(self) -> Self:
-        if self._cm is not None:
-            raise RuntimeError(f"this {type(self).__name__} is already held (not re-entrant)")
-        cm = self._holding()
-        await cm.__aenter__()
-        self._cm = cm
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        cm, self._cm = self._cm, None
-        assert cm is not None
-        return await cm.__aexit__(exc_type, exc, tb)
+    _ALREADY = "already held (not re-entrant)"
 
 
 class _Contender(_HeldBlock):
@@ -299,7 +274,7 @@ class _Contender(_HeldBlock):
         return LockLostError(reason)
 
     @asynccontextmanager
-    async def _holding(self) -> AsyncIterator[None]:
+    async def _block(self) -> AsyncIterator[None]:
         await self._acquire()
         assert self.node is not None
         guard: HoldGuard | None = None
@@ -641,7 +616,7 @@ class Semaphore(_HeldBlock):
             await guaranteed_delete(self._zk, lease, self._session_id)
 
     @asynccontextmanager
-    async def _holding(self) -> AsyncIterator[None]:
+    async def _block(self) -> AsyncIterator[None]:
         await self._acquire()
         guard: HoldGuard | None = None
         try:

@@ -498,6 +498,10 @@ class Semaphore(_HeldBlock):
     async def lease_holders(self) -> list[str]:
         """The identifiers of the current lease holders (unordered).
 
+        In the Curator layout this includes the contender at the head of the
+        queue, whose lease node exists while it waits (up to
+        ``max_leases + 1`` nodes, as with Curator).
+
         Returns:
             The identifiers.
         """

@@ -47,6 +47,20 @@ zxid 0.
 Cancellation contract: a caller cancelled while its request is still queued
 removes it (it is never sent); a caller cancelled after the request was
 written leaves it in place, and its reply is read and dropped when it comes.
+
+A failed connection attempt says why: its cause, in words
+(:func:`describe_connect_failure`), is logged at WARNING (the first failure
+of a host, then at most once per ``CONNECT_WARNING_INTERVAL`` with a count),
+kept for ``statistics().connect_errors``, and, with ``connect_rounds``, put
+in the :class:`ConnectFailedError` that ends an open that got nowhere.
+
+Opening and closing never leave a session behind: the first connection is
+handed over to ``open_zookeeper`` and shielded from the caller's scopes in
+one step (:meth:`Session._hand_over`); an open cancelled once the server was
+asked for a session closes that session itself
+(:meth:`Session._close_unwanted_session`); :meth:`Session.close` sends
+closeSession only on a connection that is alive, and returns at once
+without one.
 """
 
 from __future__ import annotations

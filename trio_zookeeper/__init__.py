@@ -86,7 +86,7 @@ from ._protocol._errors import (
     ZooKeeperInternalError,
 )
 from ._retry import Retry, RetryFailedError
-from ._session import SessionStatistics
+from ._session import ConnectFailedError, SessionStatistics
 from ._version import __version__
 from ._watchers import WatchEvents, WatchOverflowError
 
@@ -104,6 +104,7 @@ __all__ = [
     "BadArgumentsError",
     "BadVersionError",
     "ClientInfo",
+    "ConnectFailedError",
     "ConnectString",
     "ConnectionLossError",
     "CreateMode",

@@ -1078,12 +1078,17 @@ async def open_zookeeper(
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     watch_buffer: int = 1024,
     close_timeout: float = 2.0,
+    connect_rounds: int | None = None,
     stream_factory: StreamFactory | None = None,
 ) -> AsyncIterator[ZooKeeper]:
     """Connect to a ZooKeeper ensemble for the duration of an ``async with`` block.
 
-    Entering the block waits until a session is established (bound it with
-    ``trio.fail_after`` if the servers may be unreachable). Leaving it closes
+    Entering the block waits until a session is established: by default for
+    as long as it takes (bound it with ``trio.fail_after``), or, with
+    ``connect_rounds``, until every host has failed that many times, when
+    :exc:`ConnectFailedError` says why each one failed. Every failed
+    connection attempt is logged at WARNING on the ``trio_zookeeper.session``
+    logger with its cause (at most once a minute per host). Leaving it closes
     the session, so its ephemeral nodes disappear at once, and ends every
     background task: nothing outlives the block.
 
@@ -1114,6 +1119,11 @@ async def open_zookeeper(
         watch_buffer: Buffer size of each watcher's channel; an overflowing
             watcher gets WatchOverflowError instead of stalling the client.
         close_timeout: How long closing waits for the server's answer.
+        connect_rounds: Give up opening after this many full rounds of the
+            host list without a session, raising :exc:`ConnectFailedError`
+            (None, the default: keep trying until cancelled). Only the first
+            connection is bounded; once open, the client reconnects for as
+            long as the session lives.
         stream_factory: A test seam: ``async (host, port) -> trio.abc.Stream``
             used instead of TCP.
 
@@ -1123,6 +1133,8 @@ async def open_zookeeper(
     Raises:
         ValueError: The connect string or an option is invalid.
         AuthFailedError: The server rejected the credentials.
+        ConnectFailedError: ``connect_rounds`` rounds of the hosts gave no
+            session; its ``causes`` say why, per host.
     """
     connect: ConnectString = parse_connect_string(hosts)
     if not (isinstance(session_timeout, (int, float)) and 0 < session_timeout < math.inf):
@@ -1148,6 +1160,7 @@ async def open_zookeeper(
         session_id=session_id or 0,
         session_password=session_password,
         sasl=sasl,
+        connect_rounds=connect_rounds,
     )
     zk = ZooKeeper(session, watch_buffer=watch_buffer, _private=_PRIVATE)
     body_error: BaseException | None = None

@@ -54,6 +54,7 @@ import logging
 import math
 import os
 import random
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -97,7 +98,7 @@ from ._protocol import (
 from ._protocol._sasl import DigestMD5Client
 from ._watchers import WatchEvents, WatchKind, WatchRegistry
 
-__all__ = ["Session", "SessionStatistics", "StreamFactory"]
+__all__ = ["ConnectFailedError", "Session", "SessionStatistics", "StreamFactory"]
 
 log = logging.getLogger("trio_zookeeper.session")
 
@@ -110,12 +111,88 @@ _SET_WATCHES_BATCH = 128 * 1024
 #: Java pings at least every 10 s, whatever the timeout (MAX_SEND_PING_INTERVAL).
 _MAX_PING_INTERVAL = 10.0
 _NEW_PASSWORD = b"\x00" * 16
+#: A host that keeps failing is logged at WARNING at most once per this many
+#: seconds (its first failure always), with the count of failures not logged.
+CONNECT_WARNING_INTERVAL = 60.0
 
 _QUEUED, _WRITTEN, _DONE, _ABANDONED = range(4)
 
 
 class _ConnectionDead(Exception):
     """Internal: why the current connection ended."""
+
+
+class ConnectFailedError(ZooKeeperError):
+    """Opening gave up: no server of the connect string gave a session.
+
+    Raised by ``open_zookeeper(..., connect_rounds=N)`` after N full rounds of
+    the host list without a session. The message names each host and the last
+    reason it could not be used, e.g. ``could not connect to 127.0.0.1:1:
+    connection refused``.
+
+    Attributes:
+        causes: The last failure of each host, as ``{"host:port": cause}`` in
+            connect-string order; the causes are human-readable text such as
+            ``"connection refused"`` or ``"name or service not known"``.
+    """
+
+    def __init__(self, causes: dict[str, str]) -> None:
+        self.causes = dict(causes)
+        super().__init__(_connect_failed_message(self.causes))
+
+
+def _connect_failed_message(causes: dict[str, str]) -> str:
+    if len(causes) == 1:
+        ((host, cause),) = causes.items()
+        return f"could not connect to {host}: {cause}"
+    listed = "; ".join(f"{host}: {cause}" for host, cause in causes.items())
+    return f"could not connect to any of {len(causes)} hosts: {listed}"
+
+
+def describe_connect_failure(exc: BaseException) -> str:
+    """A short human-readable cause for a failed connection attempt.
+
+    ``trio.open_tcp_stream`` wraps the per-address errors in a group under a
+    generic OSError; TLS errors come wrapped in ``trio.BrokenResourceError``.
+    Both are unwrapped to the error that says what happened.
+    """
+    if isinstance(exc, _ConnectionDead):
+        inner = exc.__cause__
+        return describe_connect_failure(inner) if inner is not None else str(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failure: {exc.reason or exc}"
+    if isinstance(exc, socket.gaierror):
+        return str(exc.strerror or exc).lower()
+    if isinstance(exc, OSError) and exc.errno is None and exc.__cause__ is not None:
+        # "all attempts to connect to h:p failed", caused by each address's error.
+        leaves = _leaf_errors(exc.__cause__)
+        described = list(dict.fromkeys(describe_connect_failure(e) for e in leaves))
+        if described:
+            return ", ".join(described)
+    if isinstance(exc, OSError) and exc.errno is not None and exc.errno > 0:
+        # trio words strerror as "Error connecting to (addr): Connection refused".
+        return os.strerror(exc.errno).lower()
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    if isinstance(exc, trio.BrokenResourceError):
+        if exc.__cause__ is not None:
+            return describe_connect_failure(exc.__cause__)
+        return "the connection broke"
+    if isinstance(exc, RemoteProtocolError):
+        return f"the server broke the protocol: {exc}"
+    return str(exc) or type(exc).__name__
+
+
+def _leaf_errors(exc: BaseException) -> list[BaseException]:
+    inner = getattr(exc, "exceptions", None)
+    if inner is None:
+        return [exc]
+    out: list[BaseException] = []
+    for sub in inner:
+        out += _leaf_errors(sub)
+    return out
 
 
 class _Call:
@@ -207,6 +284,9 @@ class SessionStatistics:
         pending_requests: Requests written and awaiting their reply.
         watches: Server-side watches registered by this session.
         connections: Connections made since the client opened.
+        connect_errors: Why each host that failed at its latest attempt could
+            not be used, as ``{"host:port": cause}`` (e.g. ``"connection
+            refused"``); a host leaves it once a connection to it succeeds.
     """
 
     state: KeeperState
@@ -218,6 +298,7 @@ class SessionStatistics:
     pending_requests: int
     watches: int
     connections: int
+    connect_errors: dict[str, str] = attrs.field(factory=dict, hash=False)
 
 
 class _StateChannel(trio.abc.ReceiveChannel[KeeperState]):
@@ -274,10 +355,22 @@ class Session:
         session_id: int = 0,
         session_password: bytes | None = None,
         sasl: tuple[str, str] | None = None,
+        connect_rounds: int | None = None,
     ) -> None:
         if not connect.hosts:
             raise ValueError("no ZooKeeper hosts given")
+        if connect_rounds is not None and (
+            not isinstance(connect_rounds, int)
+            or isinstance(connect_rounds, bool)
+            or connect_rounds < 1
+        ):
+            raise ValueError(
+                "connect_rounds must be a positive number of rounds or None, "
+                f"not {connect_rounds!r}"
+            )
+        self.connect_rounds = connect_rounds
         self._rng = rng or random.Random()
+        self._host_order = list(connect.hosts)
         hosts = list(connect.hosts)
         self._rng.shuffle(hosts)
         self.hosts = hosts
@@ -323,6 +416,10 @@ class Session:
         self._last_recv = 0.0
         self._last_send = 0.0
         self._preferred_host: HostPort | None = None
+        # The last failure of each host, and its WARNING rate limit: when it
+        # was last logged and how many failures were not logged since.
+        self._connect_errors: dict[HostPort, str] = {}
+        self._warned: dict[HostPort, tuple[float, int]] = {}
 
         self.registry = WatchRegistry()
         self.default_watcher = WatchEvents(max_buffer=10_000, session_events=False)
@@ -468,6 +565,11 @@ class Session:
             pending_requests=len(self._inflight),
             watches=self.registry.count(),
             connections=self.connections,
+            connect_errors={
+                str(h): cause
+                for h in self._host_order
+                if (cause := self._connect_errors.get(h)) is not None
+            },
         )
 
     # ======================================================== state changes
@@ -575,6 +677,15 @@ class Session:
                     if self._preferred_host is not None:
                         break  # a read-write server was found: go there now
                 round_no += 1
+                if (
+                    not started
+                    and self.connect_rounds is not None
+                    and round_no >= self.connect_rounds
+                    and not self._stopping()
+                ):
+                    raise ConnectFailedError(
+                        {str(h): self._connect_errors.get(h, "not tried") for h in self._host_order}
+                    )
                 if not connected_in_round and not self._stopping():
                     # A full round of hosts without a session: pause (Java: 1 s).
                     await self._pause(self._jitter_max())
@@ -642,6 +753,8 @@ class Session:
         deadline = min(trio.current_time() + connect_timeout, self._suspicion_deadline())
         stream: trio.abc.Stream | None = None
         cause: BaseException | None = None
+        failure: str | None = None  # set when no connection was established
+        connected_before = self.connections
         try:
             handshake: tuple[list[object], bool] | None = None
             with trio.move_on_at(deadline):
@@ -651,7 +764,7 @@ class Session:
                 )
                 handshake = await self._handshake(stream, protocol, host)
             if handshake is None:
-                log.debug("no session from %s (timed out or refused)", host)
+                failure = f"timed out after {connect_timeout:.1f}s"
                 return
             events, read_only = handshake
             assert stream is not None
@@ -660,12 +773,20 @@ class Session:
             await self._serve(stream, protocol, events, read_only, task_status)
         except _ConnectionDead as exc:
             cause = exc.__cause__ or exc
-            log.debug("connection to %s lost: %s", host, exc)
+            if self.connections == connected_before:
+                failure = describe_connect_failure(exc)
+            else:
+                log.info("connection to %s lost: %s", host, exc)
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError) as exc:
             cause = exc
-            log.debug("connection to %s failed: %r", host, exc)
+            if self.connections == connected_before:
+                failure = describe_connect_failure(exc)
+            else:
+                log.info("connection to %s lost: %s", host, describe_connect_failure(exc))
         finally:
             self.server = None
+            if failure is not None and not self._closing:
+                self._note_connect_failure(host, failure)
             if stream is not None:
                 await trio.aclose_forcefully(stream)
             if self._inflight or self._auth_waiters:
@@ -682,18 +803,40 @@ class Session:
             if self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
                 self._set_state(SessionEvent.CONNECTION_LOST)
 
+    def _note_connect_failure(self, host: HostPort, failure: str) -> None:
+        """Remember why ``host`` failed and log it at WARNING, rate-limited per host."""
+        self._connect_errors[host] = failure
+        now = trio.current_time()
+        last = self._warned.get(host)
+        if last is None or now - last[0] >= CONNECT_WARNING_INTERVAL:
+            suppressed = 0 if last is None else last[1]
+            more = (
+                f" ({suppressed} more failure{'s' if suppressed != 1 else ''} of this host "
+                f"not logged in the last {now - last[0]:.0f}s)"
+                if last is not None and suppressed
+                else ""
+            )
+            log.warning("cannot connect to ZooKeeper server %s: %s%s", host, failure, more)
+            self._warned[host] = (now, 0)
+        else:
+            log.debug("cannot connect to ZooKeeper server %s: %s", host, failure)
+            self._warned[host] = (last[0], last[1] + 1)
+
     async def _handshake(
         self,
         stream: trio.abc.Stream,
         protocol: ClientProtocol,
         host: HostPort,
-    ) -> tuple[list[object], bool] | None:
-        """Send ConnectRequest, read ConnectResponse; None if this server is unusable.
+    ) -> tuple[list[object], bool]:
+        """Send ConnectRequest, read ConnectResponse.
 
         Returns:
             The events that arrived with the response, and whether the server
             is read-only. The caller bounds this with the connect timeout (a
             cancelled handshake leaves ``handshake`` unset, i.e. None).
+
+        Raises:
+            _ConnectionDead: this server is unusable (it says why).
         """
         # A session only ever seen by read-only servers is a local one that a
         # read-write server would not know: start afresh (Java's
@@ -717,22 +860,25 @@ class Session:
         if isinstance(first, ConnectionClosed):
             # The server refuses us: e.g. its data is behind our last zxid, or
             # it is read-only and we do not accept that. Try another one.
-            log.debug("server %s closed the connection during the handshake", host)
-            return None
+            raise _ConnectionDead(
+                "the server closed the connection during the handshake (its data may be "
+                "behind this client's last zxid, or it is read-only)"
+            )
         assert isinstance(first, Connected)
         response = first.response
         if response.time_out <= 0:
             self._expire("the server reported the session as expired")
-            return None
+            raise _ConnectionDead("the server reported the session as expired")
         if response.read_only and not self.allow_read_only:
-            return None
+            raise _ConnectionDead("the server is read-only (and read_only=False)")
         if session_id != 0 and response.session_id != session_id:
             self._expire(
                 f"the server answered with session 0x{response.session_id:x} instead of "
                 f"0x{session_id:x}"
             )
             if self._terminal_error is not None:
-                return None  # expiry is final: do not adopt the new session
+                # Expiry is final: do not adopt the new session.
+                raise _ConnectionDead("the session expired")
         self.session_id = response.session_id
         self.password = response.passwd or _NEW_PASSWORD
         self.negotiated_timeout = response.time_out / 1000.0
@@ -775,6 +921,10 @@ class Session:
             # then raises AuthFailedError instead of entering its block).
             await self._await_auth_replies(stream, protocol, placeholders)
         self.connections += 1
+        if self.server is not None:
+            # A host that works again: its next failure is logged at once.
+            self._connect_errors.pop(self.server, None)
+            self._warned.pop(self.server, None)
         self._set_state(SessionEvent.CONNECTED_RO if read_only else SessionEvent.CONNECTED_RW)
         if task_status is not None:
             task_status.started()

@@ -175,7 +175,7 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are exceptions (so the shell survives them)."""
 
     def error(self, message: str) -> NoReturn:
-        raise _UsageError(f"{self.prog}: {message}")
+        raise _UsageError(f"{self.prog}: {message}" if self.prog.strip() else message)
 
 
 @attrs.frozen
@@ -656,7 +656,7 @@ def _build_parser(*, shell: bool = False) -> _Parser:
 
     p = command("addauth", "authenticate the session (in the shell: for later commands)")
     p.add_argument("scheme", help="e.g. digest")
-    p.add_argument("auth", nargs="?", default="", help="e.g. user:password")
+    p.add_argument("credential", metavar="auth", nargs="?", default="", help="e.g. user:password")
 
     p = command("whoami", "print who the session is authenticated as")
 
@@ -948,7 +948,7 @@ def _prepare_command(args: argparse.Namespace) -> None:
             )
             if not args.members:
                 raise CommandError(f"{args.config_file}: no server.N=... lines")
-    if command == "addauth" and args.scheme == "digest" and ":" not in args.auth:
+    if command == "addauth" and args.scheme == "digest" and ":" not in args.credential:
         raise _UsageError("addauth digest takes USER:PASSWORD")
 
 
@@ -1280,7 +1280,7 @@ async def _cmd_whoami(ctx: _Context, args: argparse.Namespace) -> int:
 
 
 async def _cmd_addauth(ctx: _Context, args: argparse.Namespace) -> int:
-    await ctx.client.add_auth(args.scheme, args.auth)
+    await ctx.client.add_auth(args.scheme, args.credential)
     if ctx.out.json:
         ctx.out.json_value({"scheme": args.scheme})
     return EXIT_OK

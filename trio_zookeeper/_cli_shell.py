@@ -185,6 +185,9 @@ class _Shell:
         if words[0] == "help" or words[0] == "?":
             self.help(words[1:])
             return
+        if words[0] not in self.command_names():
+            self.fail(cli.EXIT_USAGE, f"unknown command {words[0]!r} (type 'help')")
+            return
         try:
             args = self.parser.parse_args(words)
         except SystemExit:  # a command's --help
@@ -367,4 +370,5 @@ def run_shell(conn: cli._Connection, out: cli._Output) -> int:
         thread.join(timeout=10)
     if interrupted:
         return cli.EXIT_INTERRUPTED
-    return shell.status
+    # At a terminal, failed commands were seen; leaving is a success.
+    return cli.EXIT_OK if shell.interactive else shell.status

@@ -14,92 +14,22 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import IO
 
-import attrs
 import pytest
 import trio
 
 from trio_zookeeper import CreateMode, open_zookeeper
 from trio_zookeeper._cli import main
-from trio_zookeeper.testing import ExternalZooKeeperServer, ZooKeeperServer
+from trio_zookeeper.testing import ZooKeeperServer
 
-Server = ZooKeeperServer | ExternalZooKeeperServer
+from .conftest import CLI, SUBPROCESS_TIMEOUT, Server, free_port, run_subprocess
 
 pytestmark = pytest.mark.server
-
-SUBPROCESS_TIMEOUT = 30.0
-
-
-@attrs.frozen
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> object:
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def hosts(zookeeper_server: Server) -> str:
-    return zookeeper_server.connect_string
-
-
-@pytest.fixture
-def prefix(request: pytest.FixtureRequest) -> str:
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", request.node.name)
-    return f"/cli-{name}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def cli(hosts: str, capsys: pytest.CaptureFixture[str]) -> CLI:
-    return CLI(hosts, capsys)
-
-
-class CLI:
-    """Runs ``main([...])`` in-process against the server, capturing its output."""
-
-    def __init__(self, hosts: str, capsys: pytest.CaptureFixture[str]) -> None:
-        self.hosts = hosts
-        self.capsys = capsys
-
-    def __call__(self, *args: str, hosts: bool = True) -> Result:
-        self.capsys.readouterr()
-        argv = ["-H", self.hosts, *args] if hosts else list(args)
-        code = main(argv)
-        captured = self.capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    def ok(self, *args: str, hosts: bool = True) -> Result:
-        result = self(*args, hosts=hosts)
-        assert result.code == 0, result
-        assert result.err == "" or "error" not in result.err, result
-        return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def run_subprocess(*args: str, timeout: float = SUBPROCESS_TIMEOUT) -> Result:
-    proc = subprocess.run(
-        [sys.executable, "-m", "trio_zookeeper", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 # ---------------------------------------------------------------- basic CRUD

@@ -180,6 +180,12 @@ class _Shell:
         if not words:
             return
         self.count += 1
+        as_json = self.json
+        while words and words[0] == "--json":  # also accepted before the command
+            as_json = True
+            words = words[1:]
+        if not words:
+            return
         if words[0] in ("quit", "exit"):
             raise EOFError
         if words[0] == "help" or words[0] == "?":
@@ -193,10 +199,10 @@ class _Shell:
         except SystemExit:  # a command's --help
             return
         except BaseException as exc:
-            code = cli._report(exc, None, self.json or "--json" in words)
+            code = cli._report(exc, None, as_json or "--json" in words)
             self.record(cli.EXIT_USAGE if code is None else code)
             return
-        out = cli._Output(as_json=self.json or getattr(args, "json", False))
+        out = cli._Output(as_json=as_json or getattr(args, "json", False))
         try:
             local = cli._local_command(args, out)
             if local is not None:

@@ -22,6 +22,7 @@ import argparse
 import concurrent.futures
 import os
 import shlex
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -353,6 +354,9 @@ def run_shell(conn: cli._Connection, out: cli._Output) -> int:
     thread_error: list[BaseException] = []
 
     def trio_thread() -> None:
+        # Ctrl-C must reach the main thread (and wake it in readline or in a
+        # wait), never this one or the worker threads it starts.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             trio.run(shell.trio_main)
         except BaseException as exc:  # reported by the main thread

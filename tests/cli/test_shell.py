@@ -182,11 +182,6 @@ def test_interactive_shell_completion_history_and_ctrl_c(
         term.type(b"\x03")
         term.expect(rb"\(cancelled\)")
         term.expect(PROMPT)
-        # Ctrl-C on a half-typed line drops the line.
-        term.type(b"get /half")
-        term.expect(rb"get /half")
-        term.type(b"\x03")
-        term.expect(PROMPT)
         # History: the previous command comes back with the up arrow.
         term.type(f"get {prefix}/beta\n".encode())
         term.expect(rb"\r\nb\r\n.*" + PROMPT)

@@ -78,6 +78,7 @@ from ._protocol import (
 )
 from ._protocol._errors import (
     BadVersionError,
+    ConnectionLossError,
     InvalidACLError,
     NoAuthError,
     NoChildrenForEphemeralsError,
@@ -146,7 +147,15 @@ _QUOTA_LIMITS = "zookeeper_limits"
 _QUOTA_STATS = "zookeeper_stats"
 # setquota/delquota flag -> StatsTrack key.
 _QUOTA_KEYS = {"n": "count", "b": "bytes", "N": "countHardLimit", "B": "byteHardLimit"}
+_QUOTA_FLAGS = (
+    ("-n", "node count, soft"),
+    ("-b", "bytes, soft"),
+    ("-N", "node count, hard"),
+    ("-B", "bytes, hard"),
+)
 
+_LOAD_BATCH = 500  # creates per transaction in load
+_LOAD_BATCH_BYTES = 256 * 1024  # request bytes per transaction: well below jute.maxbuffer
 _PROGRESS_INTERVAL = 0.2  # seconds between progress updates on a terminal
 
 # Commands that wait for events until Ctrl-C (or a count): Ctrl-C is their
@@ -757,22 +766,12 @@ def _build_parser(*, shell: bool = False) -> _Parser:
 
     p = command("setquota", "set a quota on a node (the server warns or refuses when exceeded)")
     p.add_argument("path", type=_node_path)
-    for flag, what in (
-        ("-n", "node count, soft"),
-        ("-b", "bytes, soft"),
-        ("-N", "node count, hard"),
-        ("-B", "bytes, hard"),
-    ):
+    for flag, what in _QUOTA_FLAGS:
         p.add_argument(flag, dest=f"quota_{flag[1]}", type=_quota_int, metavar="VAL", help=what)
 
     p = command("delquota", "delete a node's quota (all of it, or the limits named)")
     p.add_argument("path", type=_node_path)
-    for flag, what in (
-        ("-n", "node count, soft"),
-        ("-b", "bytes, soft"),
-        ("-N", "node count, hard"),
-        ("-B", "bytes, hard"),
-    ):
+    for flag, what in _QUOTA_FLAGS:
         p.add_argument(flag, dest=f"quota_{flag[1]}", action="store_true", help=what)
 
     # ----------------------------------------------------------- ensemble
@@ -1522,24 +1521,79 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
         done += 1
         out.progress(f"load {root}: {done}/{len(dump)} nodes")
 
-    by_depth: dict[int, list[DumpNode]] = {}
-    for node in dump:
-        by_depth.setdefault(node.depth, []).append(node)
+    # Skipped: ephemeral nodes (unless --ephemeral), and everything below them.
     ephemeral_skipped = 0
-    for depth in sorted(by_depth):
-        async with trio.open_nursery() as nursery:
-            for node in by_depth[depth]:
-                parent = node.path.rpartition("/")[0] if node.path else None
-                if parent is not None and parent in failed:
-                    failed.add(node.path)
-                    report["skipped"].append(target(node))
-                    continue
-                if node.mode == "ephemeral" and not args.ephemeral:
-                    failed.add(node.path)
-                    ephemeral_skipped += 1
-                    report["skipped"].append(target(node))
-                    continue
-                nursery.start_soon(load_one, node)
+    wanted: list[DumpNode] = []
+    for node in dump:
+        parent = node.path.rpartition("/")[0] if node.path else None
+        if parent is not None and parent in failed:
+            failed.add(node.path)
+            report["skipped"].append(target(node))
+        elif node.mode == "ephemeral" and not args.ephemeral:
+            failed.add(node.path)
+            ephemeral_skipped += 1
+            report["skipped"].append(target(node))
+        else:
+            wanted.append(node)
+
+    async def one_by_one(nodes: list[DumpNode]) -> None:
+        """Each node on its own (a level at a time, the nodes of a level at once)."""
+        by_depth: dict[int, list[DumpNode]] = {}
+        for node in nodes:
+            by_depth.setdefault(node.depth, []).append(node)
+        for depth in sorted(by_depth):
+            async with trio.open_nursery() as nursery:
+                for node in by_depth[depth]:
+                    parent = node.path.rpartition("/")[0] if node.path else None
+                    if parent is not None and parent in failed:
+                        failed.add(node.path)
+                        report["skipped"].append(target(node))
+                        continue
+                    nursery.start_soon(load_one, node)
+
+    async def in_transactions(nodes: list[DumpNode]) -> None:
+        """New nodes in transactions (parents first: any depth in few round trips).
+
+        A transaction that fails (a node exists, an ACL forbids, ...) is
+        redone one node at a time.
+        """
+        nonlocal done
+        start = 0
+        while start < len(nodes):
+            end, size = start, 0
+            while end < len(nodes) and end - start < _LOAD_BATCH and size < _LOAD_BATCH_BYTES:
+                size += len(target(nodes[end])) + len(nodes[end].data) + 64
+                end += 1
+            chunk = nodes[start:end]
+            start = end
+            transaction = zk.multi()
+            for node in chunk:
+                acl = None if args.no_acl else node.acl
+                transaction.create(
+                    target(node),
+                    node.data,
+                    acl=acl or OPEN_ACL_UNSAFE,
+                    mode=DUMP_MODES[node.mode],
+                    ttl=node.ttl,
+                )
+            try:
+                await transaction.run()
+            except ServerError as exc:
+                if isinstance(exc, ConnectionLossError):
+                    raise  # the outcome is unknown: do not guess
+                await one_by_one(chunk)
+                continue
+            report["created"] += [target(node) for node in chunk]
+            done += len(chunk)
+            out.progress(f"load {root}: {done}/{len(dump)} nodes")
+
+    if wanted and not wanted[0].path:
+        await one_by_one(wanted[:1])  # the root (and its missing parents)
+        wanted = wanted[1:]
+    if root not in report["created"]:
+        await one_by_one(wanted)  # loading over an existing tree: compare each node
+    else:
+        await in_transactions(wanted)
     out.clear_progress()
     if out.json:
         out.json_value(report)

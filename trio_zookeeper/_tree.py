@@ -26,7 +26,15 @@ import attrs
 import trio
 
 from ._protocol import ACL, Stat
-from ._protocol._errors import NoNodeError, NotEmptyError, ZooKeeperError
+from ._protocol._errors import (
+    ConnectionLossError,
+    NoNodeError,
+    NotEmptyError,
+    ServerError,
+    SessionExpiredError,
+    SessionMovedError,
+    ZooKeeperError,
+)
 
 if TYPE_CHECKING:
     from ._client import ZooKeeper
@@ -38,6 +46,10 @@ DEFAULT_CONCURRENCY = 64
 
 _DELETE_BATCH_BYTES = 256 * 1024  # path bytes per transaction: well below jute.maxbuffer
 _DEFAULT_DELETE_BATCH = 1000  # operations per transaction (zkCli's deleteall default)
+
+_READ_ATTEMPTS = 5  # tries of one node's read across lost connections
+# Errors about the session, not the node: they end the walk.
+_SESSION_ERRORS = (ConnectionLossError, SessionExpiredError, SessionMovedError)
 
 ErrorHook = Callable[[str, ZooKeeperError], None]
 
@@ -118,6 +130,20 @@ async def _read_node(zk: ZooKeeper, path: str, depth: int, *, data: bool, acl: b
     return TreeNode(path, depth, tuple(sorted(children)), node_stat, node_data, node_acl)
 
 
+async def _read_node_retrying(
+    zk: ZooKeeper, path: str, depth: int, *, data: bool, acl: bool
+) -> TreeNode:
+    """:func:`_read_node`, read again after a lost connection (reads are safe to repeat)."""
+    for attempt in range(_READ_ATTEMPTS):
+        try:
+            return await _read_node(zk, path, depth, data=data, acl=acl)
+        except ConnectionLossError:
+            if attempt == _READ_ATTEMPTS - 1:
+                raise
+            await zk.wait_connected()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _first_leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
@@ -159,7 +185,9 @@ async def walk_tree(
         on_error: Called with the path and the error when a descendant cannot
             be read (e.g. NoAuthError); the node and its subtree are left out
             and the walk goes on. Without it, such an error ends the walk.
-            A descendant that vanishes during the walk is simply left out.
+            A descendant that vanishes during the walk is simply left out; a
+            read cut by a lost connection is repeated once the client has
+            reconnected (a few times); errors of the session end the walk.
 
     Yields:
         A channel of :class:`TreeNode`.
@@ -201,11 +229,11 @@ async def walk_tree(
             reading += 1
             try:
                 try:
-                    pending.node = await _read_node(
+                    pending.node = await _read_node_retrying(
                         zk, pending.path, pending.depth, data=data, acl=acl
                     )
-                except ZooKeeperError as exc:
-                    if pending.depth == 0:
+                except ServerError as exc:
+                    if pending.depth == 0 or isinstance(exc, _SESSION_ERRORS):
                         raise
                     if not isinstance(exc, NoNodeError):
                         if on_error is None:
@@ -251,6 +279,15 @@ async def walk_tree(
             nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         raise _first_error(group) from None
+
+
+async def _delete_if_there(zk: ZooKeeper, path: str) -> int:
+    """Delete ``path``: 1 if this did, 0 if it was already gone."""
+    try:
+        await zk.delete(path)
+    except NoNodeError:
+        return 0
+    return 1
 
 
 async def delete_subtree(
@@ -305,10 +342,7 @@ async def delete_subtree(
         paths.reverse()  # children before their parents
         for item, error in unreadable.items():
             try:
-                await zk.delete(item)
-                deleted += 1
-            except NoNodeError:
-                pass
+                deleted += await _delete_if_there(zk, item)
             except NotEmptyError:
                 raise error from None
         retry = False
@@ -334,10 +368,7 @@ async def delete_subtree(
                     pass  # the tree changed meanwhile: one at a time below
             for item in chunk:
                 try:
-                    await zk.delete(item)
-                    deleted += 1
-                except NoNodeError:
-                    pass
+                    deleted += await _delete_if_there(zk, item)
                 except NotEmptyError:
                     retry = True  # it gained a child: walk again afterwards
             if on_deleted is not None:

@@ -92,3 +92,14 @@ def run_subprocess(
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def popen_cli(*args: str) -> subprocess.Popen[str]:
+    """``python -m trio_zookeeper ARGS`` with text pipes (use it in a ``with``)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "trio_zookeeper", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import select
 import signal
@@ -27,7 +26,7 @@ from trio_zookeeper import CreateMode, open_zookeeper
 from trio_zookeeper._cli import main
 from trio_zookeeper.testing import ZooKeeperServer
 
-from .conftest import CLI, SUBPROCESS_TIMEOUT, Server, free_port, run_subprocess
+from .conftest import CLI, SUBPROCESS_TIMEOUT, Server, free_port, popen_cli, run_subprocess
 
 pytestmark = pytest.mark.server
 
@@ -363,14 +362,7 @@ def readline(pipe: IO[str], timeout: float) -> str:
 
 
 def test_watch_sigint_exits_cleanly(hosts: str, prefix: str) -> None:
-    argv = [sys.executable, "-m", "trio_zookeeper", "-H", hosts, "--timeout", "5", "watch", prefix]
-    with subprocess.Popen(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as proc:
+    with popen_cli("-H", hosts, "--timeout", "5", "watch", prefix) as proc:
         try:
             assert proc.stderr is not None
             assert proc.stdout is not None

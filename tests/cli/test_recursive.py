@@ -31,7 +31,7 @@ from trio_zookeeper import (
 )
 from trio_zookeeper.testing import ZooKeeperServer
 
-from .conftest import CLI, SUBPROCESS_TIMEOUT, run_subprocess
+from .conftest import CLI, SUBPROCESS_TIMEOUT, Result, run_subprocess
 
 pytestmark = pytest.mark.server
 
@@ -74,7 +74,10 @@ def test_dump_load_keeps_acls_and_skips_ephemerals(
         )
         return plain, with_eph
 
-    plain, with_eph = trio.run(with_client, hosts, add_ephemeral)  # type: ignore[misc]
+    results = trio.run(with_client, hosts, add_ephemeral)
+    assert isinstance(results, tuple)
+    plain: Result = results[0]
+    with_eph: Result = results[1]
     assert plain.code == 0, plain
     assert "1 ephemeral node(s) left out" in plain.err
     nodes = dump_nodes(plain.out)

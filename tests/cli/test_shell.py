@@ -28,7 +28,7 @@ import trio
 
 from trio_zookeeper import ZooKeeper, open_zookeeper
 
-from .conftest import SUBPROCESS_TIMEOUT, run_subprocess
+from .conftest import SUBPROCESS_TIMEOUT, popen_cli, run_subprocess
 
 pytestmark = pytest.mark.server
 
@@ -204,13 +204,7 @@ async def _with_client(hosts: str, action: object) -> object:
 # ------------------------------------------------------------------- Ctrl-C
 def _interrupt(argv: list[str], ready: object) -> subprocess.CompletedProcess[str]:
     """Start the CLI, wait for ``ready(proc)``, send SIGINT, and collect the result."""
-    with subprocess.Popen(
-        [sys.executable, "-m", "trio_zookeeper", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as proc:
+    with popen_cli(*argv) as proc:
         try:
             ready(proc)  # type: ignore[operator]
             proc.send_signal(signal.SIGINT)

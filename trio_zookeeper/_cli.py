@@ -1486,38 +1486,42 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
     def target(node: DumpNode) -> str:
         return root if not node.path else join_path(root, node.path)
 
+    async def compare(path: str, node: DumpNode, acl: tuple[ACL, ...] | None) -> str:
+        """An existing node: unchanged, kept, or (with --overwrite) updated."""
+        current, _ = await zk.get_data(path)
+        current_acl = None if acl is None else (await zk.get_acl(path))[0]
+        same_acl = acl is None or list(current_acl or ()) == list(acl)
+        if current == node.data and same_acl:
+            return "unchanged"
+        if not args.overwrite:
+            return "kept"
+        if current != node.data:
+            await zk.set_data(path, node.data)
+        if not same_acl and acl is not None:
+            await zk.set_acl(path, acl)
+        return "updated"
+
     async def load_one(node: DumpNode) -> None:
         nonlocal done
         path = target(node)
         acl = None if args.no_acl else node.acl
         async with limiter:
             try:
-                await zk.create(
-                    path,
-                    node.data,
-                    acl=acl or OPEN_ACL_UNSAFE,
-                    mode=DUMP_MODES[node.mode],
-                    ttl=node.ttl,
-                    makepath=not node.path,
-                )
-                report["created"].append(path)
-            except NodeExistsError:
-                current, _ = await zk.get_data(path)
-                current_acl = None if acl is None else (await zk.get_acl(path))[0]
-                same_acl = acl is None or list(current_acl or ()) == list(acl)
-                if current == node.data and same_acl:
-                    report["unchanged"].append(path)
-                elif args.overwrite:
-                    if current != node.data:
-                        await zk.set_data(path, node.data)
-                    if not same_acl and acl is not None:
-                        await zk.set_acl(path, acl)
-                    report["updated"].append(path)
-                else:
-                    report["kept"].append(path)
+                try:
+                    await zk.create(
+                        path,
+                        node.data,
+                        acl=acl or OPEN_ACL_UNSAFE,
+                        mode=DUMP_MODES[node.mode],
+                        ttl=node.ttl,
+                        makepath=not node.path,
+                    )
+                    report["created"].append(path)
+                except NodeExistsError:
+                    report[await compare(path, node, acl)].append(path)
             except (NoAuthError, InvalidACLError, UnimplementedError) as exc:
                 failed.add(node.path)
-                out.warning(f"cannot create {path}: {_error_message(exc)}; its subtree is skipped")
+                out.warning(f"cannot load {path}: {_error_message(exc)}; its subtree is skipped")
         done += 1
         out.progress(f"load {root}: {done}/{len(dump)} nodes")
 

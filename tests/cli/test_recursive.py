@@ -222,6 +222,18 @@ def test_unreadable_nodes_give_partial_output_and_a_warning(
     # With the credentials, everything.
     full = cli.ok("--auth", "digest:admin:pw", "--json", "ls", "-R", prefix).json()
     assert full == [f"{prefix}/{p}" for p in ("a", "a/x", "b", "b/hidden", "c")]
+    # Loading over nodes it may not read: the rest, and a warning.
+    dump_file = tmp_path / "all.json"
+    cli.ok("--auth", "digest:admin:pw", "dump", prefix, str(dump_file))
+    reloaded = cli("--json", "load", prefix, str(dump_file))
+    assert reloaded.code == 3
+    report = reloaded.json()
+    assert isinstance(report, dict)
+    assert sorted(report["unchanged"]) == [prefix, f"{prefix}/a", f"{prefix}/a/x", f"{prefix}/c"]
+    assert report["skipped"] == [f"{prefix}/b/hidden"]
+    assert reloaded.err == (
+        f"warning: cannot load {prefix}/b: not authorized: {prefix}/b; its subtree is skipped\n"
+    )
     # deleteall deletes what it may; the node it may not list stops it, clearly.
     refused = cli("deleteall", prefix)
     assert (refused.code, refused.err) == (1, f"error: not authorized: {prefix}/b\n")

@@ -583,18 +583,11 @@ class ZooKeeper:
         await self._call(OpCode.DELETE, DeleteRequest(path=self._path(path), version=version), path)
 
     async def _delete_children(self, path: str) -> None:
-        try:
-            children = await self.get_children(path)
-        except NoNodeError:
-            return
-        base = "" if path == "/" else path
-        for child in children:
-            child_path = f"{base}/{child}"
-            if child_path == "/zookeeper" and not self._chroot:
-                continue  # the server's own subtree, which it refuses to delete
-            await self._delete_children(child_path)
-            with suppress(NoNodeError):
-                await self.delete(child_path)
+        # Iterative and pipelined (any depth; few round trips): see _tree.
+        from ._tree import delete_subtree
+
+        # The server's own subtree, which it refuses to delete.
+        await delete_subtree(self, path, skip=() if self._chroot else ("/zookeeper",))
 
     # ============================================================== reading
     async def exists(self, path: str) -> Stat | None:

@@ -91,6 +91,7 @@ from ._protocol._errors import (
 from ._protocol._sasl import SaslDigestMD5, SaslExchange, SaslMechanism
 from ._retry import Retry, RetryFailedError
 from ._session import ConnectFailedError, SessionStatistics
+from ._tree import TreeNode
 from ._version import __version__
 from ._watchers import WatchEvents, WatchOverflowError
 
@@ -161,6 +162,7 @@ __all__ = [
     "SystemZooKeeperError",
     "ThrottledOpError",
     "Transaction",
+    "TreeNode",
     "UnimplementedError",
     "UnknownSessionError",
     "WatchEvents",

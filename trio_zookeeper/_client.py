@@ -7,7 +7,7 @@ import math
 import random
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, TypeVar, final
 
 import trio
@@ -78,6 +78,7 @@ from ._protocol import (
 )
 from ._protocol._sasl import SaslMechanism, sasl_mechanism
 from ._session import Session, SessionStatistics, StreamFactory
+from ._tree import DEFAULT_CONCURRENCY, ErrorHook, TreeNode, delete_subtree, walk_tree
 from ._watchers import WatchEvents, WatchKind
 
 __all__ = [
@@ -584,8 +585,6 @@ class ZooKeeper:
 
     async def _delete_children(self, path: str) -> None:
         # Iterative and pipelined (any depth; few round trips): see _tree.
-        from ._tree import delete_subtree
-
         # The server's own subtree, which it refuses to delete.
         await delete_subtree(self, path, skip=() if self._chroot else ("/zookeeper",))
 
@@ -656,6 +655,61 @@ class ZooKeeper:
         hook = None if watcher is None else self._registrar(WatchKind.CHILD, path, watcher)
         response: GetChildren2Response = await self._call(OpCode.GET_CHILDREN2, request, path, hook)
         return list(response.children or ()), response.stat
+
+    def walk(
+        self,
+        path: str,
+        *,
+        data: bool = False,
+        acl: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        skip: Sequence[str] = (),
+        on_error: ErrorHook | None = None,
+    ) -> AbstractAsyncContextManager[trio.abc.ReceiveChannel[TreeNode]]:
+        """Read the whole subtree under ``path``, many nodes at once.
+
+        ``async with zk.walk("/app", data=True) as nodes: async for node in nodes: ...``
+        receives a :class:`TreeNode` for ``path`` and for every descendant, in
+        sorted depth-first pre-order (a node before its children, siblings by
+        name), each as soon as it and every node before it are read. The walk
+        is iterative (a tree of any depth is fine) and keeps up to
+        ``concurrency`` nodes' reads in flight, so a wide tree takes few
+        round trips; a chain still needs one round trip per level. Leaving
+        the block early stops the walk. It is not a snapshot: nodes changed
+        while it runs are seen as they are when read.
+
+        Args:
+            path: The subtree's root.
+            data: Also read each node's data (:attr:`TreeNode.data`).
+            acl: Also read each node's ACL (:attr:`TreeNode.acl`).
+            concurrency: How many nodes are read at once (at least 1).
+            skip: Paths left out with their subtrees (e.g. ``"/zookeeper"``).
+            on_error: ``on_error(path, error)`` is called when a descendant
+                cannot be read (e.g. NoAuthError); that node and its subtree
+                are left out and the walk goes on. Without it, such an error
+                ends the walk. A descendant deleted during the walk is simply
+                left out; a read cut by a lost connection is repeated after
+                the client reconnects (a few times).
+
+        Returns:
+            An async context manager giving a channel of :class:`TreeNode`.
+
+        Raises:
+            NoNodeError: ``path`` does not exist (when the walk starts).
+            ZooKeeperError: ``path`` (or, without ``on_error``, a descendant)
+                cannot be read, or the session failed.
+            ValueError: ``concurrency`` is less than 1.
+        """
+        validate_path(path)
+        return walk_tree(
+            self,
+            path,
+            data=data,
+            acl=acl,
+            concurrency=concurrency,
+            skip=skip,
+            on_error=on_error,
+        )
 
     async def get_all_children_number(self, path: str) -> int:
         """The number of descendants of the node, at any depth (ZooKeeper 3.6+)."""

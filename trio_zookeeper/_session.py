@@ -80,6 +80,7 @@ import trio
 
 from ._hostprovider import Backoff, HostListUpdate, HostProvider
 from ._hosts import ConnectString, HostPort
+from ._net import TRANSPORT_ERRORS, four_letter_word, open_stream
 from ._protocol import (
     DEFAULT_MAX_FRAME_SIZE,
     SET_WATCHES_XID,
@@ -844,35 +845,7 @@ class Session:
     async def _open_stream(self, host: HostPort) -> trio.abc.Stream:
         if self._stream_factory is not None:
             return await self._stream_factory(host.host, host.port)
-        stream: trio.abc.Stream = await self._open_tcp(host)
-        if self.ssl_context is not None:
-            ssl_stream = trio.SSLStream(stream, self.ssl_context, server_hostname=host.host)
-            try:
-                await ssl_stream.do_handshake()
-            except BaseException:
-                await trio.aclose_forcefully(ssl_stream)
-                raise
-            stream = ssl_stream
-        return stream
-
-    async def _open_tcp(self, host: HostPort) -> trio.abc.Stream:
-        """Resolve ``host`` now and connect to one of its addresses.
-
-        Every address behind the name is a candidate (several A/AAAA records
-        are several servers), tried in a shuffled order so that clients
-        spread over them; the per-host connect deadline bounds them all.
-        """
-        infos = await trio.socket.getaddrinfo(host.host, host.port, type=trio.socket.SOCK_STREAM)
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        self._rng.shuffle(addresses)
-        error: OSError | None = None
-        for address in addresses:
-            try:
-                return await trio.open_tcp_stream(address, host.port)
-            except OSError as exc:
-                log.debug("%s (%s) refused: %r", host, address, exc)
-                error = exc
-        raise error or OSError(f"{host.host} resolved to no address")
+        return await open_stream(host, self.ssl_context, rng=self._rng)
 
     async def _connect_and_serve(
         self, host: HostPort, task_status: trio.TaskStatus[None] | None
@@ -1319,8 +1292,13 @@ class Session:
                 if host == self.server:
                     continue
                 answer = ""
-                with trio.move_on_after(self.requested_timeout / 3):
-                    answer = await _four_letter_word(host, b"isro")
+                with (
+                    trio.move_on_after(self.requested_timeout / 3),
+                    contextlib.suppress(ValueError, *TRANSPORT_ERRORS),
+                ):
+                    answer = (
+                        await four_letter_word(host, "isro", ssl_context=self.ssl_context)
+                    ).strip()
                 if answer == "rw":
                     self._preferred_host = host
                     self._connection_dead(f"found read-write server {host}")
@@ -1601,25 +1579,6 @@ class Session:
             if self.state is not KeeperState.CLOSED:
                 self._set_state(SessionEvent.CLOSE)
             self._closed_event.set()
-
-
-async def _four_letter_word(host: HostPort, word: bytes) -> str:
-    """Send a four-letter word; the stripped answer, or "" on any failure."""
-    try:
-        stream = await trio.open_tcp_stream(host.host, host.port)
-    except OSError:
-        return ""
-    async with stream:
-        try:
-            await stream.send_all(word)
-            chunks: list[bytes] = []
-            while chunk := await stream.receive_some(4096):
-                chunks.append(chunk)
-                if sum(map(len, chunks)) > 65536:
-                    break
-        except (OSError, trio.BrokenResourceError):
-            return ""
-        return b"".join(chunks).decode("utf-8", "replace").strip()
 
 
 _EMPTY = Empty()

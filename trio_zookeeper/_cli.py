@@ -65,6 +65,7 @@ from ._cli_dump import (
 )
 from ._client import MAX_TTL_MS, ZooKeeper, open_zookeeper
 from ._hosts import HostPort, parse_connect_string
+from ._net import four_letter_word
 from ._protocol import (
     ACL,
     DEFAULT_MAX_FRAME_SIZE,
@@ -137,7 +138,6 @@ _STATUS_WORDS = (
     "wchs",
 )
 _NOT_WHITELISTED = re.compile(r"\bis not executed because it is not in the whitelist\b")
-_MAX_STATUS_ANSWER = 16 * 1024 * 1024
 
 _ZXID_FIELDS = frozenset({"czxid", "mzxid", "pzxid"})
 _TIME_FIELDS = frozenset({"ctime", "mtime"})
@@ -1878,31 +1878,6 @@ async def _cmd_reconfig(ctx: _Context, args: argparse.Namespace) -> int:
 
 
 # ============================================================ status (4lw)
-async def _four_letter_word(host: HostPort, word: str, ssl_context: ssl.SSLContext | None) -> str:
-    """Send a four-letter word and read the answer to EOF (the caller bounds the time)."""
-    stream: trio.abc.Stream = await trio.open_tcp_stream(host.host, host.port)
-    if ssl_context is not None:
-        tls = trio.SSLStream(stream, ssl_context, server_hostname=host.host)
-        try:
-            await tls.do_handshake()
-        except BaseException:
-            await trio.aclose_forcefully(tls)
-            raise
-        stream = tls
-    chunks: list[bytes] = []
-    size = 0
-    async with stream:
-        await stream.send_all(word.encode("ascii"))
-        if isinstance(stream, trio.SocketStream):
-            await stream.send_eof()
-        while chunk := await stream.receive_some(65536):
-            chunks.append(bytes(chunk))
-            size += len(chunk)
-            if size > _MAX_STATUS_ANSWER:
-                raise OSError(f"answer larger than {_MAX_STATUS_ANSWER} bytes")
-    return b"".join(chunks).decode("utf-8", errors="replace")
-
-
 def _status_value(text: str) -> int | float | str:
     if re.fullmatch(r"-?\d+", text):
         return int(text)
@@ -1932,7 +1907,7 @@ async def _status(args: argparse.Namespace, conn: _Connection, out: _Output) -> 
         name = str(host)
         try:
             with trio.fail_after(conn.timeout):
-                answer = await _four_letter_word(host, word, conn.ssl_context)
+                answer = await four_letter_word(host, word, ssl_context=conn.ssl_context)
         except trio.TooSlowError:
             results[index] = (name, None, f"no answer within {conn.timeout:g}s")
             return

@@ -895,23 +895,48 @@ def _create_mode(args: argparse.Namespace) -> tuple[CreateMode, int | None]:
     return mode, ttl
 
 
-def _prepare_command(args: argparse.Namespace) -> None:
+@attrs.define
+class _Prepared:
+    """What :func:`_prepare_command` worked out from a command's arguments.
+
+    Attributes:
+        payload: ``set``/``create``: the data (from the argument or --file).
+        create_mode: ``create``: the mode its flags give.
+        create_ttl: ``create``: the TTL in ms (TTL modes), else None.
+        acl_entries: ``create``/``setAcl``/``acl set``: the parsed ACL (None:
+            the client's default).
+        dump: ``load``: the parsed dump file.
+        limits: ``setquota``: the quota values given.
+        members: ``reconfig``: the new membership (-members, or read from -file).
+    """
+
+    payload: bytes = b""
+    create_mode: CreateMode = CreateMode.PERSISTENT
+    create_ttl: int | None = None
+    acl_entries: list[ACL] | None = None
+    dump: list[DumpNode] = attrs.Factory(list)
+    limits: dict[str, int] = attrs.Factory(dict)
+    members: str | None = None
+
+
+def _prepare_command(args: argparse.Namespace) -> _Prepared:
     """Check what argparse could not, and read input files (before connecting)."""
+    prepared = _Prepared()
     command = args.command
     if command in ("set", "create"):
         if args.data is not None and args.file is not None:
             raise _UsageError("give the data or --file, not both")
         if command == "set" and args.data is None and args.file is None:
             raise _UsageError("set needs the data (or --file)")
-        args.payload = (
+        prepared.payload = (
             _read_input(args.file)
             if args.file is not None
             else (args.data or "").encode("utf-8", errors="surrogateescape")
         )
     if command == "create":
-        args.create_mode, args.create_ttl = _create_mode(args)
+        prepared.create_mode, prepared.create_ttl = _create_mode(args)
         try:
-            validate_path(args.path, sequential=args.create_mode.is_sequential)
+            validate_path(args.path, sequential=prepared.create_mode.is_sequential)
         except ValueError as exc:
             raise _UsageError(f"argument path: {exc}") from None
         entries: list[ACL] = []
@@ -919,36 +944,38 @@ def _prepare_command(args: argparse.Namespace) -> None:
             entries += [_parse_acl_entry(e) for e in args.acl]
         if args.acl_list:
             entries += _parse_acl_list(args.acl_list)
-        args.acl_entries = entries or None
+        prepared.acl_entries = entries or None
     if command == "acl" and args.acl_command == "set":
-        args.acl_entries = [_parse_acl_entry(e) for e in args.entries]
+        prepared.acl_entries = [_parse_acl_entry(e) for e in args.entries]
     if command == "setAcl":
-        args.acl_entries = _parse_acl_list(args.acl)
+        prepared.acl_entries = _parse_acl_list(args.acl)
     if command == "load":
         try:
-            args.dump = parse_dump(_read_input(args.file))
+            prepared.dump = parse_dump(_read_input(args.file))
         except DumpError as exc:
             raise CommandError(f"invalid dump file {args.file}: {exc}") from None
     if command == "setquota":
         limits = {key: getattr(args, f"quota_{flag}") for flag, key in _QUOTA_KEYS.items()}
         if all(value is None for value in limits.values()):
             raise _UsageError("setquota needs one of -n, -b, -N, -B")
-        args.limits = {k: v for k, v in limits.items() if v is not None}
+        prepared.limits = {k: v for k, v in limits.items() if v is not None}
     if command == "reconfig":
         given = [args.config_file, args.members, args.add, args.remove]
         if not any(given):
             raise _UsageError("reconfig needs -file, -members, -add or -remove")
         if (args.config_file or args.members) and (args.add or args.remove):
             raise _UsageError("-file/-members replace the membership: not with -add/-remove")
+        prepared.members = args.members
         if args.config_file is not None:
             text = _read_input(args.config_file).decode("utf-8", errors="replace")
-            args.members = ",".join(
+            prepared.members = ",".join(
                 line.strip() for line in text.splitlines() if line.strip().startswith("server.")
             )
-            if not args.members:
+            if not prepared.members:
                 raise CommandError(f"{args.config_file}: no server.N=... lines")
     if command == "addauth" and args.scheme == "digest" and ":" not in args.credential:
         raise _UsageError("addauth digest takes USER:PASSWORD")
+    return prepared
 
 
 # ================================================================ session
@@ -1007,6 +1034,8 @@ class _Context:
     # The shell's nursery for watches whose events print later; None for a
     # one-shot command, which waits for its watch itself.
     background: trio.Nursery | None = None
+    # What the arguments gave beyond argparse (read files, parsed ACLs...).
+    prepared: _Prepared = attrs.Factory(_Prepared)
 
     @property
     def client(self) -> ZooKeeper:
@@ -1156,7 +1185,7 @@ def _show_data(out: _Output, args: argparse.Namespace, data: bytes, stat: Stat) 
 
 
 async def _cmd_set(ctx: _Context, args: argparse.Namespace) -> int:
-    stat = await ctx.client.set_data(args.path, args.payload, args.version)
+    stat = await ctx.client.set_data(args.path, ctx.prepared.payload, args.version)
     _show_stat_result(ctx.out, args, stat)
     return EXIT_OK
 
@@ -1172,13 +1201,13 @@ def _show_stat_result(out: _Output, args: argparse.Namespace, stat: Stat) -> Non
 
 async def _cmd_create(ctx: _Context, args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {}
-    if args.acl_entries is not None:
-        kwargs["acl"] = args.acl_entries
+    if ctx.prepared.acl_entries is not None:
+        kwargs["acl"] = ctx.prepared.acl_entries
     created = await ctx.client.create(
         args.path,
-        args.payload,
-        mode=args.create_mode,
-        ttl=args.create_ttl,
+        ctx.prepared.payload,
+        mode=ctx.prepared.create_mode,
+        ttl=ctx.prepared.create_ttl,
         makepath=args.makepath,
         **kwargs,
     )
@@ -1470,7 +1499,7 @@ async def _cmd_dump(ctx: _Context, args: argparse.Namespace) -> int:
 
 async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
     zk, out = ctx.client, ctx.out
-    dump: list[DumpNode] = args.dump
+    dump = ctx.prepared.dump
     report: dict[str, list[str]] = {
         "created": [],
         "updated": [],
@@ -1640,9 +1669,10 @@ async def _cmd_get_acl(ctx: _Context, args: argparse.Namespace) -> int:
 
 async def _cmd_set_acl(ctx: _Context, args: argparse.Namespace) -> int:
     zk, out = ctx.client, ctx.out
+    acl = ctx.prepared.acl_entries or []
     recursive = getattr(args, "recursive", False)
     if not recursive:
-        stat = await zk.set_acl(args.path, args.acl_entries, args.version)
+        stat = await zk.set_acl(args.path, acl, args.version)
         if out.json:
             value: dict[str, object] = {"path": args.path, "aversion": stat.aversion}
             if getattr(args, "stat", False):
@@ -1653,7 +1683,7 @@ async def _cmd_set_acl(ctx: _Context, args: argparse.Namespace) -> int:
                 out.line(line)
         return EXIT_OK
     # -R: the root first (with the version check), then the rest, many at once.
-    await zk.set_acl(args.path, args.acl_entries, args.version)
+    await zk.set_acl(args.path, acl, args.version)
     count = 1
     limiter = trio.CapacityLimiter(64)
 
@@ -1661,7 +1691,7 @@ async def _cmd_set_acl(ctx: _Context, args: argparse.Namespace) -> int:
         nonlocal count
         async with limiter:
             try:
-                await zk.set_acl(path, args.acl_entries)
+                await zk.set_acl(path, acl)
             except NoNodeError:
                 return
             except NoAuthError:
@@ -1772,10 +1802,10 @@ async def _cmd_setquota(ctx: _Context, args: argparse.Namespace) -> int:
     try:
         current, _ = await zk.get_data(limits_path)
         values = _parse_stats_track(current.decode("utf-8", errors="replace"))
-        values.update(args.limits)
+        values.update(ctx.prepared.limits)
         await zk.set_data(limits_path, _format_stats_track(values).encode())
     except NoNodeError:
-        values = {"count": -1, "bytes": -1, **args.limits}
+        values = {"count": -1, "bytes": -1, **ctx.prepared.limits}
         await zk.create(limits_path, _format_stats_track(values).encode())
         with suppress(NodeExistsError):
             await zk.create(f"{base}/{_QUOTA_STATS}", b"count=0,bytes=0")
@@ -1860,7 +1890,7 @@ async def _cmd_reconfig(ctx: _Context, args: argparse.Namespace) -> int:
     data, stat = await ctx.client.reconfig(
         joining=args.add,
         leaving=args.remove,
-        new_members=args.members,
+        new_members=ctx.prepared.members,
         from_config=args.from_config,
     )
     text = data.decode("utf-8", errors="replace").rstrip("\n")
@@ -2003,7 +2033,9 @@ def _local_command(args: argparse.Namespace, out: _Output) -> int | None:
     return None
 
 
-async def _run_one_shot(args: argparse.Namespace, conn: _Connection, out: _Output) -> int:
+async def _run_one_shot(
+    args: argparse.Namespace, prepared: _Prepared, conn: _Connection, out: _Output
+) -> int:
     """Connect, run the command, close; SIGINT/SIGTERM stop it cleanly.
 
     The first signal cancels only the command's body, inside the session's
@@ -2027,7 +2059,7 @@ async def _run_one_shot(args: argparse.Namespace, conn: _Connection, out: _Outpu
         async with _connect(conn) as zk:
             with body:
                 in_body = True
-                return await command(_Context(zk, out, conn), args)
+                return await command(_Context(zk, out, conn, prepared=prepared), args)
             in_body = False
         return EXIT_OK
 
@@ -2125,8 +2157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from ._cli_shell import run_shell
 
                 return run_shell(conn, out)
-            _prepare_command(args)
-            return trio.run(_run_one_shot, args, conn, out)
+            prepared = _prepare_command(args)
+            return trio.run(_run_one_shot, args, prepared, conn, out)
     except BaseException as exc:
         code = _report(exc, out, as_json)
         if code is None:

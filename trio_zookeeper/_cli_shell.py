@@ -113,7 +113,9 @@ class _Shell:
             session.closing.set()
             await session.closed.wait()
 
-    async def execute(self, args: argparse.Namespace, out: cli._Output) -> int:
+    async def execute(
+        self, args: argparse.Namespace, prepared: cli._Prepared, out: cli._Output
+    ) -> int:
         """Run one command in the trio thread (cancellable through ``self.current``)."""
         name = cli._command_name(args)
         with trio.CancelScope() as scope:
@@ -139,18 +141,21 @@ class _Shell:
                 out,
                 self.conn,
                 None if session is None else session.background,
+                prepared,
             )
             return await cli._COMMANDS[name](ctx, args)
         out.clear_progress()
         out.note("(cancelled)")
         return cli.EXIT_INTERRUPTED
 
-    def submit(self, args: argparse.Namespace, out: cli._Output) -> concurrent.futures.Future[int]:
+    def submit(
+        self, args: argparse.Namespace, prepared: cli._Prepared, out: cli._Output
+    ) -> concurrent.futures.Future[int]:
         future: concurrent.futures.Future[int] = concurrent.futures.Future()
 
         async def runner() -> None:
             try:
-                result = await self.execute(args, out)
+                result = await self.execute(args, prepared, out)
             except BaseException as exc:
                 future.set_exception(exc)
                 if not isinstance(exc, Exception | trio.Cancelled | KeyboardInterrupt):
@@ -209,9 +214,10 @@ class _Shell:
             if local is not None:
                 self.record(local)
                 return
-            if args.command not in _SHELL_ONLY:
-                cli._prepare_command(args)
-            future = self.submit(args, out)
+            prepared = (
+                cli._prepare_command(args) if args.command not in _SHELL_ONLY else cli._Prepared()
+            )
+            future = self.submit(args, prepared, out)
             self.record(self.wait(future))
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt) and not self.interactive:

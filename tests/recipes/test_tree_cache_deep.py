@@ -47,11 +47,11 @@ def count(kind: TreeEventType, n: int) -> Callable[[list[TreeEvent]], bool]:
     return lambda seen: sum(e.type is kind for e in seen) == n
 
 
-async def test_tree_cache_loads_a_chain_of_5000(
+async def test_tree_cache_loads_drops_and_rereads_a_chain_of_5000(
     deep_server: ZooKeeperServer, build_chain: ChainBuilder
 ) -> None:
     expected = chain_paths("/loaded", DEPTH)
-    with trio.fail_after(120):
+    with trio.fail_after(180):
         async with open_zookeeper(deep_server.connect_string) as zk:
             await build_chain(zk, "/loaded", DEPTH, data=b"x")
             # Initial load: one NODE_ADDED per node, parents first, then INITIALIZED.
@@ -62,6 +62,18 @@ async def test_tree_cache_loads_a_chain_of_5000(
                 deepest = cache.get_data(expected[-1])
                 assert deepest is not None
                 assert deepest.data == b"x"
+                # White box: the cache's own subtree removal and its re-read
+                # through missing ancestors, each over the whole chain at once.
+                cache._remove(expected[1])  # everything below the root
+                assert cache.paths() == ["/loaded"]
+                assert cache.get_children("/loaded") == []
+                removed = await events_until(cache, count(TreeEventType.NODE_REMOVED, DEPTH))
+                # Children leave before their parents.
+                assert [e.path for e in removed] == expected[:0:-1]
+                await cache._refresh(expected[-1])  # reads its 4,999 missing ancestors too
+                assert cache.paths() == sorted(expected)
+                added = await events_until(cache, count(TreeEventType.NODE_ADDED, DEPTH))
+                assert [e.path for e in added] == expected[1:]
             await zk.delete("/loaded", recursive=True)
 
 
@@ -96,27 +108,3 @@ async def test_tree_cache_follows_a_chain_growing_and_going(
                 expected
             )
             assert cache.paths() == []
-
-
-async def test_tree_cache_drops_and_rereads_a_5000_deep_subtree_at_once(
-    deep_server: ZooKeeperServer, build_chain: ChainBuilder
-) -> None:
-    # White box: the cache's own subtree removal and its re-read through
-    # missing ancestors, each over the whole chain in one call.
-    expected = chain_paths("/inner", DEPTH)
-    with trio.fail_after(180):
-        async with open_zookeeper(deep_server.connect_string) as zk:
-            await build_chain(zk, "/inner", DEPTH)
-            async with TreeCache(zk, "/inner") as cache:
-                await events_until(cache, count(TreeEventType.INITIALIZED, 1))
-                cache._remove(expected[1])  # everything below the root
-                assert cache.paths() == ["/inner"]
-                assert cache.get_children("/inner") == []
-                removed = await events_until(cache, count(TreeEventType.NODE_REMOVED, DEPTH))
-                # Children leave before their parents.
-                assert [e.path for e in removed] == expected[:0:-1]
-                await cache._refresh(expected[-1])  # reads its 4,999 missing ancestors too
-                assert cache.paths() == sorted(expected)
-                added = await events_until(cache, count(TreeEventType.NODE_ADDED, DEPTH))
-                assert [e.path for e in added] == expected[1:]
-            await zk.delete("/inner", recursive=True)

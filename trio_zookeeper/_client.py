@@ -570,6 +570,9 @@ class ZooKeeper:
             response: ExistsResponse = await self._call(OpCode.EXISTS, request, path, hook)
         except NoNodeError:
             return None
+        finally:
+            if hook is not None:
+                hook.settle()
         return response.stat
 
     async def get_data(self, path: str) -> tuple[bytes, Stat]:
@@ -588,7 +591,11 @@ class ZooKeeper:
             watch=self._watches.wants_server_watch(WatchKind.DATA, path, watcher),
         )
         hook = None if watcher is None else self._watches.registrar(WatchKind.DATA, path, watcher)
-        response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
+        try:
+            response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
+        finally:
+            if hook is not None:
+                hook.settle()
         return response.data or b"", response.stat
 
     async def get_children(self, path: str) -> list[str]:
@@ -605,7 +612,13 @@ class ZooKeeper:
             watch=self._watches.wants_server_watch(WatchKind.CHILD, path, watcher),
         )
         hook = None if watcher is None else self._watches.registrar(WatchKind.CHILD, path, watcher)
-        response: GetChildrenResponse = await self._call(OpCode.GET_CHILDREN, request, path, hook)
+        try:
+            response: GetChildrenResponse = await self._call(
+                OpCode.GET_CHILDREN, request, path, hook
+            )
+        finally:
+            if hook is not None:
+                hook.settle()
         return list(response.children or ())
 
     async def get_children2(self, path: str) -> tuple[list[str], Stat]:
@@ -624,7 +637,13 @@ class ZooKeeper:
             watch=self._watches.wants_server_watch(WatchKind.CHILD, path, watcher),
         )
         hook = None if watcher is None else self._watches.registrar(WatchKind.CHILD, path, watcher)
-        response: GetChildren2Response = await self._call(OpCode.GET_CHILDREN2, request, path, hook)
+        try:
+            response: GetChildren2Response = await self._call(
+                OpCode.GET_CHILDREN2, request, path, hook
+            )
+        finally:
+            if hook is not None:
+                hook.settle()
         return list(response.children or ()), response.stat
 
     def walk(
@@ -784,7 +803,11 @@ class ZooKeeper:
         path = "/zookeeper/config"
         request = GetDataRequest(path=path, watch=watcher is not None)
         hook = None if watcher is None else self._watches.registrar(WatchKind.DATA, path, watcher)
-        response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
+        try:
+            response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
+        finally:
+            if hook is not None:
+                hook.settle()
         return response.data or b"", response.stat
 
     async def reconfig(

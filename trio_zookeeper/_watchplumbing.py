@@ -67,6 +67,50 @@ _PERSISTENT_KIND = {
 Call = Callable[..., Awaitable[Any]]
 
 
+def _slot(kind: WatchKind, path: str) -> tuple[bool, str]:
+    """The server's watch slot a one-shot kind uses: (is the child slot, path)."""
+    return kind is WatchKind.CHILD, path
+
+
+class _Registrar:
+    """The reply hook of one watching read, and its place in the in-flight count.
+
+    ``__call__`` runs in the reader task as the reply is dispatched;
+    :meth:`settle` runs when the caller is done with the request, whatever
+    happened (never written, connection lost, cancelled). Whichever comes
+    first takes the read off the count.
+    """
+
+    __slots__ = ("_counts", "_done", "_register", "_slot")
+
+    def __init__(
+        self,
+        counts: dict[tuple[bool, str], int],
+        slot: tuple[bool, str],
+        register: Callable[[int], None],
+    ) -> None:
+        self._counts = counts
+        self._slot = slot
+        self._register = register
+        self._done = False
+        counts[slot] = counts.get(slot, 0) + 1
+
+    def __call__(self, err: int) -> None:
+        self.settle()
+        self._register(err)
+
+    def settle(self) -> None:
+        """Take this read off the in-flight count (once)."""
+        if self._done:
+            return
+        self._done = True
+        left = self._counts[self._slot] - 1
+        if left:
+            self._counts[self._slot] = left
+        else:
+            del self._counts[self._slot]
+
+
 class WatchSession(Protocol):
     """What the watch plumbing reads of the session (all of it, explicitly)."""
 
@@ -113,6 +157,8 @@ class ServerWatches:
         #: PERSISTENT_RECURSIVE in removeWatches/checkWatches (before 3.9:
         #: it keeps one watch mode per path and session). Learned once.
         self.persistent_by_type_unsupported = False
+        #: Watching reads sent and not yet answered, per server slot.
+        self._in_flight: dict[tuple[bool, str], int] = {}
 
     @property
     def _registry(self) -> WatchRegistry:
@@ -123,21 +169,27 @@ class ServerWatches:
         """Whether a read must ask the server for a watch (see ``WatchRegistry.covered``)."""
         return watcher is not None and not self._registry.covered(kind, path)
 
-    def registrar(self, kind: WatchKind, path: str, watcher: WatchEvents) -> Callable[[int], None]:
-        """The reply hook of a watching read: registers the watch if the read succeeded."""
+    def registrar(self, kind: WatchKind, path: str, watcher: WatchEvents) -> _Registrar:
+        """The reply hook of a watching read: registers the watch if the read succeeded.
+
+        Until the read is answered (or known never to be), the path counts as
+        having a watch on its way, so that closing another watcher of the
+        same path meanwhile does not remove the server watch this read is
+        setting (the server applies the removal after the read).
+        """
         session = self._session
 
-        def on_reply(err: int) -> None:
+        def register(err: int) -> None:
             if err == 0:
                 session.registry.add(kind, path, watcher, session.last_zxid)
 
-        return on_reply
+        return _Registrar(self._in_flight, _slot(kind, path), register)
 
-    def exists_registrar(self, path: str, watcher: WatchEvents) -> Callable[[int], None]:
-        """The reply hook of a watching exists."""
+    def exists_registrar(self, path: str, watcher: WatchEvents) -> _Registrar:
+        """The reply hook of a watching exists (see :meth:`registrar`)."""
         session = self._session
 
-        def on_reply(err: int) -> None:
+        def register(err: int) -> None:
             # An exists watch on a present node is a data watch; on an absent
             # one, an exists watch (Java's ExistsWatchRegistration).
             if err == 0:
@@ -145,19 +197,25 @@ class ServerWatches:
             elif err == ErrorCode.NO_NODE:
                 session.registry.add(WatchKind.EXIST, path, watcher, session.last_zxid)
 
-        return on_reply
+        return _Registrar(self._in_flight, _slot(WatchKind.DATA, path), register)
+
+    def _wanted(self, kind: WatchKind, path: str) -> bool:
+        """Whether a local watcher, or a watching read on its way, needs this server slot."""
+        registry = self._registry
+        if self._in_flight.get(_slot(kind, path)):
+            return True
+        if kind is WatchKind.CHILD:
+            return registry.has(WatchKind.CHILD, path)
+        return registry.has(WatchKind.DATA, path) or registry.has(WatchKind.EXIST, path)
 
     async def close_one_shot(self, watcher: WatchEvents) -> None:
         """Close a one-shot watcher and release the server's watches no one else needs."""
         registrations = watcher._reg_list()
         watcher.close()
-        registry = self._registry
         for _, kind, path in registrations:
-            if kind is WatchKind.CHILD and not registry.has(WatchKind.CHILD, path):
+            if kind is WatchKind.CHILD and not self._wanted(kind, path):
                 await self.release(path, WatcherType.CHILDREN)
-            elif kind in (WatchKind.DATA, WatchKind.EXIST) and not (
-                registry.has(WatchKind.DATA, path) or registry.has(WatchKind.EXIST, path)
-            ):
+            elif kind in (WatchKind.DATA, WatchKind.EXIST) and not self._wanted(kind, path):
                 await self.release(path, WatcherType.DATA)
 
     # ----------------------------------------------------- persistent watches

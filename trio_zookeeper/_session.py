@@ -1170,11 +1170,11 @@ class Session:
             self._closed_event.set()
 
 
-def _op_name(op: int) -> OpCode:
+def _op_name(op: int) -> str:
     try:
-        return OpCode(op)
+        return OpCode(op).name.lower()
     except ValueError:
-        return op  # type: ignore[return-value]
+        return str(op)
 
 
 _EMPTY = Empty()

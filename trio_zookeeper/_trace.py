@@ -15,7 +15,6 @@ import logging
 import attrs
 
 from ._hostprovider import HostListUpdate
-from ._protocol import OpCode
 
 __all__ = ["RequestTrace", "Tracer"]
 
@@ -30,7 +29,9 @@ class RequestTrace:
     same clock as timeouts); use :attr:`duration` for latencies.
 
     Attributes:
-        op: The operation (``OpCode.GET_DATA``, ...).
+        op: The operation, named as ZooKeeper's OpCode in lower case:
+            ``"get_data"``, ``"create2"``, ``"set_data"``, ``"multi"``,
+            ``"auth"``, ...
         path: The path the request names (as the caller gave it, without the
             chroot), or None (``multi``, ``sync`` on none, auth, ...).
         started: When the request was made.
@@ -43,7 +44,7 @@ class RequestTrace:
             :meth:`Tracer.request_ended`.
     """
 
-    op: OpCode
+    op: str
     path: str | None
     started: float
     ended: float | None = None

@@ -18,7 +18,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_zookeeper import ConnectionLossError, KeeperState, open_zookeeper
+from trio_zookeeper import ConnectionLossError, KeeperState, ZooKeeper, open_zookeeper
 from trio_zookeeper._calls import ABANDONED, QUEUED, Call
 from trio_zookeeper._io_connection import Connection
 from trio_zookeeper._protocol import OpCode
@@ -27,6 +27,15 @@ from trio_zookeeper.testing._fake import FakeZooKeeper
 
 def _creates(fake: FakeZooKeeper) -> list[str]:
     return [r.path for (_, op, r) in fake.request_log if op == OpCode.CREATE]  # type: ignore[attr-defined]
+
+
+async def _disconnect(fake: FakeZooKeeper, zk: ZooKeeper) -> None:
+    """Drop the connection and refuse new ones, until the client is DISCONNECTED."""
+    async with zk.session_states() as states:
+        fake.refuse = True
+        await fake.current.close()
+        with trio.fail_after(10):
+            assert await states.receive() is KeeperState.DISCONNECTED
 
 
 async def test_in_flight_requests_die_with_their_connection(fake: FakeZooKeeper) -> None:
@@ -72,14 +81,8 @@ async def test_in_flight_requests_die_with_their_connection(fake: FakeZooKeeper)
 async def test_unwritten_requests_wait_for_the_next_connection_and_go_once(
     fake: FakeZooKeeper, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with (
-        open_zookeeper("fake:2181", stream_factory=fake.connect, session_timeout=30) as zk,
-        zk.session_states() as states,
-    ):
-        fake.refuse = True
-        await fake.current.close()
-        with trio.fail_after(10):
-            assert await states.receive() is KeeperState.DISCONNECTED
+    async with open_zookeeper("fake:2181", stream_factory=fake.connect, session_timeout=30) as zk:
+        await _disconnect(fake, zk)
         results: list[str] = []
 
         async def create(path: str) -> None:
@@ -93,26 +96,22 @@ async def test_unwritten_requests_wait_for_the_next_connection_and_go_once(
             session = zk._session
             assert session._connection is None or not session._connection.alive
             assert [c.state for c in session.outbox] == [QUEUED, QUEUED]
+            queued = [c.request.path for c in session.outbox]  # type: ignore[attr-defined]
+            assert sorted(queued) == ["/a", "/b"]
             assert zk.statistics().queued_requests == 2
             fake.refuse = False
             with trio.fail_after(20):
                 await zk.wait_connected()
         assert sorted(results) == ["/a", "/b"]
-        assert _creates(fake) == ["/a", "/b"]  # each exactly once, in order
+        assert _creates(fake) == queued  # each exactly once, in the outbox's order
         assert not zk._session.outbox
 
 
 async def test_a_queued_request_cancelled_while_disconnected_is_never_sent(
     fake: FakeZooKeeper, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with (
-        open_zookeeper("fake:2181", stream_factory=fake.connect, session_timeout=30) as zk,
-        zk.session_states() as states,
-    ):
-        fake.refuse = True
-        await fake.current.close()
-        with trio.fail_after(10):
-            assert await states.receive() is KeeperState.DISCONNECTED
+    async with open_zookeeper("fake:2181", stream_factory=fake.connect, session_timeout=30) as zk:
+        await _disconnect(fake, zk)
         with trio.move_on_after(0.5) as scope:
             await zk.create("/never", b"")
         assert scope.cancelled_caught

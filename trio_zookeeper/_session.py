@@ -638,6 +638,8 @@ class Session:
         """
         if error is None:
             error = AuthFailedError("authentication failed: the server rejected the credentials")
+        # A later, more precise reason (the SASL exchange's, say) replaces
+        # the first one for later calls; waiting requests fail only once.
         first = self._terminal_error is None
         self._terminal_error = error
         if not first:

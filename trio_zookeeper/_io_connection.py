@@ -127,6 +127,8 @@ class Connection:
         death: Why it ended, once it has (set once, by the first cause).
         handshake_sent: The ConnectRequest went out whole: the server makes
             (or resumes) a session.
+        adopted: The session accepted the server's answer: this connection
+            serves it (set by the session).
         bytes_sent: Bytes of frames handed to the socket.
         bytes_received: Bytes read from the socket.
     """
@@ -147,6 +149,7 @@ class Connection:
         self.auth_waiters: collections.deque[Call] = collections.deque()
         self.death: ConnectionDead | None = None
         self.handshake_sent = False
+        self.adopted = False
         self.bytes_sent = 0
         self.bytes_received = 0
         self.last_send = trio.current_time()

@@ -399,7 +399,6 @@ class Session:
         self.session_id = session_id
         self.password = session_password if session_password is not None else _NEW_PASSWORD
         self.last_zxid = 0
-        self.server: HostPort | None = None
         # A session handed in by the caller was made by a read-write server:
         # resume it (Java sets seenRwServerBefore when given a session id).
         self._seen_rw_server = session_id != 0
@@ -440,6 +439,12 @@ class Session:
         self._close_call: Call | None = None
 
     # ================================================================ API
+    @property
+    def server(self) -> HostPort | None:
+        """The server of the current connection, once it gave a session (else None)."""
+        conn = self._connection
+        return conn.host if conn is not None and conn.adopted else None
+
     @property
     def hosts(self) -> list[HostPort]:
         """The host list, in the client's (shuffled) order."""
@@ -859,7 +864,7 @@ class Session:
                 failure = f"timed out after {connect_timeout:.1f}s"
                 return
             assert conn is not None
-            self.server = host
+            conn.adopted = True
             self._host_provider.connected(host)
             self.last_recv = trio.current_time()
             await conn.prime(
@@ -916,7 +921,6 @@ class Session:
                 self._bytes_sent += conn.bytes_sent
                 self._bytes_received += conn.bytes_received
             self._connection = None
-            self.server = None
             close_call = self._close_call
             if close_call is not None and close_call.state == QUEUED:
                 # close() queued closeSession on this connection, which ended

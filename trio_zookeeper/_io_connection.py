@@ -26,7 +26,8 @@ Three rules hold here and nowhere else:
   WRITTEN; before that it is only in the session's outbox;
 * **one mapping of transport errors** (OSError, BrokenResourceError,
   ClosedResourceError, and bytes that break the protocol) to
-  :class:`ConnectionDead`, "this connection is dead", in those two helpers.
+  :class:`ConnectionDead`, "this connection is dead", in those two helpers
+  and in :meth:`Connection.open`.
 
 What survives a connection (the outbox of unwritten requests, the host
 order, states, expiry, statistics) belongs to the session
@@ -165,6 +166,26 @@ class Connection:
         self._ping_due = False
         self._scope: trio.CancelScope | None = None
         self._response: ConnectResponse | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        owner: ConnectionOwner,
+        host: HostPort,
+        opener: Callable[[HostPort], Awaitable[trio.abc.Stream]],
+        *,
+        max_frame_size: int,
+    ) -> Connection:
+        """Open a stream to ``host`` with ``opener`` and make a connection of it.
+
+        Raises:
+            ConnectionDead: the stream could not be opened (``__cause__`` says why).
+        """
+        try:
+            stream = await opener(host)
+        except TRANSPORT_ERRORS as exc:
+            raise _dead(f"connect failed: {exc!r}", exc) from exc
+        return cls(owner, host, stream, max_frame_size=max_frame_size)
 
     @property
     def alive(self) -> bool:

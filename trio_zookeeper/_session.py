@@ -852,12 +852,8 @@ class Session:
         try:
             read_only: bool | None = None
             with trio.move_on_at(deadline):
-                try:
-                    stream = await self._open_stream(host)
-                except TRANSPORT_ERRORS as exc:
-                    raise ConnectionDead(describe_connect_failure(exc)) from exc
-                conn = self._connection = Connection(
-                    self, host, stream, max_frame_size=self.max_frame_size
+                conn = self._connection = await Connection.open(
+                    self, host, self._open_stream, max_frame_size=self.max_frame_size
                 )
                 read_only = self._adopt(await conn.handshake(self._connect_request()))
             if read_only is None:

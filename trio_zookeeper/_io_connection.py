@@ -216,6 +216,7 @@ class Connection:
                 sent = 0
             except OSError:
                 return  # the reader sees the connection die and fails the call
+            self.bytes_sent += sent
             if sent < len(frame):
                 self._leftover += frame[sent:]
                 self._wake_writer.set()
@@ -237,7 +238,6 @@ class Connection:
             self.inflight[xid] = call
         call.state = WRITTEN
         call.written = True
-        self.bytes_sent += len(frame)
         return frame
 
     def fail_pending(self, error_factory: Callable[[], BaseException]) -> None:
@@ -281,6 +281,7 @@ class Connection:
         """The one write helper for whole frames (the writer, handshake, priming)."""
         try:
             await self.stream.send_all(data)
+            self.bytes_sent += len(data)
         except TRANSPORT_ERRORS as exc:
             raise _dead(f"write failed: {exc!r}", exc) from exc
 
@@ -312,9 +313,7 @@ class Connection:
                 (it refuses this client).
         """
         self.handshake_sent = False
-        frame = self.protocol.connect(request)
-        self.bytes_sent += len(frame)
-        await self._send(frame)
+        await self._send(self.protocol.connect(request))
         self.handshake_sent = True  # whole: the server makes (or resumes) a session
         await self._read_until(
             lambda: self._response is not None,
@@ -356,9 +355,7 @@ class Connection:
             priming += self._encode(placeholder) or b""
             placeholders.append(placeholder)
         for request in set_watches:
-            frame = self.protocol.send_set_watches(request)
-            self.bytes_sent += len(frame)
-            priming += frame
+            priming += self.protocol.send_set_watches(request)
         if priming:
             await self._send(priming)
         if not placeholders:
@@ -573,9 +570,7 @@ class Connection:
                 self._leftover = bytearray()
                 if self._ping_due:
                     self._ping_due = False
-                    ping = protocol.send_ping()
-                    self.bytes_sent += len(ping)
-                    batch += ping
+                    batch += protocol.send_ping()
                 while outbox and len(batch) < _RECV_SIZE * 4:
                     call = outbox.popleft()
                     if call.state != QUEUED:

@@ -92,6 +92,7 @@ from ._protocol._sasl import SaslDigestMD5, SaslExchange, SaslMechanism
 from ._retry import Retry, RetryFailedError
 from ._session import ConnectFailedError, SessionStatistics
 from ._trace import RequestTrace, Tracer
+from ._tree import TreeNode
 from ._version import __version__
 from ._watchers import WatchEvents, WatchOverflowError
 
@@ -164,6 +165,7 @@ __all__ = [
     "ThrottledOpError",
     "Tracer",
     "Transaction",
+    "TreeNode",
     "UnimplementedError",
     "UnknownSessionError",
     "WatchEvents",

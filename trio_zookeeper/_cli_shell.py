@@ -32,6 +32,11 @@ import attrs
 import trio
 
 from . import _cli as cli
+from ._cli_commands import _status
+from ._cli_common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, _Connection, _UsageError
+from ._cli_context import _connect, _Context, _prepare_command, _Prepared
+from ._cli_output import _isatty, _Output
+from ._cli_parser import _build_parser
 from ._client import ZooKeeper
 from ._hosts import parse_connect_string
 from ._protocol._errors import ZooKeeperError
@@ -55,11 +60,11 @@ class _Session:
 class _Shell:
     """The shell's state, shared by the input thread and the trio thread."""
 
-    def __init__(self, conn: cli._Connection, out: cli._Output) -> None:
+    def __init__(self, conn: _Connection, out: _Output) -> None:
         self.conn = conn
         self.json = out.json
-        self.parser = cli._build_parser(shell=True)
-        self.interactive = cli._isatty(sys.stdin)
+        self.parser = _build_parser(shell=True)
+        self.interactive = _isatty(sys.stdin)
         self.session: _Session | None = None
         self.token: trio.lowlevel.TrioToken | None = None
         self.nursery: trio.Nursery | None = None
@@ -67,7 +72,7 @@ class _Shell:
         self.started = threading.Event()
         self.startup_error: BaseException | None = None
         self.count = 0
-        self.status = cli.EXIT_OK
+        self.status = EXIT_OK
         self.current: trio.CancelScope | None = None
 
     # ------------------------------------------------------- trio thread
@@ -90,13 +95,13 @@ class _Shell:
         finally:
             self.started.set()
 
-    async def open_session(self, conn: cli._Connection) -> None:
+    async def open_session(self, conn: _Connection) -> None:
         assert self.nursery is not None
 
         async def serve(task_status: trio.TaskStatus[_Session]) -> None:
             closed = trio.Event()
             try:
-                async with cli._connect(conn) as zk, trio.open_nursery() as background:
+                async with _connect(conn) as zk, trio.open_nursery() as background:
                     session = _Session(zk, background, trio.Event(), closed)
                     task_status.started(session)
                     await session.closing.wait()
@@ -113,7 +118,7 @@ class _Shell:
             session.closing.set()
             await session.closed.wait()
 
-    async def execute(self, args: argparse.Namespace, out: cli._Output) -> int:
+    async def execute(self, args: argparse.Namespace, prepared: _Prepared, out: _Output) -> int:
         """Run one command in the trio thread (cancellable through ``self.current``)."""
         name = cli._command_name(args)
         with trio.CancelScope() as scope:
@@ -124,33 +129,36 @@ class _Shell:
                     try:
                         parse_connect_string(args.hosts)
                     except ValueError as exc:
-                        raise cli._UsageError(str(exc)) from None
+                        raise _UsageError(str(exc)) from None
                 await self.close_session()
                 await self.open_session(conn)
-                return cli.EXIT_OK
+                return EXIT_OK
             if name == "close":
                 await self.close_session()
-                return cli.EXIT_OK
+                return EXIT_OK
             if name == "status":
-                return await cli._status(args, self.conn, out)
+                return await _status(args, self.conn, out)
             session = self.session
-            ctx = cli._Context(
+            ctx = _Context(
                 None if session is None else session.zk,
                 out,
                 self.conn,
                 None if session is None else session.background,
+                prepared,
             )
             return await cli._COMMANDS[name](ctx, args)
         out.clear_progress()
         out.note("(cancelled)")
-        return cli.EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED
 
-    def submit(self, args: argparse.Namespace, out: cli._Output) -> concurrent.futures.Future[int]:
+    def submit(
+        self, args: argparse.Namespace, prepared: _Prepared, out: _Output
+    ) -> concurrent.futures.Future[int]:
         future: concurrent.futures.Future[int] = concurrent.futures.Future()
 
         async def runner() -> None:
             try:
-                result = await self.execute(args, out)
+                result = await self.execute(args, prepared, out)
             except BaseException as exc:
                 future.set_exception(exc)
                 if not isinstance(exc, Exception | trio.Cancelled | KeyboardInterrupt):
@@ -176,7 +184,7 @@ class _Shell:
         try:
             words = shlex.split(line, comments=True)
         except ValueError as exc:
-            self.fail(cli.EXIT_USAGE, f"cannot split the line: {exc}")
+            self.fail(EXIT_USAGE, f"cannot split the line: {exc}")
             return
         if not words:
             return
@@ -193,7 +201,7 @@ class _Shell:
             self.help(words[1:])
             return
         if words[0] not in self.command_names():
-            self.fail(cli.EXIT_USAGE, f"unknown command {words[0]!r} (type 'help')")
+            self.fail(EXIT_USAGE, f"unknown command {words[0]!r} (type 'help')")
             return
         try:
             args = self.parser.parse_args(words)
@@ -201,17 +209,16 @@ class _Shell:
             return
         except BaseException as exc:
             code = cli._report(exc, None, as_json or "--json" in words)
-            self.record(cli.EXIT_USAGE if code is None else code)
+            self.record(EXIT_USAGE if code is None else code)
             return
-        out = cli._Output(as_json=as_json or getattr(args, "json", False))
+        out = _Output(as_json=as_json or getattr(args, "json", False))
         try:
             local = cli._local_command(args, out)
             if local is not None:
                 self.record(local)
                 return
-            if args.command not in _SHELL_ONLY:
-                cli._prepare_command(args)
-            future = self.submit(args, out)
+            prepared = _prepare_command(args) if args.command not in _SHELL_ONLY else _Prepared()
+            future = self.submit(args, prepared, out)
             self.record(self.wait(future))
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt) and not self.interactive:
@@ -243,7 +250,7 @@ class _Shell:
             trio.from_thread.run_sync(cancel, trio_token=self.token)
 
     def record(self, code: int) -> None:
-        if code != cli.EXIT_OK and self.status == cli.EXIT_OK:
+        if code != EXIT_OK and self.status == EXIT_OK:
             self.status = code
 
     def fail(self, code: int, message: str) -> None:
@@ -252,7 +259,7 @@ class _Shell:
 
     def help(self, words: list[str]) -> None:
         if words:
-            with suppress(SystemExit, cli._UsageError):
+            with suppress(SystemExit, _UsageError):
                 self.parser.parse_args([words[0], "--help"])
             return
         actions = [a for a in self.parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -348,7 +355,7 @@ class _Shell:
             save()
 
 
-def run_shell(conn: cli._Connection, out: cli._Output) -> int:
+def run_shell(conn: _Connection, out: _Output) -> int:
     """Run the shell until end of input (or ``quit``); returns the exit status."""
     shell = _Shell(conn, out)
     thread_error: list[BaseException] = []
@@ -379,6 +386,6 @@ def run_shell(conn: cli._Connection, out: cli._Output) -> int:
         shell.stop.set()
         thread.join(timeout=10)
     if interrupted:
-        return cli.EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED
     # At a terminal, failed commands were seen; leaving is a success.
-    return cli.EXIT_OK if shell.interactive else shell.status
+    return EXIT_OK if shell.interactive else shell.status

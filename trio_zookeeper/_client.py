@@ -7,7 +7,7 @@ import math
 import random
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, TypeVar, final
 
 import trio
@@ -19,11 +19,8 @@ from ._protocol import (
     ACL,
     DEFAULT_MAX_FRAME_SIZE,
     AddWatchMode,
-    AddWatchRequest,
     CheckVersionRequest,
-    CheckWatchesRequest,
     ClientInfo,
-    ConnectionLossError,
     Create2Response,
     CreateMode,
     CreateRequest,
@@ -48,27 +45,21 @@ from ._protocol import (
     GetEphemeralsRequest,
     GetEphemeralsResponse,
     KeeperState,
-    MarshallingError,
     MultiOp,
     MultiRequest,
     MultiResponse,
     NodeExistsError,
     NoNodeError,
-    NoWatcherError,
     OpCode,
     ReconfigRequest,
-    RemoveWatchesRequest,
     ServerError,
     SetACLRequest,
     SetACLResponse,
     SetDataRequest,
     SetDataResponse,
-    SetWatches,
     Stat,
     SyncRequest,
     SyncResponse,
-    UnimplementedError,
-    WatchedEvent,
     WatcherType,
     WhoAmIResponse,
     ZooKeeperError,
@@ -79,7 +70,9 @@ from ._protocol import (
 from ._protocol._sasl import SaslMechanism, sasl_mechanism
 from ._session import Session, SessionStatistics, StreamFactory
 from ._trace import Tracer
+from ._tree import DEFAULT_CONCURRENCY, ErrorHook, TreeNode, delete_subtree, walk_tree
 from ._watchers import WatchEvents, WatchKind
+from ._watchplumbing import ServerWatches
 
 __all__ = [
     "MultiRead",
@@ -173,6 +166,7 @@ class ZooKeeper:
         self._session = session
         self._chroot = session.chroot
         self._watch_buffer = watch_buffer
+        self._watches = ServerWatches(session, self._call, self._path)
         self._default_acl: tuple[ACL, ...] | None = None
         self._acl_provider: ACLProvider | None = None
         if callable(default_acl):
@@ -385,32 +379,6 @@ class ZooKeeper:
             with suppress(NodeExistsError):
                 await self._session.call(OpCode.CREATE, request)
 
-    def _registrar(self, kind: WatchKind, path: str, watcher: WatchEvents) -> Callable[[int], None]:
-        session = self._session
-
-        def on_reply(err: int) -> None:
-            if err == 0:
-                session.registry.add(kind, path, watcher, session.last_zxid)
-
-        return on_reply
-
-    def _exists_registrar(self, path: str, watcher: WatchEvents) -> Callable[[int], None]:
-        session = self._session
-
-        def on_reply(err: int) -> None:
-            # An exists watch on a present node is a data watch; on an absent
-            # one, an exists watch (Java's ExistsWatchRegistration).
-            if err == 0:
-                session.registry.add(WatchKind.DATA, path, watcher, session.last_zxid)
-            elif err == ErrorCode.NO_NODE:
-                session.registry.add(WatchKind.EXIST, path, watcher, session.last_zxid)
-
-        return on_reply
-
-    def _server_watch(self, kind: WatchKind, path: str, watcher: WatchEvents | None) -> bool:
-        """Whether a read must ask the server for a watch (see ``WatchRegistry.covered``)."""
-        return watcher is not None and not self._session.registry.covered(kind, path)
-
     # ============================================================ creating
     def _create_request(
         self,
@@ -585,8 +553,6 @@ class ZooKeeper:
 
     async def _delete_children(self, path: str) -> None:
         # Iterative and pipelined (any depth; few round trips): see _tree.
-        from ._tree import delete_subtree
-
         # The server's own subtree, which it refuses to delete.
         await delete_subtree(self, path, skip=() if self._chroot else ("/zookeeper",))
 
@@ -597,9 +563,10 @@ class ZooKeeper:
 
     async def _exists(self, path: str, watcher: WatchEvents | None) -> Stat | None:
         request = ExistsRequest(
-            path=self._path(path), watch=self._server_watch(WatchKind.DATA, path, watcher)
+            path=self._path(path),
+            watch=self._watches.wants_server_watch(WatchKind.DATA, path, watcher),
         )
-        hook = None if watcher is None else self._exists_registrar(path, watcher)
+        hook = None if watcher is None else self._watches.exists_registrar(path, watcher)
         try:
             response: ExistsResponse = await self._call(OpCode.EXISTS, request, path, hook)
         except NoNodeError:
@@ -618,9 +585,10 @@ class ZooKeeper:
 
     async def _get_data(self, path: str, watcher: WatchEvents | None) -> tuple[bytes, Stat]:
         request = GetDataRequest(
-            path=self._path(path), watch=self._server_watch(WatchKind.DATA, path, watcher)
+            path=self._path(path),
+            watch=self._watches.wants_server_watch(WatchKind.DATA, path, watcher),
         )
-        hook = None if watcher is None else self._registrar(WatchKind.DATA, path, watcher)
+        hook = None if watcher is None else self._watches.registrar(WatchKind.DATA, path, watcher)
         response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
         return response.data or b"", response.stat
 
@@ -634,9 +602,10 @@ class ZooKeeper:
 
     async def _get_children(self, path: str, watcher: WatchEvents | None) -> list[str]:
         request = GetChildrenRequest(
-            path=self._path(path), watch=self._server_watch(WatchKind.CHILD, path, watcher)
+            path=self._path(path),
+            watch=self._watches.wants_server_watch(WatchKind.CHILD, path, watcher),
         )
-        hook = None if watcher is None else self._registrar(WatchKind.CHILD, path, watcher)
+        hook = None if watcher is None else self._watches.registrar(WatchKind.CHILD, path, watcher)
         response: GetChildrenResponse = await self._call(OpCode.GET_CHILDREN, request, path, hook)
         return list(response.children or ())
 
@@ -652,11 +621,67 @@ class ZooKeeper:
         self, path: str, watcher: WatchEvents | None
     ) -> tuple[list[str], Stat]:
         request = GetChildren2Request(
-            path=self._path(path), watch=self._server_watch(WatchKind.CHILD, path, watcher)
+            path=self._path(path),
+            watch=self._watches.wants_server_watch(WatchKind.CHILD, path, watcher),
         )
-        hook = None if watcher is None else self._registrar(WatchKind.CHILD, path, watcher)
+        hook = None if watcher is None else self._watches.registrar(WatchKind.CHILD, path, watcher)
         response: GetChildren2Response = await self._call(OpCode.GET_CHILDREN2, request, path, hook)
         return list(response.children or ()), response.stat
+
+    def walk(
+        self,
+        path: str,
+        *,
+        data: bool = False,
+        acl: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        skip: Sequence[str] = (),
+        on_error: ErrorHook | None = None,
+    ) -> AbstractAsyncContextManager[trio.abc.ReceiveChannel[TreeNode]]:
+        """Read the whole subtree under ``path``, many nodes at once.
+
+        ``async with zk.walk("/app", data=True) as nodes: async for node in nodes: ...``
+        receives a :class:`TreeNode` for ``path`` and for every descendant, in
+        sorted depth-first pre-order (a node before its children, siblings by
+        name), each as soon as it and every node before it are read. The walk
+        is iterative (a tree of any depth is fine) and keeps up to
+        ``concurrency`` nodes' reads in flight, so a wide tree takes few
+        round trips; a chain still needs one round trip per level. Leaving
+        the block early stops the walk. It is not a snapshot: nodes changed
+        while it runs are seen as they are when read.
+
+        Args:
+            path: The subtree's root.
+            data: Also read each node's data (:attr:`TreeNode.data`).
+            acl: Also read each node's ACL (:attr:`TreeNode.acl`).
+            concurrency: How many nodes are read at once (at least 1).
+            skip: Paths left out with their subtrees (e.g. ``"/zookeeper"``).
+            on_error: ``on_error(path, error)`` is called when a descendant
+                cannot be read (e.g. NoAuthError); that node and its subtree
+                are left out and the walk goes on. Without it, such an error
+                ends the walk. A descendant deleted during the walk is simply
+                left out; a read cut by a lost connection is repeated after
+                the client reconnects (a few times).
+
+        Returns:
+            An async context manager giving a channel of :class:`TreeNode`.
+
+        Raises:
+            NoNodeError: ``path`` does not exist (when the walk starts).
+            ZooKeeperError: ``path`` (or, without ``on_error``, a descendant)
+                cannot be read, or the session failed.
+            ValueError: ``concurrency`` is less than 1.
+        """
+        validate_path(path)
+        return walk_tree(
+            self,
+            path,
+            data=data,
+            acl=acl,
+            concurrency=concurrency,
+            skip=skip,
+            on_error=on_error,
+        )
 
     async def get_all_children_number(self, path: str) -> int:
         """The number of descendants of the node, at any depth (ZooKeeper 3.6+)."""
@@ -759,7 +784,7 @@ class ZooKeeper:
         # The config node lies outside any chroot: its path is never prefixed.
         path = "/zookeeper/config"
         request = GetDataRequest(path=path, watch=watcher is not None)
-        hook = None if watcher is None else self._registrar(WatchKind.DATA, path, watcher)
+        hook = None if watcher is None else self._watches.registrar(WatchKind.DATA, path, watcher)
         response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
         return response.data or b"", response.stat
 
@@ -826,154 +851,10 @@ class ZooKeeper:
             UnimplementedError: A server before 3.9 cannot hold a persistent
                 and a recursive watch of one session on the same path.
         """
-        mode = AddWatchMode(mode)
-        kind = (
-            WatchKind.PERSISTENT
-            if mode is AddWatchMode.PERSISTENT
-            else WatchKind.PERSISTENT_RECURSIVE
-        )
-        wtype = (
-            WatcherType.PERSISTENT
-            if kind is WatchKind.PERSISTENT
-            else WatcherType.PERSISTENT_RECURSIVE
-        )
-        request = AddWatchRequest(path=self._path(path), mode=mode)
-        registry = self._session.registry
-        other = (
-            WatchKind.PERSISTENT_RECURSIVE if kind is WatchKind.PERSISTENT else WatchKind.PERSISTENT
-        )
-        if registry.has(other, path) and await self._one_mode_per_path(path):
-            raise UnimplementedError(
-                f"this ZooKeeper server (before 3.9) keeps one watch mode per path and "
-                f"session: a {mode.name} watch on {path} would disable the "
-                f"{other.name} watch this client already has there; use one of "
-                "them (a recursive watch plus get_children watches), or a second client",
-                path=path,
-            )
-        watcher = WatchEvents(max_buffer=self._watch_buffer)
-        # Registered before the request goes out: a one-shot watch set on the
-        # path from now on must not ask the server for a watch of its own,
-        # which would take the server's slot from this one (see covered()).
-        registry.add(kind, path, watcher, self._session.last_zxid)
-        try:
-            await self._call(OpCode.ADD_WATCH, request, path)
-        except BaseException:
-            watcher.close()
-            if not registry.has(kind, path):
-                # The request may still have been applied (cancelled after it
-                # went out); leave nothing behind, re-arm the others.
-                await self._release_server_watch(path, wtype)
-            raise
-        try:
-            if kind is WatchKind.PERSISTENT_RECURSIVE:
-                # The recursive watch took the path's child-watch slot on a
-                # server before 3.9, where it never fires: set the one-shot
-                # child watches again (at the zxid they were set at).
-                await self._rearm(path, (WatchKind.CHILD,))
+        async with self._watches.persistent(
+            path, AddWatchMode(mode), self._watch_buffer
+        ) as watcher:
             yield watcher
-        finally:
-            watcher.close()
-            if not registry.has(kind, path):
-                await self._release_server_watch(path, wtype)
-
-    async def _one_mode_per_path(self, path: str) -> bool:
-        """Whether the server keeps one watch mode per path and session (before 3.9).
-
-        Such a server cannot even parse the watcher types PERSISTENT and
-        PERSISTENT_RECURSIVE (MarshallingError); 3.9 can (ZOOKEEPER-4466).
-        """
-        session = self._session
-        if not session.persistent_removal_unsupported:
-            request = CheckWatchesRequest(path=self._path(path), type=WatcherType.PERSISTENT)
-            try:
-                await self._call(OpCode.CHECK_WATCHES, request, path)
-            except MarshallingError:
-                session.persistent_removal_unsupported = True
-            except NoWatcherError:
-                pass
-        return session.persistent_removal_unsupported
-
-    async def _rearm(self, path: str, kinds: tuple[WatchKind, ...]) -> None:
-        """Set this client's one-shot watches of ``kinds`` on ``path`` again on the server.
-
-        Each goes out as SetWatches at the zxid it was first set at, so the
-        server fires at once if the node changed since. Kinds a persistent
-        watch of the path delivers need no watch of their own. Bounded and
-        shielded like closing; a connection lost meanwhile re-sets every
-        watch on reconnect anyway.
-        """
-        registry = self._session.registry
-        with trio.move_on_after(self._session.close_timeout, shield=True):
-            for kind in kinds:
-                if not registry.has(kind, path) or registry.covered(kind, path):
-                    continue
-                paths = {kind: (self._path(path),)}
-                request = SetWatches(
-                    relative_zxid=registry.zxid(kind, path),
-                    data_watches=paths.get(WatchKind.DATA, ()),
-                    exist_watches=paths.get(WatchKind.EXIST, ()),
-                    child_watches=paths.get(WatchKind.CHILD, ()),
-                )
-                try:
-                    await self._call(OpCode.SET_WATCHES, request, path)
-                except (ConnectionLossError, trio.ClosedResourceError):
-                    return  # a reconnect sets every watch again; a close ends them
-                except ZooKeeperError:
-                    # It cannot be set again: its watchers must not wait forever.
-                    removed = (
-                        EventType.CHILD_WATCH_REMOVED
-                        if kind is WatchKind.CHILD
-                        else EventType.DATA_WATCH_REMOVED
-                    )
-                    registry.end_watches(
-                        (kind,),
-                        path,
-                        WatchedEvent(removed, self.state, path),
-                        keep_open=self.default_watcher,
-                    )
-
-    async def _remove_on_server(self, path: str, wtype: WatcherType) -> None:
-        request = RemoveWatchesRequest(path=self._path(path), type=wtype)
-        await self._call(OpCode.REMOVE_WATCHES, request, path)
-
-    async def _release_server_watch(self, path: str, wtype: WatcherType) -> None:
-        """Drop the server's watch of ``wtype`` on ``path``, which no local watcher needs.
-
-        The other watches of this client on the path stay armed: on a server
-        before 3.9 a persistent watch can only be removed with every other
-        watch of the path (type ANY), so the one-shot watches still wanted
-        there are set again (:meth:`_rearm`).
-        """
-        if not self.connected:
-            return  # re-registration simply will not include it
-        registry = self._session.registry
-        session = self._session
-        one_shot = (WatchKind.DATA, WatchKind.EXIST, WatchKind.CHILD)
-        with trio.move_on_after(session.close_timeout, shield=True):
-            with suppress(ZooKeeperError, trio.ClosedResourceError):
-                if wtype in (WatcherType.DATA, WatcherType.CHILDREN):
-                    kind = WatchKind.DATA if wtype is WatcherType.DATA else WatchKind.CHILD
-                    if not registry.covered(kind, path):
-                        # A covered one-shot watch has no server-side watch of
-                        # its own: removing "it" would cut the persistent one.
-                        await self._remove_on_server(path, wtype)
-                    return
-                if not session.persistent_removal_unsupported:
-                    try:
-                        await self._remove_on_server(path, wtype)
-                    except MarshallingError:
-                        # ZooKeeper before 3.9 cannot remove a persistent watch
-                        # by its type (WatcherType 4/5 fail to unmarshal).
-                        session.persistent_removal_unsupported = True
-                    else:
-                        await self._rearm(path, one_shot)
-                        return
-                if any(registry.has(k, path) for k in WatchKind):
-                    with suppress(NoWatcherError):
-                        await self._remove_on_server(path, WatcherType.ANY)
-                    await self._rearm(path, one_shot)
-                else:
-                    await self._remove_on_server(path, WatcherType.ANY)
 
     async def remove_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> None:
         """Remove this session's watches of a kind on ``path``.
@@ -991,71 +872,7 @@ class ZooKeeper:
                 ``CHILDREN`` on a path with a persistent watch of this client
                 but no such one-shot watch).
         """
-        wt = WatcherType(watcher_type)
-        self._path(path)  # validate before anything is removed
-        registry = self._session.registry
-        default = self.default_watcher
-
-        def removed(event_type: EventType) -> WatchedEvent:
-            return WatchedEvent(event_type, self.state, path)
-
-        if wt in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE):
-            kind = (
-                WatchKind.PERSISTENT
-                if wt is WatcherType.PERSISTENT
-                else WatchKind.PERSISTENT_RECURSIVE
-            )
-            if not self._session.persistent_removal_unsupported:
-                try:
-                    await self._remove_on_server(path, wt)
-                except MarshallingError:
-                    self._session.persistent_removal_unsupported = True
-                else:
-                    event = removed(EventType.PERSISTENT_WATCH_REMOVED)
-                    registry.end_watches((kind,), path, event, keep_open=default)
-                    await self._rearm(path, (WatchKind.DATA, WatchKind.EXIST, WatchKind.CHILD))
-                    return
-            if not registry.has(kind, path):
-                raise NoWatcherError(path=path)
-            event = removed(EventType.PERSISTENT_WATCH_REMOVED)
-            registry.end_watches((kind,), path, event, keep_open=default)
-            await self._release_server_watch(path, wt)
-            return
-        if wt is WatcherType.ANY:
-            await self._remove_on_server(path, wt)
-            registry.end_watches(
-                (WatchKind.DATA, WatchKind.EXIST),
-                path,
-                removed(EventType.DATA_WATCH_REMOVED),
-                keep_open=default,
-            )
-            registry.end_watches(
-                (WatchKind.CHILD,), path, removed(EventType.CHILD_WATCH_REMOVED), keep_open=default
-            )
-            registry.end_watches(
-                (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE),
-                path,
-                removed(EventType.PERSISTENT_WATCH_REMOVED),
-                keep_open=default,
-            )
-            return
-        if wt is WatcherType.DATA:
-            kinds: tuple[WatchKind, ...] = (WatchKind.DATA, WatchKind.EXIST)
-            event = removed(EventType.DATA_WATCH_REMOVED)
-        else:
-            kinds = (WatchKind.CHILD,)
-            event = removed(EventType.CHILD_WATCH_REMOVED)
-        persistent = registry.has(WatchKind.PERSISTENT, path) or registry.has(
-            WatchKind.PERSISTENT_RECURSIVE, path
-        )
-        if persistent and not any(registry.has(k, path) for k in kinds):
-            # The server would remove (a slot of) the persistent watch instead.
-            raise NoWatcherError(path=path)
-        if not registry.covered(kinds[0], path):
-            # (A covered one-shot watch has no server-side watch of its own:
-            # the persistent watch holds the path's slot and stays.)
-            await self._remove_on_server(path, wt)
-        registry.end_watches(kinds, path, event, keep_open=default)
+        await self._watches.remove(path, WatcherType(watcher_type))
 
     async def check_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> bool:
         """Whether the server holds a watch of this kind on ``path`` for this session.
@@ -1064,23 +881,7 @@ class ZooKeeper:
         ``PERSISTENT_RECURSIVE``: it then says whether this client has such a
         watch there and the server holds some watch of the path.
         """
-        wt = WatcherType(watcher_type)
-        request = CheckWatchesRequest(path=self._path(path), type=wt)
-        try:
-            await self._call(OpCode.CHECK_WATCHES, request, path)
-        except NoWatcherError:
-            return False
-        except MarshallingError:
-            if wt not in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE):
-                raise
-            self._session.persistent_removal_unsupported = True
-            kind = (
-                WatchKind.PERSISTENT
-                if wt is WatcherType.PERSISTENT
-                else WatchKind.PERSISTENT_RECURSIVE
-            )
-            return self._session.registry.has(kind, path) and await self.check_watches(path)
-        return True
+        return await self._watches.check(path, WatcherType(watcher_type))
 
     @asynccontextmanager
     async def watch_data(
@@ -1266,16 +1067,7 @@ class _Follower:
         watcher = self._watcher
         if watcher is None:
             return
-        registrations = watcher._reg_list()
-        watcher.close()
-        registry = self._zk._session.registry
-        for _, kind, path in registrations:
-            if kind is WatchKind.CHILD and not registry.has(WatchKind.CHILD, path):
-                await self._zk._release_server_watch(path, WatcherType.CHILDREN)
-            elif kind in (WatchKind.DATA, WatchKind.EXIST) and not (
-                registry.has(WatchKind.DATA, path) or registry.has(WatchKind.EXIST, path)
-            ):
-                await self._zk._release_server_watch(path, WatcherType.DATA)
+        await self._zk._watches.close_one_shot(watcher)
 
 
 def _multi_result(op: int, err: int, response: object, strip: Callable[[str], str]) -> object:

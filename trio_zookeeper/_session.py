@@ -392,8 +392,6 @@ class Session:
         self.close_timeout = close_timeout
         self._stream_factory = stream_factory
         self.sasl = sasl
-        # Learnt from the server: removeWatches cannot name persistent types.
-        self.persistent_removal_unsupported = False
 
         self.state = KeeperState.DISCONNECTED
         self.session_id = session_id

@@ -12,8 +12,10 @@ in transactions of bounded size, one at a time, so a tree of any depth and
 width takes few round trips. A transaction that fails (a node vanished or
 gained a child meanwhile) is redone one node at a time.
 
-Both use only the public client API, so the command line and recipes may
-use them too.
+Both use only the public client API. :meth:`ZooKeeper.walk
+<trio_zookeeper.ZooKeeper.walk>` is the public face of :func:`walk_tree` (the
+recipes' TreeCache uses it) and ``delete(path, recursive=True)`` that of
+:func:`delete_subtree`; the command line calls both directly.
 """
 
 from __future__ import annotations
@@ -278,7 +280,13 @@ async def walk_tree(
                 yield receive
             nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
-        raise _first_error(group) from None
+        error = _first_error(group)
+        if isinstance(error, BaseExceptionGroup):
+            _, rest = error.split(ZooKeeperError)
+            if rest is None:
+                # Several reads failed at once (a lost session fails them all): one error.
+                error = _first_leaf(error)
+        raise error from None
 
 
 async def _delete_if_there(zk: ZooKeeper, path: str) -> int:

@@ -396,8 +396,7 @@ class WatchRegistry:
         persistent = tables[WatchKind.PERSISTENT].get(path, ())
         recursive: list[WatchEvents] = []
         if t is not EventType.NODE_CHILDREN_CHANGED and tables[WatchKind.PERSISTENT_RECURSIVE]:
-            for ancestor in _self_and_ancestors(path):
-                recursive += tables[WatchKind.PERSISTENT_RECURSIVE].get(ancestor, ())
+            recursive = _covering(tables[WatchKind.PERSISTENT_RECURSIVE], path)
         seen: set[int] = set()
         n = 0
         for w in (*fired, *persistent, *recursive):
@@ -457,6 +456,29 @@ _FIRES: dict[EventType, tuple[WatchKind, ...]] = {
     EventType.CHILD_WATCH_REMOVED: (WatchKind.CHILD,),
     EventType.PERSISTENT_WATCH_REMOVED: (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE),
 }
+
+
+#: Up to this many recursive watch roots, events are matched by prefix;
+#: beyond, by looking up each ancestor of the event's path.
+_PREFIX_MATCH_LIMIT = 32
+
+
+def _covering(table: dict[str, list[WatchEvents]], path: str) -> list[WatchEvents]:
+    """The watchers of ``table`` (recursive watches by root) whose root is ``path`` or above it.
+
+    With few roots (the usual case) each is compared as a prefix, so that an
+    event deep in a tree costs its path's length, not the sum of its
+    ancestors' lengths (a chain 5,000 deep would make that 25 MB per event).
+    """
+    found: list[WatchEvents] = []
+    if len(table) <= _PREFIX_MATCH_LIMIT:
+        for root, watchers in table.items():
+            if root == path or root == "/" or path.startswith(root + "/"):
+                found += watchers
+        return found
+    for ancestor in _self_and_ancestors(path):
+        found += table.get(ancestor, ())
+    return found
 
 
 def _self_and_ancestors(path: str) -> Iterator[str]:

@@ -536,7 +536,7 @@ def test_help_exits_zero(cli: CLI) -> None:
 
 def test_ephemeral_mode_value_matches() -> None:
     # The CLI's mode names map onto the client's CreateMode values.
-    from trio_zookeeper._cli import _MODES
+    from trio_zookeeper._cli_common import _MODES
 
     assert _MODES["ephemeral-sequential"] is CreateMode.EPHEMERAL_SEQUENTIAL
     assert _MODES["ttl-sequential"] is CreateMode.PERSISTENT_SEQUENTIAL_WITH_TTL

@@ -16,7 +16,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -37,8 +37,6 @@ pytestmark = pytest.mark.server
 
 WAIT = 20.0
 DEPTH = 5000
-# A 5,000-deep chain holds ~25 MB of paths (each node's full path is stored).
-DEEP_SERVER_HEAP_MB = 1024
 
 
 async def with_client(hosts: str, check: object) -> object:
@@ -275,31 +273,16 @@ def test_tree_json_and_ls_json_stream_valid_documents(cli: CLI, prefix: str) -> 
 
 
 # ---------------------------------------------------------------- depth 5,000
-@pytest.fixture(scope="module")
-def deep_hosts() -> Iterator[str]:
-    with ZooKeeperServer(heap_mb=DEEP_SERVER_HEAP_MB) as server:
-        yield server.connect_string
+@pytest.fixture
+def deep_hosts(deep_server: ZooKeeperServer) -> str:
+    return deep_server.connect_string
 
 
-async def build_chain(zk: ZooKeeper, root: str, depth: int) -> str:
-    """``root`` and a chain of ``depth`` nodes named ``n`` below it, in transactions."""
-    await zk.create(root, b"top")
-    path, remaining = root, depth
-    while remaining:
-        transaction = zk.multi()
-        size = 0
-        while remaining and size < 200_000:
-            path += "/n"
-            transaction.create(path, b"d")
-            size += len(path)
-            remaining -= 1
-        await transaction.run()
-    return path
-
-
-def test_recursive_commands_on_a_chain_of_5000(deep_hosts: str, tmp_path: Path) -> None:
+def test_recursive_commands_on_a_chain_of_5000(
+    deep_hosts: str, build_chain: Callable[..., Awaitable[str]], tmp_path: Path
+) -> None:
     async def build(zk: ZooKeeper) -> object:
-        return await build_chain(zk, "/chain", DEPTH)
+        return await build_chain(zk, "/chain", DEPTH, data=b"d")
 
     deepest = trio.run(with_client, deep_hosts, build)
     dump_file = tmp_path / "chain.json"

@@ -99,3 +99,20 @@ def test_end_watches_ends_only_the_watchers_left_with_nothing() -> None:
     assert default.active  # kept open
     assert both.active  # still watches /b
     assert registry.count() == 1
+
+
+def test_recursive_watches_cover_their_subtree_only_by_whole_names() -> None:
+    # Matched by prefix with few roots, by looking up ancestors with many:
+    # both must give the same answer ("/ab" is not under "/a").
+    for extra_roots in (0, 100):
+        registry = WatchRegistry()
+        watchers = {root: WatchEvents() for root in ("/", "/a", "/ab", "/a/b/c")}
+        for root, watcher in watchers.items():
+            registry.add(WatchKind.PERSISTENT_RECURSIVE, root, watcher)
+        for i in range(extra_roots):
+            registry.add(WatchKind.PERSISTENT_RECURSIVE, f"/other{i}", WatchEvents())
+        delivered = registry.dispatch(
+            WatchedEvent(EventType.NODE_DATA_CHANGED, KeeperState.SYNC_CONNECTED, "/a/b")
+        )
+        assert delivered == 2
+        assert [root for root, w in watchers.items() if w.buffered] == ["/", "/a"]

@@ -7,7 +7,7 @@ order; an unreadable node is reported and left out while the rest is read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
@@ -16,35 +16,11 @@ from trio_zookeeper import ZooKeeper, make_digest_acl, open_zookeeper
 from trio_zookeeper._tree import TreeNode, delete_subtree, walk_tree
 from trio_zookeeper.testing import ZooKeeperServer
 
+ChainBuilder = Callable[..., Awaitable[str]]  # the build_chain fixture (tests/conftest.py)
+
 pytestmark = pytest.mark.server
 
 DEPTH = 5000
-# A chain of 5,000 holds ~25 MB of paths (each node's full path is stored):
-# more than the shared server's heap.
-DEEP_SERVER_HEAP_MB = 1024
-
-
-@pytest.fixture(scope="module")
-def deep_server() -> Iterator[ZooKeeperServer]:
-    with ZooKeeperServer(heap_mb=DEEP_SERVER_HEAP_MB) as server:
-        yield server
-
-
-async def build_chain(zk: ZooKeeper, root: str, depth: int, name: str = "n") -> str:
-    """Create ``root`` and a chain of ``depth`` nodes below it, in transactions."""
-    await zk.create(root)
-    path = root
-    remaining = depth
-    while remaining:
-        transaction = zk.multi()
-        size = 0
-        while remaining and size < 200_000:
-            path = f"{path}/{name}"
-            transaction.create(path, b"")
-            size += len(path)
-            remaining -= 1
-        await transaction.run()
-    return path
 
 
 async def walk(zk: ZooKeeper, root: str, **kwargs: object) -> list[TreeNode]:
@@ -95,13 +71,15 @@ async def test_walk_reports_unreadable_nodes_and_reads_the_rest(zk: ZooKeeper) -
         await walk(zk, "/p", data=True)
 
 
-async def test_recursive_delete_of_a_chain_of_5000(deep_server: ZooKeeperServer) -> None:
+async def test_recursive_delete_of_a_chain_of_5000(
+    deep_server: ZooKeeperServer, build_chain: ChainBuilder
+) -> None:
     with trio.fail_after(120):
         async with open_zookeeper(deep_server.connect_string) as zk:
-            await chain_walk_delete(zk)
+            await chain_walk_delete(zk, build_chain)
 
 
-async def chain_walk_delete(zk: ZooKeeper) -> None:
+async def chain_walk_delete(zk: ZooKeeper, build_chain: ChainBuilder) -> None:
     deepest = await build_chain(zk, "/chain", DEPTH)
     assert (await zk.exists(deepest)) is not None
     # The delete walks the whole chain first (the walk is what used to recurse).

@@ -244,21 +244,21 @@ async def ensure_container(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None =
     if await retry(zk, zk.exists, path) is not None:
         return
     parts = path.strip("/").split("/")
-    for i in range(1, len(parts) + 1):
+    i = 1  # iterative, so any depth is fine
+    while i <= len(parts):
         node = "/" + "/".join(parts[:i])
-        while True:
-            try:
-                await create_container(zk, node, b"", acl)
-            except NodeExistsError:
-                pass
-            except NoNodeError:
-                # A container ancestor was removed under us: start over.
-                await ensure_container(zk, node.rsplit("/", 1)[0] or "/", acl)
-                continue
-            except (ConnectionLossError, SessionExpiredError):
-                await zk.wait_connected()
-                continue
-            break
+        try:
+            await create_container(zk, node, b"", acl)
+        except NodeExistsError:
+            pass
+        except NoNodeError:
+            # A container ancestor was removed under us: start over from the top.
+            i = 1
+            continue
+        except (ConnectionLossError, SessionExpiredError):
+            await zk.wait_connected()
+            continue
+        i += 1
 
 
 async def ensure_parents(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None = None) -> None:

@@ -94,9 +94,54 @@ def _sequence(name: str) -> tuple[str, int] | None:
 
 
 class _HeldBlock(ManagedBlock):
-    """A lock's ``async with``: the hold made by ``_block()``."""
+    """A hold's ``async with`` (locks, semaphores, leases, elections).
+
+    The block acquires, runs the body in :func:`held_scope` (which cancels it
+    when the hold is lost, per ``cancel_on``), releases however the body
+    ends, and then raises the loss. Subclasses say how to acquire and
+    release, which node stands for the hold and how the loss is named.
+    """
 
     _ALREADY = "already held (not re-entrant)"
+    _zk: ZooKeeper
+    _session_id: int
+    cancel_on: LossPolicy
+
+    async def _acquire(self) -> None:
+        raise NotImplementedError
+
+    async def _release(self) -> None:
+        raise NotImplementedError
+
+    def _held_node(self) -> str | None:
+        """Our node whose deletion means the hold is lost."""
+        raise NotImplementedError
+
+    def _held_what(self) -> str:
+        """What is held, for messages (``lock /app/lock``)."""
+        raise NotImplementedError
+
+    def _lost_error(self, reason: str) -> ZooKeeperError:
+        return LockLostError(reason)
+
+    @asynccontextmanager
+    async def _block(self) -> AsyncIterator[None]:
+        await self._acquire()
+        guard: HoldGuard | None = None
+        try:
+            async with held_scope(
+                self._zk,
+                session_id=self._session_id,
+                policy=self.cancel_on,
+                node=self._held_node(),
+                what=self._held_what(),
+            ) as guard:
+                yield
+        finally:
+            await self._release()
+        if guard is not None and guard.lost:
+            assert guard.reason is not None
+            raise self._lost_error(guard.reason)
 
 
 class _Contender(_HeldBlock):
@@ -270,28 +315,12 @@ class _Contender(_HeldBlock):
         """Delete our node (guaranteed, shielded)."""
         await self._cleanup()
 
-    def _lost_error(self, reason: str) -> ZooKeeperError:
-        return LockLostError(reason)
-
-    @asynccontextmanager
-    async def _block(self) -> AsyncIterator[None]:
-        await self._acquire()
+    def _held_node(self) -> str | None:
         assert self.node is not None
-        guard: HoldGuard | None = None
-        try:
-            async with held_scope(
-                self._zk,
-                session_id=self._session_id,
-                policy=self.cancel_on,
-                node=self.node,
-                what=f"{self._WHAT} {self.path}",
-            ) as guard:
-                yield
-        finally:
-            await self._release()
-        if guard is not None and guard.lost:
-            assert guard.reason is not None
-            raise self._lost_error(guard.reason)
+        return self.node
+
+    def _held_what(self) -> str:
+        return f"{self._WHAT} {self.path}"
 
 
 class Lock(_Contender):
@@ -619,21 +648,8 @@ class Semaphore(_HeldBlock):
         if lease is not None:
             await guaranteed_delete(self._zk, lease, self._session_id)
 
-    @asynccontextmanager
-    async def _block(self) -> AsyncIterator[None]:
-        await self._acquire()
-        guard: HoldGuard | None = None
-        try:
-            async with held_scope(
-                self._zk,
-                session_id=self._session_id,
-                policy=self.cancel_on,
-                node=self.lease,
-                what=f"semaphore lease {self.path}",
-            ) as guard:
-                yield
-        finally:
-            await self._release()
-        if guard is not None and guard.lost:
-            assert guard.reason is not None
-            raise LockLostError(guard.reason)
+    def _held_node(self) -> str | None:
+        return self.lease
+
+    def _held_what(self) -> str:
+        return f"semaphore lease {self.path}"

@@ -91,6 +91,7 @@ from ._protocol._errors import (
 from ._protocol._sasl import SaslDigestMD5, SaslExchange, SaslMechanism
 from ._retry import Retry, RetryFailedError
 from ._session import ConnectFailedError, SessionStatistics
+from ._trace import RequestTrace, Tracer
 from ._tree import TreeNode
 from ._version import __version__
 from ._watchers import WatchEvents, WatchOverflowError
@@ -145,6 +146,7 @@ __all__ = [
     "ReconfigInProgressError",
     "RemoteProtocolError",
     "RequestTimeoutError",
+    "RequestTrace",
     "Retry",
     "RetryFailedError",
     "RolledBackError",
@@ -161,6 +163,7 @@ __all__ = [
     "Stat",
     "SystemZooKeeperError",
     "ThrottledOpError",
+    "Tracer",
     "Transaction",
     "TreeNode",
     "UnimplementedError",

@@ -69,6 +69,7 @@ from ._protocol import (
 )
 from ._protocol._sasl import SaslMechanism, sasl_mechanism
 from ._session import Session, SessionStatistics, StreamFactory
+from ._trace import Tracer
 from ._tree import DEFAULT_CONCURRENCY, ErrorHook, TreeNode, delete_subtree, walk_tree
 from ._watchers import WatchEvents, WatchKind
 from ._watchplumbing import ServerWatches
@@ -1254,6 +1255,7 @@ async def open_zookeeper(
     default_acl: Sequence[ACL] | ACLProvider | None = None,
     reconnect_backoff: Backoff | None = None,
     track_ensemble: bool = False,
+    tracer: Tracer | None = None,
 ) -> AsyncIterator[ZooKeeper]:
     """Connect to a ZooKeeper ensemble for the duration of an ``async with`` block.
 
@@ -1325,6 +1327,10 @@ async def open_zookeeper(
             (Curator's EnsembleTracker). Needs a server with dynamic
             reconfiguration (3.5+); a configuration without client
             addresses changes nothing.
+        tracer: A :class:`Tracer` told of every request (operation, path,
+            timing, outcome) and connection event (connecting, connected,
+            lost, expired, host list changes); see :doc:`/guides/observability`.
+            None (the default) costs nothing.
 
     Yields:
         The connected :class:`ZooKeeper` client.
@@ -1371,6 +1377,7 @@ async def open_zookeeper(
         sasl=sasl_mechanism(sasl),
         reconnect_backoff=reconnect_backoff,
         connect_rounds=connect_rounds,
+        tracer=tracer,
     )
     zk = ZooKeeper(session, watch_buffer=watch_buffer, default_acl=default_acl, _private=_PRIVATE)
     body_error: BaseException | None = None

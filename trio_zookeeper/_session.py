@@ -1,28 +1,29 @@
-"""The session: connections to the ensemble, one after another, and the requests on them.
+"""The session: what outlives a connection, and the supervisor that makes them.
 
-One :class:`Session` lives inside the nursery of ``open_zookeeper``. Its
-supervisor task (:meth:`Session.run`) picks a server, connects, performs the
-handshake, re-sends credentials and re-registers watches, then runs three
-tasks on the connection until it dies:
+One :class:`Session` lives inside the nursery of ``open_zookeeper``. It owns
+what survives a connection: the host order (``_hostprovider``), the pauses
+between attempts and the expiry suspicion, the session identity (id,
+password, last zxid), the states and their channels, the outbox of requests
+not yet written, close, the tracer hooks and the statistics. Its supervisor
+task (:meth:`Session.run`) picks a server and makes a
+:class:`~trio_zookeeper._io_connection.Connection` to it, which owns what dies
+with the socket: the stream, the protocol, the in-flight requests, the
+handshake and priming, and the reader, writer and pinger tasks. A request
+goes to the serving connection's ``submit`` (written at once when the writer
+is idle, else queued for it) or, with no connection, waits in the outbox.
 
-* the **reader** parses frames into events (through the sans-IO
-  ``ClientProtocol``), hands each reply to its waiting caller, and fans watch
-  events out to the watchers' channels; it never waits on user code;
-* the **writer** takes requests from the outbox, allocates their xids in the
-  protocol at the moment of writing (so wire order is pending order), and
-  writes whole frames, batched. When the writer is idle and nothing is
-  queued, a caller on a plain TCP connection writes its own frame instead,
-  synchronously, with no checkpoint between xid allocation and the kernel
-  write (see ``Session._write_now``): one writer at a time still owns the
-  socket, frames are never interleaved, and a sequential request saves a
-  task hop;
-* the **pinger** asks the writer for a ping after 1/3 of the session timeout
-  without sending anything.
+Cancellation contract, each piece enforced in one place:
 
-When a connection dies, the requests written on it fail with
-:class:`ConnectionLossError` (their outcome is unknown); requests not yet
-written stay queued for the next connection on the same session, and are
-never sent twice. Nothing is retried behind the caller's back.
+* a caller cancelled while its request is still queued removes it: it is
+  never sent (``Call``'s abort hook marks it; the writer skips it);
+* a request written on a connection that dies fails with
+  :class:`ConnectionLossError`, its outcome unknown
+  (``Connection.aclose``); a caller cancelled after the write leaves it in
+  place, and its reply is read and dropped when it comes;
+* requests not yet written stay in the session's outbox for the next
+  connection on the same session, and are never sent twice (a call leaves
+  the outbox exactly when ``Connection._encode`` writes it). Nothing is
+  retried behind the caller's back.
 
 Timing follows the Java client (``ClientCnxn``): connect timeout per host =
 session timeout / number of hosts (TCP, TLS and handshake together); the
@@ -44,10 +45,6 @@ EXPIRED once the budget is spent; it never reports a connection to such a
 server and never quietly starts over on it. Only a new client starts from
 zxid 0.
 
-Cancellation contract: a caller cancelled while its request is still queued
-removes it (it is never sent); a caller cancelled after the request was
-written leaves it in place, and its reply is read and dropped when it comes.
-
 A failed connection attempt says why: its cause, in words
 (:func:`describe_connect_failure`), is logged at WARNING (the first failure
 of a host, then at most once per ``CONNECT_WARNING_INTERVAL`` with a count),
@@ -58,7 +55,7 @@ Opening and closing never leave a session behind: the first connection is
 handed over to ``open_zookeeper`` and shielded from the caller's scopes in
 one step (:meth:`Session._hand_over`); an open cancelled once the server was
 asked for a session closes that session itself
-(:meth:`Session._close_unwanted_session`); :meth:`Session.close` sends
+(``Connection.close_unwanted_session``); :meth:`Session.close` sends
 closeSession only on a connection that is alive, and returns at once
 without one.
 """
@@ -73,49 +70,40 @@ import os
 import random
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
 
 import attrs
 import trio
 
+from ._calls import ABANDONED, QUEUED, Call
 from ._hostprovider import Backoff, HostListUpdate, HostProvider
 from ._hosts import ConnectString, HostPort
+from ._io_connection import Connection, ConnectionDead
 from ._net import TRANSPORT_ERRORS, four_letter_word, open_stream
 from ._protocol import (
     DEFAULT_MAX_FRAME_SIZE,
-    SET_WATCHES_XID,
     AuthFailedError,
     AuthPacket,
-    AuthReply,
     Chroot,
-    ClientProtocol,
-    Connected,
-    ConnectionClosed,
     ConnectionLossError,
     ConnectRequest,
+    ConnectResponse,
     Empty,
-    ErrorCode,
-    FrameTooLargeError,
-    GetSASLRequest,
     KeeperState,
-    LocalProtocolError,
-    Notification,
     OpCode,
-    ProtocolError,
     ProtocolState,
     RemoteProtocolError,
-    Reply,
     SessionEvent,
     SessionExpiredError,
-    SetSASLResponse,
     SetWatches,
     SetWatches2,
     WatchedEvent,
     ZooKeeperError,
-    error_for_code,
     transition,
 )
-from ._protocol._sasl import SaslDigestMD5, SaslMechanism, sasl_mechanism
+from ._protocol._sasl import SaslMechanism, sasl_mechanism
+from ._trace import RequestTrace, Tracer, call_hook
 from ._watchers import WatchEvents, WatchKind, WatchRegistry
 
 __all__ = ["ConnectFailedError", "Session", "SessionStatistics", "StreamFactory"]
@@ -125,21 +113,12 @@ log = logging.getLogger("trio_zookeeper.session")
 #: A test seam: open a byte stream to (host, port) instead of TCP.
 StreamFactory = Callable[[str, int], Awaitable[trio.abc.Stream]]
 
-_RECV_SIZE = 65536
 #: Java batches SetWatches at about 128 KiB of path characters (ZOOKEEPER-706).
 _SET_WATCHES_BATCH = 128 * 1024
-#: Java pings at least every 10 s, whatever the timeout (MAX_SEND_PING_INTERVAL).
-_MAX_PING_INTERVAL = 10.0
 _NEW_PASSWORD = b"\x00" * 16
 #: A host that keeps failing is logged at WARNING at most once per this many
 #: seconds (its first failure always), with the count of failures not logged.
 CONNECT_WARNING_INTERVAL = 60.0
-
-_QUEUED, _WRITTEN, _DONE, _ABANDONED = range(4)
-
-
-class _ConnectionDead(Exception):
-    """Internal: why the current connection ended."""
 
 
 class ConnectFailedError(ZooKeeperError):
@@ -176,7 +155,7 @@ def describe_connect_failure(exc: BaseException) -> str:
     generic OSError; TLS errors come wrapped in ``trio.BrokenResourceError``.
     Both are unwrapped to the error that says what happened.
     """
-    if isinstance(exc, _ConnectionDead):
+    if isinstance(exc, ConnectionDead):
         inner = exc.__cause__
         return describe_connect_failure(inner) if inner is not None else str(exc)
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -205,13 +184,6 @@ def describe_connect_failure(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _connection_loss(message: str, cause: BaseException | None) -> ConnectionLossError:
-    """A ConnectionLossError whose ``__cause__`` is the transport's error."""
-    err = ConnectionLossError(message)
-    err.__cause__ = cause
-    return err
-
-
 def _only_cancelled(exc: BaseException) -> bool:
     """Whether ``exc`` is a trio.Cancelled, or a group of nothing else."""
     if isinstance(exc, BaseExceptionGroup):
@@ -227,81 +199,6 @@ def _leaf_errors(exc: BaseException) -> list[BaseException]:
     for sub in inner:
         out += _leaf_errors(sub)
     return out
-
-
-class _Call:
-    """One request and the slot its reply goes into.
-
-    A reply is a single value handed from the reader to one waiting caller, so
-    the slot is two attributes and the parked task itself
-    (``wait_task_rescheduled`` / ``reschedule``, the primitive trio's channels
-    are built on): no channel or Event object per request, which matters for
-    the per-call CPU budget. Watch events, which are streams, do go through
-    receive channels.
-
-    The abort hook is what makes "cancelled before it is written means never
-    sent" exact: trio calls it synchronously when the cancellation is
-    delivered, so the writer, whenever it runs next, sees the call abandoned.
-    """
-
-    __slots__ = (
-        "error",
-        "on_reply",
-        "op",
-        "path",
-        "request",
-        "result",
-        "state",
-        "task",
-        "written",
-    )
-
-    def __init__(
-        self,
-        op: int,
-        request: object,
-        path: str | None,
-        on_reply: Callable[[int], None] | None,
-    ) -> None:
-        self.op = op
-        self.request = request
-        self.path = path
-        self.on_reply = on_reply
-        self.state = _QUEUED
-        self.result: object | None = None
-        self.error: BaseException | None = None
-        self.task: trio.lowlevel.Task | None = None
-        self.written = False
-
-    def finish(self, result: object | None, error: BaseException | None) -> None:
-        if self.state == _DONE:
-            return
-        self.state = _DONE
-        self.result = result
-        self.error = error
-        task = self.task
-        if task is not None:
-            self.task = None
-            trio.lowlevel.reschedule(task)
-
-    def _abort(self, raise_cancel: object) -> trio.lowlevel.Abort:
-        self.task = None
-        if self.state in (_QUEUED, _WRITTEN):
-            # Queued: the writer will skip it (never sent). Written: its reply
-            # is read and dropped when it comes.
-            self.state = _ABANDONED
-        return trio.lowlevel.Abort.SUCCEEDED
-
-    async def wait(self) -> object:
-        """Wait for the reply (a checkpoint); return the result or raise the error."""
-        if self.state == _DONE:
-            await trio.lowlevel.cancel_shielded_checkpoint()
-        else:
-            self.task = trio.lowlevel.current_task()
-            await trio.lowlevel.wait_task_rescheduled(self._abort)
-        if self.error is not None:
-            raise self.error
-        return self.result
 
 
 @attrs.frozen
@@ -327,6 +224,17 @@ class SessionStatistics:
         connect_errors: Why each host that failed at its latest attempt could
             not be used, as ``{"host:port": cause}`` (e.g. ``"connection
             refused"``); a host leaves it once a connection to it succeeds.
+        requests: Requests made since the client opened (each call of an
+            operation that goes to the server, credentials included; a
+            ``multi`` is one).
+        errors: How many requests failed, by exception class name, e.g.
+            ``{"NoNodeError": 3, "ConnectionLossError": 1}`` (a caller's
+            cancellation is not counted).
+        reconnects: Connections made after the first one.
+        expirations: Sessions that expired (said by a server or suspected).
+        watch_events: Watch notifications received from servers.
+        bytes_sent: Bytes written to servers (all connections).
+        bytes_received: Bytes read from servers (all connections).
     """
 
     state: KeeperState
@@ -343,6 +251,13 @@ class SessionStatistics:
     host_list_moves: int = 0
     last_host_list_update: HostListUpdate | None = None
     connect_errors: dict[str, str] = attrs.field(factory=dict, hash=False)
+    requests: int = 0
+    errors: dict[str, int] = attrs.field(factory=dict, hash=False)
+    reconnects: int = 0
+    expirations: int = 0
+    watch_events: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
 
 
 class _StateChannel(trio.abc.ReceiveChannel[KeeperState]):
@@ -380,8 +295,46 @@ class _StateChannel(trio.abc.ReceiveChannel[KeeperState]):
         await trio.lowlevel.checkpoint()
 
 
+class _SessionLog(logging.LoggerAdapter[logging.Logger]):
+    """The session's logger: every line names the session id and server.
+
+    Lines are prefixed ``[session 0x… via host:port]`` (``via`` only while
+    connected; no prefix before the first session), and every record carries
+    ``zk_session_id`` (int, 0 for none) and ``zk_server`` (``"host:port"`` or
+    None) for structured logging. The prefix is built only for lines that
+    are emitted.
+    """
+
+    def __init__(self, logger: logging.Logger, session: Session) -> None:
+        super().__init__(logger, {})
+        self.session = session
+
+    def process(
+        self, msg: object, kwargs: MutableMapping[str, Any]
+    ) -> tuple[object, MutableMapping[str, Any]]:
+        session_id = self.session.session_id
+        server = self.session.server
+        kwargs["extra"] = {
+            "zk_session_id": session_id,
+            "zk_server": None if server is None else str(server),
+            **(kwargs.get("extra") or {}),
+        }
+        if not session_id:
+            return msg, kwargs
+        where = f" via {server}".replace("%", "%%") if server is not None else ""
+        return f"[session 0x{session_id:x}{where}] {msg}", kwargs
+
+
 class Session:
-    """The session machinery behind a :class:`~trio_zookeeper.ZooKeeper` client."""
+    """The session machinery behind a :class:`~trio_zookeeper.ZooKeeper` client.
+
+    It outlives its connections: it owns the host order and the pauses
+    between attempts, the session identity (id, password, last zxid), the
+    states and their channels, expiry (said and suspected), the outbox of
+    requests not yet written, close, and the statistics. Each connection is a
+    :class:`~trio_zookeeper._io_connection.Connection`, made by
+    :meth:`_connect_and_serve` and dropped when it dies.
+    """
 
     def __init__(
         self,
@@ -401,6 +354,7 @@ class Session:
         sasl: SaslMechanism | tuple[str, str] | None = None,
         reconnect_backoff: Backoff | None = None,
         connect_rounds: int | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         if connect_rounds is not None and (
             not isinstance(connect_rounds, int)
@@ -411,7 +365,13 @@ class Session:
                 "connect_rounds must be a positive number of rounds or None, "
                 f"not {connect_rounds!r}"
             )
+        if tracer is not None and not isinstance(tracer, Tracer):
+            raise TypeError(
+                f"tracer must be a trio_zookeeper.Tracer (subclass it), not {type(tracer).__name__}"
+            )
         self.connect_rounds = connect_rounds
+        self.tracer = tracer
+        self.log: logging.LoggerAdapter[logging.Logger] = _SessionLog(log, self)
         self._rng = rng or random.Random()
         self._host_provider = HostProvider(connect.hosts, self._rng)
         # Connect-string order, for ConnectFailedError and connect_errors.
@@ -432,16 +392,11 @@ class Session:
         self.close_timeout = close_timeout
         self._stream_factory = stream_factory
         self.sasl = sasl
-        # Learnt from the server: removeWatches cannot name persistent types.
-        self.persistent_removal_unsupported = False
 
         self.state = KeeperState.DISCONNECTED
         self.session_id = session_id
         self.password = session_password if session_password is not None else _NEW_PASSWORD
         self.last_zxid = 0
-        self.server: HostPort | None = None
-        self.connections = 0
-        self.expired_sessions = 0
         # A session handed in by the caller was made by a read-write server:
         # resume it (Java sets seenRwServerBefore when given a session id).
         self._seen_rw_server = session_id != 0
@@ -449,36 +404,45 @@ class Session:
         self._closing = False
         self._closed_event = trio.Event()
         self._connected_event = trio.Event()
-
-        self._outbox: collections.deque[_Call] = collections.deque()
-        # Set while a plain TCP connection is serving: (protocol, socket fd)
-        # for callers' direct writes (see _write_now).
-        self._direct: tuple[ClientProtocol, int] | None = None
-        self._writer_busy = False
-        self._leftover = bytearray()
-        self._wake_writer = trio.Event()
-        self._ping_due = False
-        self._inflight: dict[int, _Call] = {}
-        self._auth_waiters: collections.deque[_Call] = collections.deque()
-        self._last_recv = 0.0
-        self._last_send = 0.0
+        self.last_recv = 0.0  # when a server was last heard from
         self._preferred_host: HostPort | None = None
         # The last failure of each host, and its WARNING rate limit: when it
         # was last logged and how many failures were not logged since.
         self._connect_errors: dict[HostPort, str] = {}
         self._warned: dict[HostPort, tuple[float, int]] = {}
 
+        # Requests not yet written: they wait here for a connection.
+        self.outbox: collections.deque[Call] = collections.deque()
+        # The current connection (from its stream's opening to its end) and
+        # where a request goes: the serving connection's submit, or the outbox.
+        self._connection: Connection | None = None
+        self._submit: Callable[[Call], None] = self.outbox.append
+
+        # Counters for statistics(); bytes of finished connections (the
+        # current one counts its own).
+        self.connections = 0
+        self.expired_sessions = 0
+        self.requests = 0
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.watch_events = 0
+        self._bytes_sent = 0
+        self._bytes_received = 0
+
         self.registry = WatchRegistry()
         self.default_watcher = WatchEvents(max_buffer=10_000, session_events=False)
         self._state_channels: set[_StateChannel] = set()
         self._cancel_scope: trio.CancelScope | None = None
-        self._conn_scope: trio.CancelScope | None = None
         self._start_nursery: trio.Nursery | None = None
         self._handed_over = False
-        self._handshake_sent = False
-        self._close_call: _Call | None = None
+        self._close_call: Call | None = None
 
     # ================================================================ API
+    @property
+    def server(self) -> HostPort | None:
+        """The server of the current connection, once it gave a session (else None)."""
+        conn = self._connection
+        return conn.host if conn is not None and conn.adopted else None
+
     @property
     def hosts(self) -> list[HostPort]:
         """The host list, in the client's (shuffled) order."""
@@ -510,12 +474,14 @@ class Session:
         self._hosts_changed = trio.Event()
         self.host_list_updates += 1
         self.last_host_list_update = update
-        log.info(
+        self.log.info(
             "host list changed from %s to %s; %s",
             ",".join(update.previous),
             ",".join(update.hosts),
             update.reason,
         )
+        if self.tracer is not None:
+            call_hook(self.tracer.hosts_changed, update)
         if update.move and self.server is not None:
             self.host_list_moves += 1
             self._connection_dead(f"host list changed: {update.reason}")
@@ -554,66 +520,58 @@ class Session:
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         self.check_usable()
-        call = _Call(op, request, path, on_reply)
-        direct = self._direct
-        if direct is not None and not (self._outbox or self._writer_busy or self._leftover):
-            self._write_now(call, *direct)
-        else:
-            self._outbox.append(call)
-            self._wake_writer.set()
-        return await call.wait()
-
-    def _write_now(self, call: _Call, protocol: ClientProtocol, fd: int) -> None:
-        """The fast path: the caller writes its own frame while the writer is idle.
-
-        Safe because nothing here awaits: the xid is allocated, the frame
-        handed to the kernel (``os.write`` on the non-blocking socket) and
-        whatever did not fit given to the writer task, all before any other
-        task runs, so frames stay whole and in xid order. It saves the hop
-        through the writer task and trio's post-send checkpoint, about half
-        the scheduler passes of a sequential request.
-        """
-        if protocol.state is ProtocolState.CLOSED:
-            # The reader has just seen this connection end (its nursery is
-            # not torn down yet): queue the call for the next connection.
-            self._outbox.append(call)
-            return
+        call = Call(op, request, path, on_reply)
+        self.requests += 1
+        if self.tracer is not None:
+            return await self._traced(call)
+        self._submit(call)
         try:
-            xid, frame = protocol.send_request(call.op, call.request)
-        except LocalProtocolError as exc:
-            call.finish(None, exc)
-            return
-        call.state = _WRITTEN
-        call.written = True
-        self._inflight[xid] = call
-        self._last_send = trio.current_time()
+            return await call.wait()
+        except Exception as exc:
+            self.errors[type(exc).__name__] += 1
+            raise
+
+    async def _traced(self, call: Call) -> object:
+        """``call`` with the tracer told of its start and outcome."""
+        assert self.tracer is not None
+        trace = RequestTrace(_op_name(call.op), call.path, trio.current_time())
+        call_hook(self.tracer.request_started, trace)
+        self._submit(call)
         try:
-            sent = os.write(fd, frame)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            return  # the reader sees the connection die and fails the call
-        if sent < len(frame):
-            self._leftover += frame[sent:]
-            self._wake_writer.set()
+            return await call.wait()
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                self.errors[type(exc).__name__] += 1
+            trace.error = exc
+            raise
+        finally:
+            trace.ended = trio.current_time()
+            call_hook(self.tracer.request_ended, trace)
 
     async def authenticate(self, scheme: str, credential: bytes) -> None:
         """Send an auth packet now and remember it for every later connection."""
         await trio.lowlevel.checkpoint_if_cancelled()
         self.check_usable()
         packet = AuthPacket(type=0, scheme=scheme, auth=credential)
-        call = _Call(OpCode.AUTH, packet, None, None)
+        call = Call(OpCode.AUTH, packet)
         # Remembered from now on, so that a reconnect re-sends it even if the
         # caller is cancelled after the packet went out (the server may have
         # accepted it); forgotten only if it was never written.
         entry = (scheme, credential)
         self.auth.append(entry)
-        self._outbox.append(call)
-        self._wake_writer.set()
+        self.requests += 1
         try:
-            await call.wait()
+            if self.tracer is not None:
+                await self._traced(call)
+            else:
+                self._submit(call)
+                try:
+                    await call.wait()
+                except Exception as exc:
+                    self.errors[type(exc).__name__] += 1
+                    raise
         except BaseException:
-            if call.state == _ABANDONED and call.op == OpCode.AUTH and not call.written:
+            if call.state == ABANDONED and not call.written:
                 with contextlib.suppress(ValueError):
                     self.auth.remove(entry)
             raise
@@ -636,14 +594,15 @@ class Session:
 
     def statistics(self) -> SessionStatistics:
         """The current :class:`SessionStatistics`."""
+        conn = self._connection
         return SessionStatistics(
             state=self.state,
             session_id=self.session_id,
             negotiated_timeout=self.negotiated_timeout,
             last_zxid=self.last_zxid,
             server=None if self.server is None else str(self.server),
-            queued_requests=sum(1 for c in self._outbox if c.state == _QUEUED),
-            pending_requests=len(self._inflight),
+            queued_requests=sum(1 for c in self.outbox if c.state == QUEUED),
+            pending_requests=0 if conn is None else len(conn.inflight),
             watches=self.registry.count(),
             connections=self.connections,
             hosts=tuple(str(h) for h in self._host_provider.hosts),
@@ -655,7 +614,42 @@ class Session:
                 for h in self._host_order
                 if (cause := self._connect_errors.get(h)) is not None
             },
+            requests=self.requests,
+            errors=dict(sorted(self.errors.items())),
+            reconnects=max(0, self.connections - 1),
+            expirations=self.expired_sessions,
+            watch_events=self.watch_events,
+            bytes_sent=self._bytes_sent + (0 if conn is None else conn.bytes_sent),
+            bytes_received=self._bytes_received + (0 if conn is None else conn.bytes_received),
         )
+
+    # ================================================ the connection's owner
+    def deliver(self, event: WatchedEvent) -> None:
+        """A watch notification from the server: to the watchers, chroot removed."""
+        self.watch_events += 1
+        if event.path is not None and self.chroot:
+            event = WatchedEvent(
+                event.event_type, event.keeper_state, self.chroot.strip(event.path), event.zxid
+            )
+        self.registry.dispatch(event)
+
+    def auth_failed(self, error: BaseException | None = None) -> None:
+        """The server rejected the credentials: final (Java's AUTH_FAILED state).
+
+        Waiting requests fail with ``error`` (by default a generic
+        AuthFailedError), which every later call raises as well.
+        """
+        if error is None:
+            error = AuthFailedError("authentication failed: the server rejected the credentials")
+        # A later, more precise reason (the SASL exchange's, say) replaces
+        # the first one for later calls; waiting requests fail only once.
+        first = self._terminal_error is None
+        self._terminal_error = error
+        if not first:
+            return
+        self._fail_requests(lambda: error)
+        self._set_state(SessionEvent.AUTH_FAILED)
+        self.registry.end_all(KeeperState.AUTH_FAILED, keep_open=self.default_watcher)
 
     # ======================================================== state changes
     def _set_state(self, event: SessionEvent) -> None:
@@ -664,7 +658,7 @@ class Session:
         if new is old:
             return
         self.state = new
-        log.debug("session state %s -> %s (%s)", old.name, new.name, event.value)
+        self.log.debug("session state %s -> %s (%s)", old.name, new.name, event.value)
         if new in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
             self._connected_event.set()
         elif self._connected_event.is_set():
@@ -681,33 +675,27 @@ class Session:
         elif new in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
             self.registry.session_event(new)
 
-    def _fail_queued(self, error_factory: Callable[[], BaseException]) -> None:
-        while self._outbox:
-            call = self._outbox.popleft()
-            if call.state == _QUEUED:
+    def _fail_requests(self, error_factory: Callable[[], BaseException]) -> None:
+        """Fail every request: queued on the session, and written on the connection."""
+        if self._connection is not None:
+            self._connection.fail_pending(error_factory)
+        while self.outbox:
+            call = self.outbox.popleft()
+            if call.state == QUEUED:
                 call.finish(None, error_factory())
-        while self._auth_waiters:
-            self._auth_waiters.popleft().finish(None, error_factory())
-
-    def _fail_inflight(self, error_factory: Callable[[], BaseException]) -> None:
-        inflight, self._inflight = self._inflight, {}
-        for call in inflight.values():
-            if call.state != _DONE:
-                call.finish(None, error_factory())
-        while self._auth_waiters:
-            self._auth_waiters.popleft().finish(None, error_factory())
 
     def _expire(self, reason: str) -> None:
         """The session is gone (server said so, or it is suspected)."""
         expired_id = self.session_id
-        log.warning("ZooKeeper session 0x%x expired: %s", expired_id, reason)
+        self.log.warning("session expired: %s", reason)
         self.expired_sessions += 1
+        if self.tracer is not None:
+            call_hook(self.tracer.session_expired, expired_id, reason)
 
         def error() -> BaseException:
             return SessionExpiredError(f"session 0x{expired_id:x} expired: {reason}")
 
-        self._fail_inflight(error)
-        self._fail_queued(error)
+        self._fail_requests(error)
         self._set_state(SessionEvent.EXPIRED)
         self.registry.end_all(KeeperState.EXPIRED, keep_open=self.default_watcher)
         self.session_id = 0
@@ -717,22 +705,12 @@ class Session:
         else:
             self._terminal_error = error()
 
-    def _auth_failed(self) -> None:
-        def error() -> BaseException:
-            return AuthFailedError("authentication failed: the server rejected the credentials")
-
-        self._terminal_error = error()
-        self._fail_inflight(error)
-        self._fail_queued(error)
-        self._set_state(SessionEvent.AUTH_FAILED)
-        self.registry.end_all(KeeperState.AUTH_FAILED, keep_open=self.default_watcher)
-
     # ============================================================ supervisor
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Keep the session connected until closed; report started once connected."""
         started = False
         # A session handed in by the caller gets a full expiry budget from now.
-        self._last_recv = self._last_send = trio.current_time()
+        self.last_recv = trio.current_time()
         # The nursery of ``nursery.start`` while opening; see _hand_over.
         self._start_nursery = trio.lowlevel.current_task().parent_nursery
         with trio.CancelScope() as scope:
@@ -823,7 +801,7 @@ class Session:
         """
         if self.session_id == 0 or self.state is not KeeperState.DISCONNECTED:
             return math.inf
-        return self._last_recv + self.negotiated_timeout * 4 / 3
+        return self.last_recv + self.negotiated_timeout * 4 / 3
 
     async def _pause(self, seconds: float) -> None:
         """Sleep between attempts, waking early at the expiry-suspicion deadline.
@@ -836,7 +814,7 @@ class Session:
 
     def _check_suspected_expiry(self) -> None:
         if trio.current_time() >= self._suspicion_deadline():
-            silent = trio.current_time() - self._last_recv
+            silent = trio.current_time() - self.last_recv
             self._expire(
                 f"no server reachable for {silent:.1f}s, more than the session timeout of "
                 f"{self.negotiated_timeout:.1f}s (expiry suspected by the client)"
@@ -850,48 +828,65 @@ class Session:
     async def _connect_and_serve(
         self, host: HostPort, task_status: trio.TaskStatus[None] | None
     ) -> None:
-        """One connection: handshake, prime, serve until it dies."""
+        """One connection: open, handshake, prime, serve until it dies.
+
+        Every way a connection ends arrives here as a
+        :class:`ConnectionDead` (the transport's errors are mapped in the
+        connection, the stream opener's here); what was written on it fails
+        in :meth:`Connection.aclose`, what was queued stays in the outbox.
+        """
         # Java's connectTimeout: the session timeout (the negotiated one once
         # known) divided by the number of hosts, for the TCP connect, the TLS
         # handshake and the ZooKeeper handshake together; never past the
         # moment expiry would be suspected.
         connect_timeout = self.negotiated_timeout / len(self.hosts)
         deadline = min(trio.current_time() + connect_timeout, self._suspicion_deadline())
-        stream: trio.abc.Stream | None = None
-        protocol: ClientProtocol | None = None
+        conn: Connection | None = None
         cause: BaseException | None = None
         failure: str | None = None  # set when no connection was established
         connected_before = self.connections
+        if self.tracer is not None:
+            call_hook(self.tracer.connecting, str(host))
         try:
-            handshake: tuple[list[object], bool] | None = None
+            read_only: bool | None = None
             with trio.move_on_at(deadline):
-                stream = await self._open_stream(host)
-                protocol = ClientProtocol(
-                    max_frame_size=self.max_frame_size, last_zxid=self.last_zxid
+                conn = self._connection = await Connection.open(
+                    self, host, self._open_stream, max_frame_size=self.max_frame_size
                 )
-                handshake = await self._handshake(stream, protocol, host)
-            if handshake is None:
+                read_only = self._adopt(await conn.handshake(self._connect_request()))
+            if read_only is None:
                 failure = f"timed out after {connect_timeout:.1f}s"
                 return
-            events, read_only = handshake
-            assert stream is not None
-            assert protocol is not None
-            self.server = host
+            assert conn is not None
+            conn.adopted = True
             self._host_provider.connected(host)
-            self._last_recv = self._last_send = trio.current_time()
-            await self._serve(stream, protocol, events, read_only, task_status)
-        except _ConnectionDead as exc:
+            self.last_recv = trio.current_time()
+            await conn.prime(
+                sasl=sasl_mechanism(self.sasl),
+                sasl_timeout=self.requested_timeout,
+                auth=self.auth,
+                auth_timeout=self.negotiated_timeout,
+                set_watches=self._set_watches_batches(),
+            )
+            self.connections += 1
+            # A host that works again: its next failure is logged at once.
+            self._connect_errors.pop(host, None)
+            self._warned.pop(host, None)
+            await conn.serve(
+                lambda: self._serving(conn, read_only, task_status),
+                self._seek_read_write_server
+                if read_only and self._stream_factory is None
+                else None,
+            )
+        except ConnectionDead as exc:
             cause = exc.__cause__ or exc
             if self.connections == connected_before:
                 failure = describe_connect_failure(exc)
             else:
-                log.info("connection to %s lost: %s", host, exc)
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError) as exc:
-            cause = exc
-            if self.connections == connected_before:
-                failure = describe_connect_failure(exc)
-            else:
-                log.info("connection to %s lost: %s", host, describe_connect_failure(exc))
+                reason = str(exc) if exc.__cause__ is None else describe_connect_failure(exc)
+                self.log.info("connection to %s lost: %s", host, reason)
+                if self.tracer is not None:
+                    call_hook(self.tracer.connection_lost, str(host), reason)
         except BaseException as exc:
             # The caller gave up opening (its scope was cancelled) before the
             # session was handed over. If the server made a session, close it
@@ -903,259 +898,84 @@ class Session:
                 and task_status is not None
                 and not self._handed_over
                 and not self._closing
-                and stream is not None
-                and protocol is not None
+                and conn is not None
                 and (
-                    protocol.state is ProtocolState.CONNECTED
-                    or (protocol.state is ProtocolState.HANDSHAKE and self._handshake_sent)
+                    conn.protocol.state is ProtocolState.CONNECTED
+                    or (conn.protocol.state is ProtocolState.HANDSHAKE and conn.handshake_sent)
                 )
             ):
-                await self._close_unwanted_session(stream, protocol)
+                await conn.close_unwanted_session(self.close_timeout)
             raise
         finally:
-            self.server = None
+            self._submit = self.outbox.append
             if failure is not None and not self._closing:
                 self._note_connect_failure(host, failure)
-            if stream is not None:
-                await trio.aclose_forcefully(stream)
-            if isinstance(cause, FrameTooLargeError):
-                self._fail_too_large(host, cause)
+            if conn is not None:
+                await conn.aclose(cause)
+                self._bytes_sent += conn.bytes_sent
+                self._bytes_received += conn.bytes_received
+            self._connection = None
             close_call = self._close_call
-            if close_call is not None and close_call.state == _QUEUED:
+            if close_call is not None and close_call.state == QUEUED:
                 # close() queued closeSession on this connection, which ended
                 # before writing it: there is nobody to send it to now.
                 close_call.finish(None, ConnectionLossError("the connection ended first"))
-            if self._inflight or self._auth_waiters:
-                lost_cause = cause
-                self._fail_inflight(
-                    lambda: _connection_loss(
-                        "connection lost after the request was sent; its outcome is unknown",
-                        lost_cause,
-                    )
-                )
             if self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
                 self._set_state(SessionEvent.CONNECTION_LOST)
 
-    async def _close_unwanted_session(
-        self, stream: trio.abc.Stream, protocol: ClientProtocol
-    ) -> None:
-        """Close the session a cancelled open was getting, shielded, within ``close_timeout``.
-
-        The ConnectRequest is out, so the server has made (or will make) a
-        session: finish reading its answer if need be, then send closeSession
-        and wait for the reply, as :meth:`close` does.
-        """
-        with (
-            trio.move_on_after(self.close_timeout, shield=True),
-            contextlib.suppress(
-                OSError,
-                trio.BrokenResourceError,
-                trio.ClosedResourceError,
-                ProtocolError,
-                _ConnectionDead,
-            ),
-        ):
-            while protocol.state is ProtocolState.HANDSHAKE:
-                data = await stream.receive_some(_RECV_SIZE)
-                events = protocol.receive_data(data)
-                if events and isinstance(events[0], Connected):
-                    if events[0].response.time_out <= 0:
-                        return  # no session after all
-                    self.session_id = events[0].response.session_id
-            if protocol.state is not ProtocolState.CONNECTED:
-                return
-            log.debug("opening was cancelled: closing the new session 0x%x", self.session_id)
-            xid, frame = protocol.send_request(OpCode.CLOSE_SESSION, _EMPTY)
-            await stream.send_all(frame)
-            await self._read_reply(stream, protocol, xid)
-            log.debug("closeSession for 0x%x answered", self.session_id)
-
-    def _fail_too_large(self, host: HostPort, exc: FrameTooLargeError) -> None:
-        """A reply outgrew ``max_frame_size``: say so to its caller, and to the others."""
-        size, limit = exc.size, exc.limit
-        advice = (
-            f"raise open_zookeeper(max_frame_size=...) to at least {size} (the client's "
-            "counterpart of ZooKeeper's jute.maxbuffer); retrying will not help"
-        )
-        log.warning(
-            "connection to %s dropped: a reply of %d bytes exceeds the frame limit of %d bytes; %s",
-            host,
-            size,
-            limit,
-            advice,
-        )
-        call = self._inflight.pop(exc.xid, None) if exc.xid is not None else None
-        if call is not None:
-            call.finish(
-                None,
-                _connection_loss(
-                    f"the reply of {size} bytes exceeds the frame limit of {limit} bytes: "
-                    f"{advice}. The connection was dropped, so the request's outcome is unknown",
-                    exc,
-                ),
-            )
-            others = (
-                f"connection lost after the request was sent; its outcome is unknown (the "
-                f"connection was dropped because a reply of {size} bytes exceeded the frame "
-                f"limit of {limit} bytes)"
-            )
-        else:
-            others = (
-                f"connection lost after the request was sent; its outcome is unknown: a reply "
-                f"of {size} bytes (to this request or another) exceeds the frame limit of "
-                f"{limit} bytes: {advice}"
-            )
-        self._fail_inflight(lambda: _connection_loss(others, exc))
-
-    def _note_connect_failure(self, host: HostPort, failure: str) -> None:
-        """Remember why ``host`` failed and log it at WARNING, rate-limited per host."""
-        self._connect_errors[host] = failure
-        now = trio.current_time()
-        last = self._warned.get(host)
-        if last is None or now - last[0] >= CONNECT_WARNING_INTERVAL:
-            suppressed = 0 if last is None else last[1]
-            more = (
-                f" ({suppressed} more failure{'s' if suppressed != 1 else ''} of this host "
-                f"not logged in the last {now - last[0]:.0f}s)"
-                if last is not None and suppressed
-                else ""
-            )
-            log.warning("cannot connect to ZooKeeper server %s: %s%s", host, failure, more)
-            self._warned[host] = (now, 0)
-        else:
-            log.debug("cannot connect to ZooKeeper server %s: %s", host, failure)
-            self._warned[host] = (last[0], last[1] + 1)
-
-    async def _handshake(
-        self,
-        stream: trio.abc.Stream,
-        protocol: ClientProtocol,
-        host: HostPort,
-    ) -> tuple[list[object], bool]:
-        """Send ConnectRequest, read ConnectResponse.
-
-        Returns:
-            The events that arrived with the response, and whether the server
-            is read-only. The caller bounds this with the connect timeout (a
-            cancelled handshake leaves ``handshake`` unset, i.e. None).
-
-        Raises:
-            _ConnectionDead: this server is unusable (it says why).
-        """
+    def _connect_request(self) -> ConnectRequest:
         # A session only ever seen by read-only servers is a local one that a
         # read-write server would not know: start afresh (Java's
         # seenRwServerBefore).
-        session_id = self.session_id if self._seen_rw_server else 0
-        request = ConnectRequest(
+        return ConnectRequest(
             protocol_version=0,
             last_zxid_seen=self.last_zxid,
             time_out=int(self.requested_timeout * 1000),
-            session_id=session_id,
+            session_id=self.session_id if self._seen_rw_server else 0,
             passwd=self.password,
             read_only=self.allow_read_only,
         )
-        self._handshake_sent = False
-        await stream.send_all(protocol.connect(request))
-        self._handshake_sent = True  # whole: the server makes (or resumes) a session
-        while True:
-            data = await stream.receive_some(_RECV_SIZE)
-            events = protocol.receive_data(data)
-            if events:
-                break
-        first = events[0]
-        if isinstance(first, ConnectionClosed):
-            # The server refuses us: e.g. its data is behind our last zxid, or
-            # it is read-only and we do not accept that. Try another one.
-            raise _ConnectionDead(
-                "the server closed the connection during the handshake (its data may be "
-                "behind this client's last zxid, or it is read-only)"
-            )
-        assert isinstance(first, Connected)
-        response = first.response
+
+    def _adopt(self, response: ConnectResponse) -> bool:
+        """Judge the server's ConnectResponse; adopt the session it gives.
+
+        Returns:
+            Whether the server is read-only.
+
+        Raises:
+            ConnectionDead: this server is unusable (it says why).
+        """
+        asked = self.session_id if self._seen_rw_server else 0
         if response.time_out <= 0:
             self._expire("the server reported the session as expired")
-            raise _ConnectionDead("the server reported the session as expired")
+            raise ConnectionDead("the server reported the session as expired")
         if response.read_only and not self.allow_read_only:
-            raise _ConnectionDead("the server is read-only (and read_only=False)")
-        if session_id != 0 and response.session_id != session_id:
+            raise ConnectionDead("the server is read-only (and read_only=False)")
+        if asked != 0 and response.session_id != asked:
             self._expire(
-                f"the server answered with session 0x{response.session_id:x} instead of "
-                f"0x{session_id:x}"
+                f"the server answered with session 0x{response.session_id:x} instead of 0x{asked:x}"
             )
             if self._terminal_error is not None:
                 # Expiry is final: do not adopt the new session.
-                raise _ConnectionDead("the session expired")
+                raise ConnectionDead("the session expired")
         self.session_id = response.session_id
         self.password = response.passwd or _NEW_PASSWORD
         self.negotiated_timeout = response.time_out / 1000.0
         if not response.read_only:
             self._seen_rw_server = True
-        return list(events[1:]), response.read_only
+        return response.read_only
 
-    async def _serve(
-        self,
-        stream: trio.abc.Stream,
-        protocol: ClientProtocol,
-        early_events: list[object],
-        read_only: bool,
-        task_status: trio.TaskStatus[None] | None,
+    def _serving(
+        self, conn: Connection, read_only: bool, task_status: trio.TaskStatus[None] | None
     ) -> None:
-        if self.sasl is not None:
-            await self._sasl_exchange(stream, protocol)
-        # Java's primeConnection order: credentials first, then the watches,
-        # then (through the writer) the requests that were queued.
-        priming = bytearray()
-        placeholders: list[_Call] = []
-        for scheme, credential in self.auth:
-            packet = AuthPacket(type=0, scheme=scheme, auth=credential)
-            priming += protocol.send_auth(packet)
-            # Auth replies are matched in order: a placeholder takes this
-            # one's reply, so that an add_auth() queued meanwhile gets its own.
-            placeholder = _Call(OpCode.AUTH, packet, None, None)
-            placeholder.state = _WRITTEN
-            placeholders.append(placeholder)
-            self._auth_waiters.append(placeholder)
-        for request in self._set_watches_batches():
-            priming += protocol.send_set_watches(request)
-        if priming:
-            await stream.send_all(priming)
-        for event in early_events:
-            self._dispatch(event, protocol)
-        if placeholders:
-            # The server answers credentials in order; a rejection ends the
-            # session, and must not be reported as connected (open_zookeeper
-            # then raises AuthFailedError instead of entering its block).
-            await self._await_auth_replies(stream, protocol, placeholders)
-        self.connections += 1
-        if self.server is not None:
-            # A host that works again: its next failure is logged at once.
-            self._connect_errors.pop(self.server, None)
-            self._warned.pop(self.server, None)
-        try:
-            async with trio.open_nursery() as nursery:
-                # From here to started() nothing awaits: the reader and writer
-                # exist (so close() can send closeSession) by the time the
-                # caller sees the session.
-                self._conn_scope = nursery.cancel_scope
-                if type(stream) is trio.SocketStream:
-                    self._direct = (protocol, stream.socket.fileno())
-                nursery.start_soon(self._reader, stream, protocol)
-                nursery.start_soon(self._writer, stream, protocol)
-                nursery.start_soon(self._pinger)
-                if read_only and self._stream_factory is None:
-                    nursery.start_soon(self._seek_read_write_server)
-                self._set_state(
-                    SessionEvent.CONNECTED_RO if read_only else SessionEvent.CONNECTED_RW
-                )
-                if task_status is not None:
-                    self._hand_over(task_status)
-        finally:
-            self._conn_scope = None
-            self._direct = None
-            self._leftover = bytearray()
-        if self._death is not None:
-            death, self._death = self._death, None
-            raise death
+        """The connection's tasks run: route requests to it and report connected."""
+        # Queued requests are the writer's first batch (it has not run yet).
+        self._submit = conn.submit
+        self._set_state(SessionEvent.CONNECTED_RO if read_only else SessionEvent.CONNECTED_RW)
+        if self.tracer is not None:
+            call_hook(self.tracer.connected, str(conn.host), self.session_id, read_only)
+        if task_status is not None:
+            self._hand_over(task_status)
 
     def _hand_over(self, task_status: trio.TaskStatus[None]) -> None:
         """Report the session started; from then on only :meth:`close` ends its tasks.
@@ -1168,7 +988,7 @@ class Session:
         cancelled already: trio then leaves the task where it is and waits for
         it to exit, so it must stay cancellable (shielding it would deadlock),
         and the Cancelled that reaches it closes the new session
-        (:meth:`_close_unwanted_session`).
+        (:meth:`Connection.close_unwanted_session`).
         """
         task_status.started()
         if trio.lowlevel.current_task().parent_nursery is not self._start_nursery:
@@ -1176,107 +996,26 @@ class Session:
             assert self._cancel_scope is not None
             self._cancel_scope.shield = True
 
-    async def _await_auth_replies(
-        self, stream: trio.abc.Stream, protocol: ClientProtocol, placeholders: list[_Call]
-    ) -> None:
-        with trio.move_on_after(self.negotiated_timeout):
-            while any(p.state != _DONE for p in placeholders):
-                data = await stream.receive_some(_RECV_SIZE)
-                for event in protocol.receive_data(data):
-                    if isinstance(event, ConnectionClosed):
-                        raise _ConnectionDead("the server closed the connection after auth")
-                    self._dispatch(event, protocol)
-                if self._terminal_error is not None:
-                    raise _ConnectionDead("authentication failed")
-            return
-        # A connection failure like any other (this attempt ends, the next
-        # one tries again), not an error escaping the session's task.
-        raise _ConnectionDead(
-            f"the server did not answer the credentials within {self.negotiated_timeout:.1f}s"
-        )
-
-    async def _sasl_exchange(self, stream: trio.abc.Stream, protocol: ClientProtocol) -> None:
-        """Authenticate with the SASL mechanism before anything else is sent.
-
-        A fresh exchange per connection: every new connection authenticates
-        (and, for Kerberos, acquires credentials) again. An exchange whose
-        calls block runs them in a worker thread. Any failure is final, with
-        a one-line reason naming the mechanism.
-        """
-        mechanism = sasl_mechanism(self.sasl)
-        assert mechanism is not None
-        what = f"SASL {mechanism.mechanism}"
-        if isinstance(mechanism, SaslDigestMD5):
-            what += f" as {mechanism.username!r}"
-
-        def fail(reason: str, cause: BaseException | None = None) -> _ConnectionDead:
-            # Final: the session ends in AUTH_FAILED, and open_zookeeper (or
-            # every later call) raises this error with its one-line reason.
-            error = AuthFailedError(f"{what} authentication failed: {reason}")
-            error.__cause__ = cause
-            # Waiting calls get this reason, not the generic one of _auth_failed.
-            self._fail_inflight(lambda: error)
-            self._fail_queued(lambda: error)
-            self._auth_failed()
-            self._terminal_error = error
-            return _ConnectionDead(str(error))
-
-        async def call(function: Callable[..., bytes | None], *args: bytes) -> bytes | None:
-            try:
-                if exchange.blocking:
-                    return await trio.to_thread.run_sync(function, *args)
-                return function(*args)
-            except AuthFailedError as exc:
-                raise fail(str(exc), exc.__cause__) from exc
-
-        host = self.server.host if self.server is not None else ""
-        exchange = mechanism.exchange(host)
-        rounds = 0
-        with trio.move_on_after(self.requested_timeout):
-            token: bytes | None = await call(exchange.initial_token)
-            while token is not None:
-                xid, frame = protocol.send_request(OpCode.SASL, GetSASLRequest(token=token))
-                await stream.send_all(frame)
-                rounds += 1
-                try:
-                    reply = await self._read_reply(stream, protocol, xid)
-                except _ConnectionDead as exc:
-                    if rounds > 1:
-                        # The server closes the connection when it rejects our
-                        # response ("Closing client connection due to SASL
-                        # authentication failure").
-                        raise fail("the server rejected the credentials", exc) from exc
-                    raise
-                if reply.err == ErrorCode.AUTH_FAILED:
-                    raise fail("the server rejected the credentials")
-                if reply.err:
-                    raise fail(f"the server refused it: {error_for_code(reply.err)}")
-                response = reply.response
-                assert isinstance(response, SetSASLResponse)
-                token = await call(exchange.respond, response.token or b"")
-            return
-        # A connection failure like any other (the next attempt tries again),
-        # not an error escaping the session's task.
-        raise _ConnectionDead(
-            f"{what}: the server did not answer within {self.requested_timeout:.1f}s"
-        )
-
-    async def _read_reply(
-        self, stream: trio.abc.Stream, protocol: ClientProtocol, xid: int
-    ) -> Reply:
-        """Read until the reply to ``xid`` (before the reader task runs)."""
-        while True:
-            data = await stream.receive_some(_RECV_SIZE)
-            found: Reply | None = None
-            for event in protocol.receive_data(data):
-                if isinstance(event, Reply) and event.xid == xid:
-                    found = event
-                elif isinstance(event, ConnectionClosed):
-                    raise _ConnectionDead("the server closed the connection during SASL")
-                else:
-                    self._dispatch(event, protocol)
-            if found is not None:
-                return found
+    def _note_connect_failure(self, host: HostPort, failure: str) -> None:
+        """Remember why ``host`` failed and log it at WARNING, rate-limited per host."""
+        self._connect_errors[host] = failure
+        if self.tracer is not None:
+            call_hook(self.tracer.connect_failed, str(host), failure)
+        now = trio.current_time()
+        last = self._warned.get(host)
+        if last is None or now - last[0] >= CONNECT_WARNING_INTERVAL:
+            suppressed = 0 if last is None else last[1]
+            more = (
+                f" ({suppressed} more failure{'s' if suppressed != 1 else ''} of this host "
+                f"not logged in the last {now - last[0]:.0f}s)"
+                if last is not None and suppressed
+                else ""
+            )
+            self.log.warning("cannot connect to ZooKeeper server %s: %s%s", host, failure, more)
+            self._warned[host] = (now, 0)
+        else:
+            self.log.debug("cannot connect to ZooKeeper server %s: %s", host, failure)
+            self._warned[host] = (last[0], last[1] + 1)
 
     async def _seek_read_write_server(self) -> None:
         """While on a read-only server, look for a read-write one with ``isro``.
@@ -1304,157 +1043,9 @@ class Session:
                     self._connection_dead(f"found read-write server {host}")
                     return
 
-    _death: _ConnectionDead | None = None
-
-    def _connection_dead(self, reason: str, cause: BaseException | None = None) -> None:
-        if self._death is None:
-            death = _ConnectionDead(reason)
-            death.__cause__ = cause
-            self._death = death
-        if self._conn_scope is not None:
-            self._conn_scope.cancel()
-
-    # ================================================================ tasks
-    async def _reader(self, stream: trio.abc.Stream, protocol: ClientProtocol) -> None:
-        read_timeout = self.negotiated_timeout * 2 / 3
-        # On a plain TCP socket, wait for readability and read the fd
-        # directly: trio's receive_some adds a checkpoint after every read,
-        # one more scheduler pass per reply. Other streams (TLS, test
-        # streams) go through the stream.
-        fd = stream.socket.fileno() if type(stream) is trio.SocketStream else -1
-        try:
-            while True:
-                # The read deadline is re-armed only when it fires, from the
-                # time of the last receive, not moved on every read.
-                with trio.move_on_at(self._last_recv + read_timeout):
-                    while True:
-                        if fd >= 0:
-                            await trio.lowlevel.wait_readable(fd)
-                            try:
-                                data: bytes | bytearray = os.read(fd, _RECV_SIZE)
-                            except BlockingIOError:
-                                continue
-                        else:
-                            data = await stream.receive_some(_RECV_SIZE)
-                        self._last_recv = trio.current_time()
-                        for event in protocol.receive_data(data):
-                            self._dispatch(event, protocol)
-                            if isinstance(event, ConnectionClosed):
-                                self._connection_dead("the server closed the connection")
-                                return
-                if trio.current_time() - self._last_recv >= read_timeout:
-                    self._connection_dead(
-                        f"nothing received from the server for {read_timeout:.2f}s "
-                        "(2/3 of the session timeout)"
-                    )
-                    return
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._connection_dead(f"read failed: {exc!r}", exc)
-        except RemoteProtocolError as exc:
-            self._connection_dead(f"protocol error from the server: {exc}", exc)
-
-    def _dispatch(self, event: object, protocol: ClientProtocol) -> None:
-        if isinstance(event, Reply):
-            self.last_zxid = protocol.last_zxid
-            if event.xid == SET_WATCHES_XID:
-                if event.err:
-                    log.warning("SetWatches failed with error %d", event.err)
-                return
-            call = self._inflight.pop(event.xid, None)
-            if call is None:
-                return
-            err = event.err
-            if call.on_reply is not None:
-                call.on_reply(err)
-            if call.state == _ABANDONED:
-                return
-            if err == 0:
-                call.finish(event.response, None)
-            else:
-                call.finish(None, error_for_code(err, path=call.path))
-                if err == ErrorCode.SESSION_CLOSED_REQUIRE_SASL_AUTH:
-                    # enforce.auth.enabled and none of its schemes: the server
-                    # closes the connection, and every new one would meet the
-                    # same refusal. Final, as Java's AUTH_FAILED state.
-                    self._auth_failed()
-                    self._terminal_error = error_for_code(err)
-                    self._connection_dead("the server requires authentication")
-        elif isinstance(event, Notification):
-            raw = event.event
-            path = raw.path
-            if path is not None and self.chroot:
-                path = self.chroot.strip(path)
-            self.registry.dispatch(WatchedEvent(raw.event_type, raw.keeper_state, path, raw.zxid))
-        elif isinstance(event, AuthReply):
-            waiter = self._auth_waiters.popleft() if self._auth_waiters else None
-            if event.err == ErrorCode.AUTH_FAILED:
-                if waiter is not None:
-                    waiter.finish(None, AuthFailedError("authentication failed"))
-                self._auth_failed()
-                self._connection_dead("authentication failed")
-            elif waiter is not None:
-                if event.err:
-                    waiter.finish(None, error_for_code(event.err))
-                else:
-                    waiter.finish(None, None)
-        # PingReply and ConnectionClosed need nothing here.
-
-    async def _writer(self, stream: trio.abc.Stream, protocol: ClientProtocol) -> None:
-        outbox = self._outbox
-        inflight = self._inflight
-        try:
-            while True:
-                if not outbox and not self._ping_due and not self._leftover:
-                    self._wake_writer = trio.Event()
-                    await self._wake_writer.wait()
-                if protocol.state is ProtocolState.CLOSED:
-                    return  # the reader saw the end; queued calls wait for the next connection
-                # What a caller's direct write could not hand to the kernel
-                # goes first: the rest of that frame.
-                batch = bytearray(self._leftover)
-                self._leftover = bytearray()
-                if self._ping_due:
-                    self._ping_due = False
-                    batch += protocol.send_ping()
-                while outbox and len(batch) < _RECV_SIZE * 4:
-                    call = outbox.popleft()
-                    if call.state != _QUEUED:
-                        continue  # abandoned before it was written: never sent
-                    if call.op == OpCode.AUTH:
-                        batch += protocol.send_auth(call.request)  # type: ignore[arg-type]
-                        call.state = _WRITTEN
-                        call.written = True
-                        self._auth_waiters.append(call)
-                        continue
-                    try:
-                        xid, frame = protocol.send_request(call.op, call.request)
-                    except LocalProtocolError as exc:
-                        call.finish(None, exc)
-                        continue
-                    call.state = _WRITTEN
-                    call.written = True
-                    inflight[xid] = call
-                    batch += frame
-                if batch:
-                    self._last_send = trio.current_time()
-                    # Callers queue behind the writer while it sends, so that
-                    # frames are never interleaved and stay in xid order.
-                    self._writer_busy = True
-                    try:
-                        await stream.send_all(batch)
-                    finally:
-                        self._writer_busy = False
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._connection_dead(f"write failed: {exc!r}", exc)
-
-    async def _pinger(self) -> None:
-        interval = min(self.negotiated_timeout / 3, _MAX_PING_INTERVAL)
-        while True:
-            await trio.sleep_until(self._last_send + interval)
-            if trio.current_time() >= self._last_send + interval:
-                self._ping_due = True
-                self._last_send = trio.current_time()
-                self._wake_writer.set()
+    def _connection_dead(self, reason: str) -> None:
+        if self._connection is not None:
+            self._connection.kill(reason)
 
     def _set_watches_batches(self) -> list[SetWatches | SetWatches2]:
         reg = self.registry
@@ -1534,33 +1125,32 @@ class Session:
         try:
             with trio.move_on_after(self.close_timeout, shield=True):
                 session_id = self.session_id
+                conn = self._connection
                 if (
                     self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY)
                     and self._terminal_error is None
-                    and self._conn_scope is not None  # a reader and writer are running
-                    and self._death is None  # and their connection is not ending
+                    and conn is not None
+                    and conn.alive  # a reader and writer run, and the connection is not ending
                 ):
-                    call = _Call(OpCode.CLOSE_SESSION, _EMPTY, None, None)
+                    call = Call(OpCode.CLOSE_SESSION, _EMPTY)
                     self._close_call = call
-                    self._outbox.append(call)
-                    self._wake_writer.set()
+                    conn.submit(call)
                     # The server answers and closes; a lost connection or an
                     # expiry meanwhile ends the session just as well (the
-                    # connection's teardown fails the call if it was never
-                    # written).
+                    # connection's teardown fails the call, written or not).
                     try:
                         await call.wait()
                     except ZooKeeperError as exc:
-                        log.debug(
+                        self.log.debug(
                             "closeSession for 0x%x not answered (%s): the session is left "
                             "to expire on the server",
                             session_id,
                             exc,
                         )
                     else:
-                        log.debug("closeSession for 0x%x answered", session_id)
+                        self.log.debug("closeSession for 0x%x answered", session_id)
                 elif session_id:
-                    log.debug(
+                    self.log.debug(
                         "closing without a connection: session 0x%x is left to expire on "
                         "the server",
                         session_id,
@@ -1572,13 +1162,19 @@ class Session:
             def closed() -> BaseException:
                 return trio.ClosedResourceError("the ZooKeeper client was closed")
 
-            self._fail_inflight(closed)
-            self._fail_queued(closed)
+            self._fail_requests(closed)
             self.registry.end_all(KeeperState.CLOSED)
             self.default_watcher._end()
             if self.state is not KeeperState.CLOSED:
                 self._set_state(SessionEvent.CLOSE)
             self._closed_event.set()
+
+
+def _op_name(op: int) -> str:
+    try:
+        return OpCode(op).name.lower()
+    except ValueError:
+        return str(op)
 
 
 _EMPTY = Empty()

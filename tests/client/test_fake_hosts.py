@@ -90,7 +90,7 @@ async def test_expiry_suspicion_fires_on_time_whatever_the_backoff(
         fake.refuse = True
         await fake.current.close()
         t_disc = await states.wait_for(KeeperState.DISCONNECTED)
-        last_recv = zk._session._last_recv
+        last_recv = zk._session.last_recv
         t_exp = await states.wait_for(KeeperState.EXPIRED)
         assert t_exp - last_recv == pytest.approx(8.0)  # 4/3 of 6 s, on time
         during = [t for t in attempts.times if t_disc <= t < t_exp]

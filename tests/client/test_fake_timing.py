@@ -270,7 +270,7 @@ async def test_dead_after_two_thirds_of_the_timeout_then_next_host(
         await trio.sleep(3.3)
         fake.silent = True
         t_disc = await states.wait_for(KeeperState.DISCONNECTED)
-        assert t_disc - zk._session._last_recv == pytest.approx(4.0)  # 2/3 of 6 s
+        assert t_disc - zk._session.last_recv == pytest.approx(4.0)  # 2/3 of 6 s
         fake.silent = False
         await states.wait_for(KeeperState.SYNC_CONNECTED)
         assert attempts.hosts[-1] != first_host  # moved on to the other host
@@ -436,7 +436,7 @@ async def test_client_suspects_expiry_at_four_thirds_of_the_timeout(
         _, watch = await zk.with_watcher().get_data("/n")
         fake.silent = True
         t_disc = await states.wait_for(KeeperState.DISCONNECTED)
-        last_recv = zk._session._last_recv
+        last_recv = zk._session.last_recv
         queued_error: list[BaseException] = []
         waiter_done: list[float] = []
 

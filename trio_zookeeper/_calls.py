@@ -1,0 +1,96 @@
+"""One request's record: what is sent, what state it is in, and the slot its reply goes into.
+
+A :class:`Call` is made by the session for each request, waits in the
+session's outbox until a connection writes it (:meth:`Connection.submit
+<trio_zookeeper._io_connection.Connection.submit>` or the connection's writer),
+then in that connection's in-flight map until its reply comes or the
+connection dies. Its ``state`` says which of those it is in
+(:data:`QUEUED`, :data:`WRITTEN`, :data:`DONE`, :data:`ABANDONED`); the
+transition to written happens in exactly one place
+(``Connection._encode``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+
+__all__ = ["ABANDONED", "DONE", "QUEUED", "WRITTEN", "Call"]
+
+QUEUED, WRITTEN, DONE, ABANDONED = range(4)
+
+
+class Call:
+    """One request and the slot its reply goes into.
+
+    A reply is a single value handed from the reader to one waiting caller, so
+    the slot is two attributes and the parked task itself
+    (``wait_task_rescheduled`` / ``reschedule``, the primitive trio's channels
+    are built on): no channel or Event object per request, which matters for
+    the per-call CPU budget. Watch events, which are streams, do go through
+    receive channels.
+
+    The abort hook is what makes "cancelled before it is written means never
+    sent" exact: trio calls it synchronously when the cancellation is
+    delivered, so the writer, whenever it runs next, sees the call abandoned.
+    """
+
+    __slots__ = (
+        "error",
+        "on_reply",
+        "op",
+        "path",
+        "request",
+        "result",
+        "state",
+        "task",
+        "written",
+    )
+
+    def __init__(
+        self,
+        op: int,
+        request: object,
+        path: str | None = None,
+        on_reply: Callable[[int], None] | None = None,
+    ) -> None:
+        self.op = op
+        self.request = request
+        self.path = path
+        self.on_reply = on_reply
+        self.state = QUEUED
+        self.result: object | None = None
+        self.error: BaseException | None = None
+        self.task: trio.lowlevel.Task | None = None
+        self.written = False
+
+    def finish(self, result: object | None, error: BaseException | None) -> None:
+        if self.state == DONE:
+            return
+        self.state = DONE
+        self.result = result
+        self.error = error
+        task = self.task
+        if task is not None:
+            self.task = None
+            trio.lowlevel.reschedule(task)
+
+    def _abort(self, raise_cancel: object) -> trio.lowlevel.Abort:
+        self.task = None
+        if self.state in (QUEUED, WRITTEN):
+            # Queued: the writer will skip it (never sent). Written: its reply
+            # is read and dropped when it comes.
+            self.state = ABANDONED
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    async def wait(self) -> object:
+        """Wait for the reply (a checkpoint); return the result or raise the error."""
+        if self.state == DONE:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        else:
+            self.task = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._abort)
+        if self.error is not None:
+            raise self.error
+        return self.result

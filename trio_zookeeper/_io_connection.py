@@ -1,0 +1,690 @@
+"""One connection to one server: everything that dies with its socket.
+
+A :class:`Connection` is made by the session for each attempt and thrown
+away when the attempt fails or the connection dies; nothing in it is reused.
+It owns:
+
+* the byte stream and the sans-IO :class:`~trio_zookeeper._protocol.ClientProtocol`
+  (the wire rules live in ``_protocol/_connection.py``; this module is the I/O
+  around one instance of it);
+* the in-flight map (xid to :class:`~trio_zookeeper._calls.Call`) and the
+  FIFO of written credentials awaiting their AuthReply: the requests written
+  on this connection. When it dies they fail with
+  :class:`~trio_zookeeper.ConnectionLossError` (their outcome is unknown);
+* the handshake (:meth:`Connection.handshake`) and the priming
+  (:meth:`Connection.prime`: SASL, credentials, SetWatches batches);
+* the reader, writer and pinger tasks (:meth:`Connection.serve`) and the
+  callers' fast direct write, all behind :meth:`Connection.submit`.
+
+Three rules hold here and nowhere else:
+
+* **one read helper** (:meth:`Connection._receive`) reads bytes and feeds the
+  protocol, for the handshake, the priming and the reader alike; one write
+  helper (:meth:`Connection._send`) writes whole frames;
+* **one place where a call becomes written** (:meth:`Connection._encode`):
+  its xid is allocated, it enters the in-flight map, its state becomes
+  WRITTEN; before that it is only in the session's outbox;
+* **one mapping of transport errors** (OSError, BrokenResourceError,
+  ClosedResourceError, and bytes that break the protocol) to
+  :class:`ConnectionDead`, "this connection is dead", in those two helpers
+  and in :meth:`Connection.open`.
+
+What survives a connection (the outbox of unwritten requests, the host
+order, states, expiry, statistics) belongs to the session
+(``_session.py``); a connection reaches it only through the
+:class:`ConnectionOwner` interface.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+import trio
+
+from ._calls import ABANDONED, DONE, QUEUED, WRITTEN, Call
+from ._hosts import HostPort
+from ._net import TRANSPORT_ERRORS
+from ._protocol import (
+    SET_WATCHES_XID,
+    AuthFailedError,
+    AuthPacket,
+    ClientProtocol,
+    Connected,
+    ConnectionClosed,
+    ConnectionLossError,
+    ConnectRequest,
+    ConnectResponse,
+    Empty,
+    ErrorCode,
+    FrameTooLargeError,
+    GetSASLRequest,
+    LocalProtocolError,
+    Notification,
+    OpCode,
+    ProtocolError,
+    ProtocolState,
+    RemoteProtocolError,
+    Reply,
+    SetSASLResponse,
+    SetWatches,
+    SetWatches2,
+    WatchedEvent,
+    error_for_code,
+)
+from ._protocol import AuthReply as _AuthReply
+from ._protocol._sasl import SaslDigestMD5, SaslMechanism
+
+__all__ = ["Connection", "ConnectionDead", "ConnectionOwner", "connection_loss"]
+
+_RECV_SIZE = 65536
+#: Java pings at least every 10 s, whatever the timeout (MAX_SEND_PING_INTERVAL).
+_MAX_PING_INTERVAL = 10.0
+_EMPTY = Empty()
+
+
+class ConnectionDead(Exception):
+    """Why a connection ended; ``__cause__`` is the transport's error, if any."""
+
+
+def connection_loss(message: str, cause: BaseException | None) -> ConnectionLossError:
+    """A ConnectionLossError whose ``__cause__`` is the transport's error."""
+    err = ConnectionLossError(message)
+    err.__cause__ = cause
+    return err
+
+
+class ConnectionOwner(Protocol):
+    """What a connection needs from the session that survives it."""
+
+    #: Requests not yet written, shared by every connection of the session.
+    outbox: collections.deque[Call]
+    #: The newest zxid seen; the reader keeps it current.
+    last_zxid: int
+    #: When a server was last heard from; the reader keeps it current.
+    last_recv: float
+    negotiated_timeout: float
+    log: logging.LoggerAdapter[logging.Logger]
+
+    def deliver(self, event: WatchedEvent) -> None:
+        """Hand a watch notification (server paths) to the watchers."""
+
+    def auth_failed(self, error: BaseException | None = None) -> None:
+        """The server rejected the credentials: the session is over for good."""
+
+
+class Connection:
+    """One connection to one server, from the TCP connect to its death.
+
+    Attributes:
+        host: The server.
+        stream: The byte stream.
+        protocol: The sans-IO protocol state of this connection.
+        inflight: Written requests awaiting their reply, by xid.
+        death: Why it ended, once it has (set once, by the first cause).
+        handshake_sent: The ConnectRequest went out whole: the server makes
+            (or resumes) a session.
+        adopted: The session accepted the server's answer: this connection
+            serves it (set by the session).
+        bytes_sent: Bytes of frames handed to the socket.
+        bytes_received: Bytes read from the socket.
+    """
+
+    def __init__(
+        self,
+        owner: ConnectionOwner,
+        host: HostPort,
+        stream: trio.abc.Stream,
+        *,
+        max_frame_size: int,
+    ) -> None:
+        self.owner = owner
+        self.host = host
+        self.stream = stream
+        self.protocol = ClientProtocol(max_frame_size=max_frame_size, last_zxid=owner.last_zxid)
+        self.inflight: dict[int, Call] = {}
+        self.auth_waiters: collections.deque[Call] = collections.deque()
+        self.death: ConnectionDead | None = None
+        self.handshake_sent = False
+        self.adopted = False
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.last_send = trio.current_time()
+        self._outbox = owner.outbox
+        # On a plain TCP socket, the reader reads the fd and callers write it
+        # directly (see submit); other streams (TLS, test streams) go through
+        # the stream.
+        self._fd = stream.socket.fileno() if type(stream) is trio.SocketStream else -1
+        self._direct = False  # set while serving on a plain TCP socket
+        self._writer_busy = False
+        self._leftover = bytearray()
+        self._wake_writer = trio.Event()
+        self._ping_due = False
+        self._scope: trio.CancelScope | None = None
+        self._response: ConnectResponse | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        owner: ConnectionOwner,
+        host: HostPort,
+        opener: Callable[[HostPort], Awaitable[trio.abc.Stream]],
+        *,
+        max_frame_size: int,
+    ) -> Connection:
+        """Open a stream to ``host`` with ``opener`` and make a connection of it.
+
+        Raises:
+            ConnectionDead: the stream could not be opened (``__cause__`` says why).
+        """
+        try:
+            stream = await opener(host)
+        except TRANSPORT_ERRORS as exc:
+            raise _dead(f"connect failed: {exc!r}", exc) from exc
+        return cls(owner, host, stream, max_frame_size=max_frame_size)
+
+    @property
+    def alive(self) -> bool:
+        """Serving (reader and writer running) and not dying."""
+        return self._scope is not None and self.death is None
+
+    # ============================================================ requests
+    def submit(self, call: Call) -> None:
+        """Write ``call`` now if the writer is idle, else queue it for the writer.
+
+        The fast path: on a plain TCP socket, when nothing is queued and the
+        writer is not sending, the caller writes its own frame, synchronously
+        (``os.write`` on the non-blocking socket), with no checkpoint between
+        the xid allocation and the kernel write; whatever did not fit goes to
+        the writer. One writer at a time still owns the socket, so frames are
+        never interleaved and stay in xid order. It saves the hop through the
+        writer task and trio's post-send checkpoint, about half the scheduler
+        passes of a sequential request.
+        """
+        if self._direct and not (self._outbox or self._writer_busy or self._leftover):
+            frame = self._encode(call)
+            if frame is None:
+                return
+            self.last_send = trio.current_time()
+            try:
+                sent = os.write(self._fd, frame)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return  # the reader sees the connection die and fails the call
+            self.bytes_sent += sent
+            if sent < len(frame):
+                self._leftover += frame[sent:]
+                self._wake_writer.set()
+        else:
+            self._outbox.append(call)
+            self._wake_writer.set()
+
+    def _encode(self, call: Call) -> bytes | None:
+        """The one place where a call becomes written: its frame, or None if refused."""
+        if call.op == OpCode.AUTH:
+            frame = self.protocol.send_auth(call.request)  # type: ignore[arg-type]
+            self.auth_waiters.append(call)
+        else:
+            try:
+                xid, frame = self.protocol.send_request(call.op, call.request)
+            except LocalProtocolError as exc:
+                call.finish(None, exc)
+                return None
+            self.inflight[xid] = call
+        call.state = WRITTEN
+        call.written = True
+        return frame
+
+    def fail_pending(self, error_factory: Callable[[], BaseException]) -> None:
+        """Fail every request written on this connection and not yet answered."""
+        inflight, self.inflight = self.inflight, {}
+        for call in inflight.values():
+            if call.state != DONE:
+                call.finish(None, error_factory())
+        while self.auth_waiters:
+            self.auth_waiters.popleft().finish(None, error_factory())
+
+    # ================================================================ I/O
+    async def _receive(self) -> list[object]:
+        """The one read helper: read some bytes and return the protocol's events.
+
+        Raises:
+            ConnectionDead: the stream failed or the bytes broke the protocol.
+        """
+        fd = self._fd
+        try:
+            while True:
+                if fd >= 0:
+                    # trio's receive_some adds a checkpoint after every read,
+                    # one more scheduler pass per reply.
+                    await trio.lowlevel.wait_readable(fd)
+                    try:
+                        data: bytes | bytearray = os.read(fd, _RECV_SIZE)
+                    except BlockingIOError:
+                        continue
+                else:
+                    data = await self.stream.receive_some(_RECV_SIZE)
+                break
+            self.bytes_received += len(data)
+            return self.protocol.receive_data(data)  # type: ignore[return-value]
+        except TRANSPORT_ERRORS as exc:
+            raise _dead(f"read failed: {exc!r}", exc) from exc
+        except RemoteProtocolError as exc:
+            raise _dead(f"protocol error from the server: {exc}", exc) from exc
+
+    async def _send(self, data: bytes | bytearray) -> None:
+        """The one write helper for whole frames (the writer, handshake, priming)."""
+        try:
+            await self.stream.send_all(data)
+            self.bytes_sent += len(data)
+        except TRANSPORT_ERRORS as exc:
+            raise _dead(f"write failed: {exc!r}", exc) from exc
+
+    async def _read_until(self, done: Callable[[], bool], closed: str) -> None:
+        """Read and dispatch events until ``done()`` (before the reader task runs).
+
+        Raises:
+            ConnectionDead: the connection failed, or the server closed it
+                (with the message ``closed``) before ``done()``.
+        """
+        while not done():
+            events = await self._receive()
+            for event in events:
+                self._dispatch(event)
+            if done():
+                return
+            if any(isinstance(event, ConnectionClosed) for event in events):
+                raise ConnectionDead(closed)
+
+    # ========================================================== handshake
+    async def handshake(self, request: ConnectRequest) -> ConnectResponse:
+        """Send the ConnectRequest and read the ConnectResponse.
+
+        Events that arrive with the response are dispatched at once. The
+        caller bounds the time and judges the response.
+
+        Raises:
+            ConnectionDead: the connection failed, or the server closed it
+                (it refuses this client).
+        """
+        self.handshake_sent = False
+        await self._send(self.protocol.connect(request))
+        self.handshake_sent = True  # whole: the server makes (or resumes) a session
+        await self._read_until(
+            lambda: self._response is not None,
+            "the server closed the connection during the handshake (its data may be "
+            "behind this client's last zxid, or it is read-only)",
+        )
+        assert self._response is not None
+        return self._response
+
+    async def prime(
+        self,
+        *,
+        sasl: SaslMechanism | None,
+        sasl_timeout: float,
+        auth: Sequence[tuple[str, bytes]],
+        auth_timeout: float,
+        set_watches: Sequence[SetWatches | SetWatches2],
+    ) -> None:
+        """Prepare the connection for requests, in Java's ``primeConnection`` order.
+
+        SASL first (before anything else is sent), then the credentials and
+        the watches in one write, then wait for the credentials' answers: a
+        rejection ends the session and must not be reported as connected.
+
+        Raises:
+            ConnectionDead: the connection failed, was refused, or an answer
+                did not come in time (the next attempt tries again); after a
+                rejection of the credentials the session is already over
+                (:meth:`ConnectionOwner.auth_failed`).
+        """
+        if sasl is not None:
+            await self._sasl_exchange(sasl, sasl_timeout)
+        priming = bytearray()
+        placeholders: list[Call] = []
+        for scheme, credential in auth:
+            # Auth replies are matched in order: a placeholder takes this
+            # one's reply, so that an add_auth() queued meanwhile gets its own.
+            placeholder = Call(OpCode.AUTH, AuthPacket(type=0, scheme=scheme, auth=credential))
+            priming += self._encode(placeholder) or b""
+            placeholders.append(placeholder)
+        for request in set_watches:
+            priming += self.protocol.send_set_watches(request)
+        if priming:
+            await self._send(priming)
+        if not placeholders:
+            return
+        with trio.move_on_after(auth_timeout):
+            await self._read_until(
+                lambda: all(p.state == DONE for p in placeholders) or self.death is not None,
+                "the server closed the connection after auth",
+            )
+            if self.death is not None:
+                raise self.death
+            return
+        raise ConnectionDead(
+            f"the server did not answer the credentials within {auth_timeout:.1f}s"
+        )
+
+    async def _sasl_exchange(self, mechanism: SaslMechanism, sasl_timeout: float) -> None:
+        """Authenticate with the SASL mechanism before anything else is sent.
+
+        A fresh exchange per connection: every new connection authenticates
+        (and, for Kerberos, acquires credentials) again. An exchange whose
+        calls block runs them in a worker thread. Any failure is final, with
+        a one-line reason naming the mechanism.
+        """
+        what = f"SASL {mechanism.mechanism}"
+        if isinstance(mechanism, SaslDigestMD5):
+            what += f" as {mechanism.username!r}"
+
+        def fail(reason: str, cause: BaseException | None = None) -> ConnectionDead:
+            # Final: the session ends in AUTH_FAILED, and open_zookeeper (or
+            # every later call) raises this error with its one-line reason.
+            error = AuthFailedError(f"{what} authentication failed: {reason}")
+            error.__cause__ = cause
+            self.owner.auth_failed(error)
+            return ConnectionDead(str(error))
+
+        async def step(function: Callable[..., bytes | None], *args: bytes) -> bytes | None:
+            try:
+                if exchange.blocking:
+                    return await trio.to_thread.run_sync(function, *args)
+                return function(*args)
+            except AuthFailedError as exc:
+                raise fail(str(exc), exc.__cause__) from exc
+
+        exchange = mechanism.exchange(self.host.host)
+        rounds = 0
+        with trio.move_on_after(sasl_timeout):
+            token: bytes | None = await step(exchange.initial_token)
+            while token is not None:
+                call = Call(OpCode.SASL, GetSASLRequest(token=token))
+                frame = self._encode(call)
+                assert frame is not None
+                await self._send(frame)
+                rounds += 1
+                try:
+                    await self._read_until(
+                        lambda: call.state == DONE,  # noqa: B023 - read at once
+                        "the server closed the connection during SASL",
+                    )
+                except ConnectionDead as exc:
+                    if rounds > 1:
+                        # The server closes the connection when it rejects our
+                        # response ("Closing client connection due to SASL
+                        # authentication failure").
+                        raise fail("the server rejected the credentials", exc) from exc
+                    raise
+                if isinstance(call.error, AuthFailedError):
+                    raise fail("the server rejected the credentials")
+                if call.error is not None:
+                    raise fail(f"the server refused it: {call.error}")
+                response = call.result
+                assert isinstance(response, SetSASLResponse)
+                token = await step(exchange.respond, response.token or b"")
+            return
+        # A connection failure like any other (the next attempt tries again),
+        # not an error escaping the session's task.
+        raise ConnectionDead(f"{what}: the server did not answer within {sasl_timeout:.1f}s")
+
+    # ============================================================ serving
+    async def serve(
+        self,
+        on_serving: Callable[[], None],
+        extra: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Run the reader, writer and pinger (and ``extra``) until the connection dies.
+
+        ``on_serving`` runs once the tasks exist, with no checkpoint before
+        it: by the time the session reports itself connected, a request (or
+        closeSession) it submits has a writer.
+
+        Raises:
+            ConnectionDead: why the connection ended.
+        """
+        if self.death is not None:
+            raise self.death  # killed while priming (a host list move, say)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._scope = nursery.cancel_scope
+                self._direct = self._fd >= 0
+                nursery.start_soon(self._reader)
+                nursery.start_soon(self._writer)
+                nursery.start_soon(self._pinger)
+                if extra is not None:
+                    nursery.start_soon(extra)
+                on_serving()
+        finally:
+            self._scope = None
+            self._direct = False
+        if self.death is not None:
+            raise self.death
+
+    def kill(self, reason: str, cause: BaseException | None = None) -> None:
+        """End the connection (its tasks are cancelled; the first reason is kept)."""
+        if self.death is None:
+            death = ConnectionDead(reason)
+            death.__cause__ = cause
+            self.death = death
+        self._die()
+
+    def _die(self, death: ConnectionDead | None = None) -> None:
+        if self.death is None:
+            self.death = death
+        self._direct = False
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def _reader(self) -> None:
+        owner = self.owner
+        read_timeout = owner.negotiated_timeout * 2 / 3
+        receive = self._receive
+        dispatch = self._dispatch
+        try:
+            while True:
+                # The read deadline is re-armed only when it fires, from the
+                # time of the last receive, not moved on every read.
+                with trio.move_on_at(owner.last_recv + read_timeout):
+                    while True:
+                        events = await receive()
+                        owner.last_recv = trio.current_time()
+                        for event in events:
+                            dispatch(event)
+                            if isinstance(event, ConnectionClosed):
+                                self.kill("the server closed the connection")
+                                return
+                if trio.current_time() - owner.last_recv >= read_timeout:
+                    self.kill(
+                        f"nothing received from the server for {read_timeout:.2f}s "
+                        "(2/3 of the session timeout)"
+                    )
+                    return
+        except ConnectionDead as exc:
+            self._die(exc)
+
+    def _dispatch(self, event: object) -> None:
+        if isinstance(event, Reply):
+            self.owner.last_zxid = self.protocol.last_zxid
+            if event.xid == SET_WATCHES_XID:
+                if event.err:
+                    self.owner.log.warning("SetWatches failed with error %d", event.err)
+                return
+            call = self.inflight.pop(event.xid, None)
+            if call is None:
+                return
+            err = event.err
+            if call.on_reply is not None:
+                call.on_reply(err)
+            if call.state == ABANDONED:
+                return
+            if err == 0:
+                call.finish(event.response, None)
+            else:
+                call.finish(None, error_for_code(err, path=call.path))
+                if err == ErrorCode.SESSION_CLOSED_REQUIRE_SASL_AUTH:
+                    # enforce.auth.enabled and none of its schemes: the server
+                    # closes the connection, and every new one would meet the
+                    # same refusal. Final, as Java's AUTH_FAILED state.
+                    self.owner.auth_failed(error_for_code(err))
+                    self.kill("the server requires authentication")
+        elif isinstance(event, Notification):
+            raw = event.event
+            self.owner.deliver(WatchedEvent(raw.event_type, raw.keeper_state, raw.path, raw.zxid))
+        elif isinstance(event, _AuthReply):
+            waiter = self.auth_waiters.popleft() if self.auth_waiters else None
+            if event.err == ErrorCode.AUTH_FAILED:
+                if waiter is not None:
+                    waiter.finish(None, AuthFailedError("authentication failed"))
+                self.owner.auth_failed()
+                self.kill("authentication failed")
+            elif waiter is not None:
+                if event.err:
+                    waiter.finish(None, error_for_code(event.err))
+                else:
+                    waiter.finish(None, None)
+        elif isinstance(event, Connected):
+            self._response = event.response
+        # PingReply and ConnectionClosed need nothing here.
+
+    async def _writer(self) -> None:
+        outbox = self._outbox
+        protocol = self.protocol
+        encode = self._encode
+        try:
+            while True:
+                if not outbox and not self._ping_due and not self._leftover:
+                    self._wake_writer = trio.Event()
+                    await self._wake_writer.wait()
+                if protocol.state is ProtocolState.CLOSED:
+                    return  # the reader saw the end; queued calls wait for the next connection
+                # What a caller's direct write could not hand to the kernel
+                # goes first: the rest of that frame.
+                batch = bytearray(self._leftover)
+                self._leftover = bytearray()
+                if self._ping_due:
+                    self._ping_due = False
+                    batch += protocol.send_ping()
+                while outbox and len(batch) < _RECV_SIZE * 4:
+                    call = outbox.popleft()
+                    if call.state != QUEUED:
+                        continue  # abandoned before it was written: never sent
+                    frame = encode(call)
+                    if frame is not None:
+                        batch += frame
+                if batch:
+                    self.last_send = trio.current_time()
+                    # Callers queue behind the writer while it sends, so that
+                    # frames are never interleaved and stay in xid order.
+                    self._writer_busy = True
+                    try:
+                        await self._send(batch)
+                    finally:
+                        self._writer_busy = False
+        except ConnectionDead as exc:
+            self._die(exc)
+
+    async def _pinger(self) -> None:
+        interval = min(self.owner.negotiated_timeout / 3, _MAX_PING_INTERVAL)
+        while True:
+            await trio.sleep_until(self.last_send + interval)
+            if trio.current_time() >= self.last_send + interval:
+                self._ping_due = True
+                self.last_send = trio.current_time()
+                self._wake_writer.set()
+
+    # ============================================================ the end
+    async def aclose(self, cause: BaseException | None) -> None:
+        """Close the stream; fail what was written on it (outcome unknown)."""
+        await trio.aclose_forcefully(self.stream)
+        if isinstance(cause, FrameTooLargeError):
+            self._fail_too_large(cause)
+        if self.inflight or self.auth_waiters:
+            self.fail_pending(
+                lambda: connection_loss(
+                    "connection lost after the request was sent; its outcome is unknown", cause
+                )
+            )
+
+    def _fail_too_large(self, exc: FrameTooLargeError) -> None:
+        """A reply outgrew ``max_frame_size``: say so to its caller, and to the others."""
+        size, limit = exc.size, exc.limit
+        advice = (
+            f"raise open_zookeeper(max_frame_size=...) to at least {size} (the client's "
+            "counterpart of ZooKeeper's jute.maxbuffer); retrying will not help"
+        )
+        self.owner.log.warning(
+            "connection to %s dropped: a reply of %d bytes exceeds the frame limit of %d bytes; %s",
+            self.host,
+            size,
+            limit,
+            advice,
+        )
+        call = self.inflight.pop(exc.xid, None) if exc.xid is not None else None
+        if call is not None:
+            call.finish(
+                None,
+                connection_loss(
+                    f"the reply of {size} bytes exceeds the frame limit of {limit} bytes: "
+                    f"{advice}. The connection was dropped, so the request's outcome is unknown",
+                    exc,
+                ),
+            )
+            others = (
+                f"connection lost after the request was sent; its outcome is unknown (the "
+                f"connection was dropped because a reply of {size} bytes exceeded the frame "
+                f"limit of {limit} bytes)"
+            )
+        else:
+            others = (
+                f"connection lost after the request was sent; its outcome is unknown: a reply "
+                f"of {size} bytes (to this request or another) exceeds the frame limit of "
+                f"{limit} bytes: {advice}"
+            )
+        self.fail_pending(lambda: connection_loss(others, exc))
+
+    async def close_unwanted_session(self, close_timeout: float) -> None:
+        """Close the session a cancelled open was getting, shielded, within ``close_timeout``.
+
+        The ConnectRequest is out, so the server has made (or will make) a
+        session: finish reading its answer if need be, then send closeSession
+        and wait for the reply.
+        """
+        log = self.owner.log
+        with (
+            trio.move_on_after(close_timeout, shield=True),
+            contextlib.suppress(ConnectionDead, ProtocolError),
+        ):
+            if self.protocol.state is ProtocolState.HANDSHAKE:
+                response = await self.handshake_response()
+                if response.time_out <= 0:
+                    return  # no session after all
+            if self.protocol.state is not ProtocolState.CONNECTED:
+                return
+            assert self._response is not None
+            session_id = self._response.session_id
+            log.debug("opening was cancelled: closing the new session 0x%x", session_id)
+            call = Call(OpCode.CLOSE_SESSION, _EMPTY)
+            frame = self._encode(call)
+            assert frame is not None
+            await self._send(frame)
+            await self._read_until(lambda: call.state == DONE, "closed")
+            log.debug("closeSession for 0x%x answered", session_id)
+
+    async def handshake_response(self) -> ConnectResponse:
+        """Finish reading the ConnectResponse of a handshake already sent."""
+        await self._read_until(lambda: self._response is not None, "closed during the handshake")
+        assert self._response is not None
+        return self._response
+
+
+def _dead(message: str, cause: BaseException) -> ConnectionDead:
+    death = ConnectionDead(message)
+    death.__cause__ = cause
+    return death

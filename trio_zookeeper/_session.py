@@ -191,6 +191,37 @@ def _only_cancelled(exc: BaseException) -> bool:
     return isinstance(exc, trio.Cancelled)
 
 
+#: TLS alerts with which a server refuses the client's certificate (none
+#: offered, untrusted, expired, revoked, or refused by policy).
+_CERTIFICATE_REJECTED = frozenset(
+    {
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "TLSV1_ALERT_ACCESS_DENIED",
+        "TLSV1_ALERT_UNKNOWN_CA",
+    }
+)
+
+
+def certificate_rejection(exc: BaseException) -> str | None:
+    """The TLS alert if ``exc`` is the server refusing this client's certificate, else None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError) and not isinstance(
+            current, ssl.SSLCertVerificationError
+        ):
+            reason = current.reason or ""
+            return reason if reason in _CERTIFICATE_REJECTED else None
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _leaf_errors(exc: BaseException) -> list[BaseException]:
     inner = getattr(exc, "exceptions", None)
     if inner is None:
@@ -882,6 +913,20 @@ class Session:
             cause = exc.__cause__ or exc
             if self.connections == connected_before:
                 failure = describe_connect_failure(exc)
+                alert = certificate_rejection(exc)
+                if alert is not None and not self._handed_over:
+                    # Opening, the server refused the client certificate: a
+                    # credentials error, final like a rejected SASL login (an
+                    # ensemble shares its trust settings, and retrying offers
+                    # the same certificate). Once a session exists, a
+                    # rejection is a connection failure like any other.
+                    self.auth_failed(
+                        AuthFailedError(
+                            f"the server {host} refused this client's TLS certificate "
+                            f"({alert}): check the certificate and key loaded into "
+                            "ssl_context (load_cert_chain) and that the server trusts its CA"
+                        )
+                    )
             else:
                 reason = str(exc) if exc.__cause__ is None else describe_connect_failure(exc)
                 self.log.info("connection to %s lost: %s", host, reason)

@@ -40,6 +40,7 @@ from trio_zookeeper.testing import (
     ZooKeeperEnsemble,
     ZooKeeperServer,
     make_client_certificate,
+    make_tls_material,
     open_fault_proxy,
 )
 
@@ -320,6 +321,25 @@ async def test_client_certificate_is_the_identity_and_x509_acls_hold(
             assert ("x509", cert_b.subject) in _ids(await other.who_am_i())
             with pytest.raises(NoAuthError):
                 await other.get_data("/x509-a")
+
+
+async def test_a_refused_client_certificate_fails_the_open_at_once(
+    server: ZooKeeperServer, tmp_path: pathlib.Path
+) -> None:
+    """No certificate, or one from a CA the server does not trust: one clear, final error."""
+    assert server.secure_connect_string is not None
+    stranger_ca = await trio.to_thread.run_sync(make_tls_material, tmp_path / "other-ca")
+    untrusted = await trio.to_thread.run_sync(make_client_certificate, stranger_ca, "stranger")
+    for cert in (None, untrusted):
+        context = _tls_context(server, cert)
+        # No connect_rounds: the rejection itself ends the open, well inside
+        # one round of hosts, instead of retrying until the caller gives up.
+        with trio.fail_after(BOUND), pytest.raises(AuthFailedError) as info:
+            async with open_zookeeper(server.secure_connect_string, ssl_context=context):
+                pass  # pragma: no cover - must not connect
+        message = str(info.value)
+        assert "refused this client's TLS certificate" in message, message
+        assert "ALERT" in message, message
 
 
 async def test_sasl_over_tls(server: ZooKeeperServer, alice: tuple[str, pathlib.Path]) -> None:

@@ -269,16 +269,23 @@ async def walk_tree(
                 for index, kid in enumerate(kids):
                     last_of[kid.path] = index == len(kids) - 1
                 order.extend(reversed(kids))
-                await send.send(attrs.evolve(node, last=last))
+                try:
+                    await send.send(attrs.evolve(node, last=last))
+                except trio.BrokenResourceError:
+                    return  # the consumer stopped reading: nothing more to send
 
     try:
         async with trio.open_nursery() as nursery:
             for _ in range(concurrency):
                 nursery.start_soon(worker)
             nursery.start_soon(sender)
-            async with receive:
+            try:
                 yield receive
-            nursery.cancel_scope.cancel()
+            finally:
+                # Stop the walk before closing the channel, with no checkpoint
+                # in between: a consumer that leaves early is not an error.
+                nursery.cancel_scope.cancel()
+                receive.close()
     except BaseExceptionGroup as group:
         error = _first_error(group)
         if isinstance(error, BaseExceptionGroup):

@@ -9,6 +9,8 @@ built by calling it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
@@ -30,7 +32,7 @@ EVENT_SAMPLES = (
     [sample_record(cls) for cls in RECORD_CLASSES] + list(EVENT_SAMPLES),
     ids=lambda r: type(r).__name__,
 )
-def test_built_record_is_the_same_object_as_constructed(original: object) -> None:
+def test_built_record_is_the_same_object_as_constructed(original: Any) -> None:
     cls = type(original)
     values = [getattr(original, f.name) for f in attrs.fields(cls)]
     built = slot_builder(cls)(*values)

@@ -6,9 +6,13 @@ Use it as::
         await zk.create("/example", b"Hello world")
 
 Everything public is re-exported here; the modules behind it are private.
+What a plain client does not need is imported on first use (``SaslGSSAPI``
+and its Kerberos bindings), so ``import trio_zookeeper`` stays small.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from ._acl import (
     ANYONE_ID_UNSAFE,
@@ -32,7 +36,6 @@ from ._client import (
 )
 from ._hostprovider import Backoff, DynamicConfig, HostListUpdate, parse_dynamic_config
 from ._hosts import ConnectString, HostPort, parse_connect_string
-from ._kerberos import SaslGSSAPI
 from ._protocol import (
     ACL,
     AddWatchMode,
@@ -180,3 +183,24 @@ __all__ = [
     "parse_dynamic_config",
     "validate_path",
 ]
+
+if TYPE_CHECKING:
+    from ._kerberos import SaslGSSAPI
+
+#: Public names whose module is imported on first use: name -> module.
+_LAZY = {"SaslGSSAPI": "._kerberos"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -7,6 +7,8 @@ tests and the benchmarks all drive it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._connection import (
     AUTH_XID,
     DEFAULT_MAX_FRAME_SIZE,
@@ -42,7 +44,6 @@ from ._ops import OPS, WRITE_OPS
 from ._paths import Chroot, validate_path
 from ._records import *  # noqa: F403 - every jute record
 from ._records import __all__ as _records_all
-from ._server import ClientRequest, ServerProtocol
 from ._state import TRANSITIONS, InvalidTransition, SessionEvent, transition
 
 __all__ = [
@@ -89,3 +90,20 @@ __all__ = [
     *_errors_all,
     *_records_all,
 ]
+
+if TYPE_CHECKING:
+    from ._server import ClientRequest, ServerProtocol
+
+#: Names loaded on first use: the server side serves only the test fakes.
+_LAZY = {"ClientRequest": "._server", "ServerProtocol": "._server"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -199,7 +199,15 @@ async def _treecache(spec: Spec) -> Result:
             rss0 = _rss_now_kib()
             t0 = clock()
             # Room for one event per node of the first load (they are drained below).
-            async with TreeCache(zk, root, max_events=spec["tree_nodes"] + 1024) as cache:
+            cache_cm = TreeCache(zk, root, max_events=spec["tree_nodes"] + 1024)
+            with trio.move_on_after(spec["max_seconds"]) as load_scope:
+                cache = await cache_cm.__aenter__()
+            if load_scope.cancelled_caught:
+                raise RuntimeError(
+                    f"loading {spec['tree_nodes']:,} nodes took longer than "
+                    f"{spec['max_seconds']:.0f} s"
+                )
+            async with cache_cm:
                 events = aiter(cache)
                 while (await anext(events)).type is not TreeEventType.INITIALIZED:
                     pass

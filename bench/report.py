@@ -19,6 +19,7 @@ from typing import Any
 #: Display names, in table/plot column order.
 CLIENT_NAMES: dict[str, str] = {
     "trio": "trio_zookeeper",
+    "trio_base": "trio_zookeeper (baseline)",
     "trio_watch": "trio_zookeeper (zk.watch())",
     "kazoo": "kazoo (sync)",
     "kazoo_async": "kazoo (async)",
@@ -114,7 +115,7 @@ METRICS: dict[str, list[tuple[str, str, bool]]] = {
 }
 
 #: Ratio columns: trio_zookeeper ÷ each of these.
-RATIO_AGAINST = ("kazoo", "kazoo_async", "aiozk", "raw")
+RATIO_AGAINST = ("trio_base", "kazoo", "kazoo_async", "aiozk", "raw")
 
 
 @dataclass(frozen=True)

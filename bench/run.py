@@ -128,6 +128,7 @@ QUICK = Plan(
 #: client key -> (child script, variant)
 CLIENT_MODULES: dict[str, tuple[str, str]] = {
     "trio": ("workloads_trio.py", ""),
+    "trio_base": ("workloads_trio.py", ""),  # --baseline: another checkout of trio_zookeeper
     "trio_watch": ("workloads_trio.py", "default_watcher"),
     "kazoo": ("workloads_kazoo.py", "sync"),
     "kazoo_async": ("workloads_kazoo.py", "async"),
@@ -174,7 +175,13 @@ SUITES["all"] = SUITES["core"] + SUITES["recipes"] + SUITES["scale"]
 WORKLOADS.update(RECIPE_WORKLOADS)
 WORKLOADS.update(SCALE_WORKLOADS)
 #: The child scripts of the recipe and scale workloads.
-RECIPE_SCRIPTS = {"trio": "recipes_trio.py", "kazoo": "recipes_kazoo.py"}
+RECIPE_SCRIPTS = {
+    "trio": "recipes_trio.py",
+    "trio_base": "recipes_trio.py",
+    "kazoo": "recipes_kazoo.py",
+}
+#: Set by --baseline: the source tree the "trio_base" client imports trio_zookeeper from.
+BASELINE: list[pathlib.Path] = []
 
 NOTES = [
     "Every (client, workload, round) runs in its own child process; CPU is user+sys of "
@@ -408,7 +415,8 @@ def run_child(workload: str, client: str, spec: Spec) -> dict[str, Any]:
     if workload in RECIPE_WORKLOADS or workload in SCALE_WORKLOADS:
         script = RECIPE_SCRIPTS[client]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    first = str(BASELINE[0]) if client == "trio_base" and BASELINE else str(REPO)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (first, env.get("PYTHONPATH", "")) if p)
     # Bound: warm-up plus measurement are each bounded by max_seconds.
     timeout = 2 * spec["max_seconds"] + 60
     try:
@@ -517,12 +525,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workloads", help="comma-separated subset of: " + ",".join(WORKLOADS))
     parser.add_argument("--ops", type=int, help="scale every workload to this op count (smoke)")
     parser.add_argument("--watches", type=int, help="watches for fan-out and memory")
+    parser.add_argument("--tree-nodes", type=int, help="nodes of the TreeCache workload")
     parser.add_argument(
         "--docs-dir",
         type=pathlib.Path,
         help=f"copy results.md/png here (default for full runs: {DOCS_DIR})",
     )
     parser.add_argument("--no-docs", action="store_true", help="do not copy to the docs")
+    parser.add_argument(
+        "--baseline",
+        type=pathlib.Path,
+        help="a source tree of another trio_zookeeper version (e.g. `git archive` of a "
+        "commit): adds the client trio_base, run interleaved with the others, for a "
+        "before/after table in one run",
+    )
     parser.add_argument(
         "--server-default-jvm",
         action="store_true",
@@ -572,13 +588,24 @@ def make_plan(args: argparse.Namespace) -> Plan:
         )
     if args.watches is not None:
         plan = replace(plan, watches=max(1, args.watches))
+    if args.tree_nodes is not None:
+        plan = replace(plan, tree_nodes=max(2, args.tree_nodes))
     return plan
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = make_plan(args)
-    clients = list(CLIENT_MODULES) if not args.clients else args.clients.split(",")
+    if args.baseline is not None:
+        if not (args.baseline / "trio_zookeeper" / "__init__.py").exists():
+            raise SystemExit(f"--baseline {args.baseline} has no trio_zookeeper package")
+        BASELINE.append(args.baseline.resolve())
+        for name, runners in WORKLOADS.items():
+            if "trio" in runners and "trio_base" not in runners:
+                at = runners.index("trio") + 1
+                WORKLOADS[name] = (*runners[:at], "trio_base", *runners[at:])
+    default_clients = [c for c in CLIENT_MODULES if c != "trio_base" or BASELINE]
+    clients = default_clients if not args.clients else args.clients.split(",")
     workloads = list(SUITES[args.suite]) if not args.workloads else args.workloads.split(",")
     for c in clients:
         if c not in CLIENT_MODULES:

@@ -41,7 +41,15 @@ from ._events import (
     Reply,
     WatchedEvent,
 )
-from ._jute import decode_record, decoder_of, encode_error, encode_record, encoder_of, slot_builder
+from ._jute import (
+    decode_record,
+    decoder_of,
+    encode_error,
+    encode_record,
+    encoder_of,
+    slot_builder,
+    values_decoder_of,
+)
 from ._multi import MULTI_READ_OPS, MULTI_WRITE_OPS, MultiRequest
 from ._ops import OPS
 from ._records import (
@@ -88,7 +96,7 @@ _KEEPER_STATES = {int(s): s for s in KeeperState}
 _SEND = {op: (req, encoder_of(req)) for op, (req, _resp) in OPS.items()}
 _DECODE = {op: (decoder_of(resp) if resp is not None else None) for op, (_r, resp) in OPS.items()}
 _MULTI_OPS = frozenset((OpCode.MULTI, OpCode.MULTI_READ))
-_decode_watcher_event = decoder_of(WatcherEvent)
+_decode_watcher_event = values_decoder_of(WatcherEvent)
 _new_reply = slot_builder(Reply)
 _unpack_len = _LEN.unpack_from
 _unpack_reply = _REPLY.unpack_from
@@ -392,14 +400,14 @@ class ClientProtocol:
         )
 
     def _notification(self, buf: memoryview, pos: int, end: int, zxid: int) -> Event:
-        raw, _ = _decode_watcher_event(buf, pos, end)
-        event_type = _EVENT_TYPES.get(raw.type)
+        (raw_type, raw_state, path), _ = _decode_watcher_event(buf, pos, end)
+        event_type = _EVENT_TYPES.get(raw_type)
         if event_type is None:
-            raise RemoteProtocolError(f"watch notification with unknown event type {raw.type}")
-        state = _KEEPER_STATES.get(raw.state)
+            raise RemoteProtocolError(f"watch notification with unknown event type {raw_type}")
+        state = _KEEPER_STATES.get(raw_state)
         if state is None:
-            raise RemoteProtocolError(f"watch notification with unknown keeper state {raw.state}")
-        return _new_notification(zxid, _new_watched_event(event_type, state, raw.path, zxid))
+            raise RemoteProtocolError(f"watch notification with unknown keeper state {raw_state}")
+        return _new_notification(zxid, _new_watched_event(event_type, state, path, zxid))
 
     def connection_lost(self) -> list[int]:
         """The connection is gone: forget everything pending.

@@ -56,6 +56,7 @@ __all__ = [
     "record_size_hint",
     "register_codec",
     "slot_builder",
+    "values_decoder_of",
 ]
 
 _INT = struct.Struct(">i")
@@ -103,6 +104,8 @@ Encoder = Callable[[Any, bytearray], None]
 Decoder = Callable[[Any, int, int], tuple[Any, int]]
 
 _CODECS: dict[type, tuple[Encoder, Decoder, int]] = {}
+#: Generated records: a decoder of the field values alone, as a tuple (no record built).
+_VALUES: dict[type, Decoder] = {}
 #: Records made only of fixed-size primitive fields: their (field, wire type) list.
 _FIXED: dict[type, list[tuple[str, _Prim]]] = {}
 
@@ -367,7 +370,9 @@ def compile_record(cls: type[R]) -> type[R]:
         flush()
         g.value(spec, "    ", "    ", f"rec.{fname}", f"f_{fname}", f"{cls.__name__}.{fname}")
     flush()
+    body = list(g.dec)
     g.construct(cls, "rec", [(f, f"f_{f}") for f, _ in fields], "    ")
+    values = "".join(f"f_{f}, " for f, _ in fields)
     src = "\n".join(
         [
             "def encode(rec, out):",
@@ -375,11 +380,15 @@ def compile_record(cls: type[R]) -> type[R]:
             "def decode(buf, pos, end):",
             *g.dec,
             "    return rec, pos",
+            "def decode_values(buf, pos, end):",
+            *body,
+            f"    return ({values}), pos",
         ]
     )
     exec(compile(src, f"<jute codec of {cls.__name__}>", "exec"), g.ns)
     size = sum(_min_size(s) for _, s in fields)
     register_codec(cls, g.ns["encode"], g.ns["decode"], size)  # type: ignore[arg-type]
+    _VALUES[cls] = g.ns["decode_values"]  # type: ignore[assignment]
     if fields and all(isinstance(s, _Prim) and s.code is not None for _, s in fields):
         _FIXED[cls] = [(f, typing.cast("_Prim", s)) for f, s in fields]
     return cls
@@ -450,6 +459,15 @@ def encode_error(record: object, exc: Exception) -> LocalProtocolError:
 def encoder_of(cls: type) -> Encoder:
     """The raw encoder of a registered record (errors unconverted; see :func:`encode_error`)."""
     return _CODECS[cls][0]
+
+
+def values_decoder_of(cls: type) -> Decoder:
+    """A decoder of a generated record's field values: ``(values tuple, pos)``.
+
+    The same checks and errors as the record's decoder, without building the
+    record (for a caller that turns the fields into something else at once).
+    """
+    return _VALUES[cls]
 
 
 def decoder_of(cls: type) -> Decoder:

@@ -9,6 +9,7 @@ use the plain client at sizes far beyond the core suite (each bounded in time).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -199,41 +200,42 @@ async def _treecache(spec: Spec) -> Result:
             rss0 = _rss_now_kib()
             t0 = clock()
             # Room for one event per node of the first load (they are drained below).
-            cache_cm = TreeCache(zk, root, max_events=spec["tree_nodes"] + 1024)
-            with trio.move_on_after(spec["max_seconds"]) as load_scope:
-                cache = await cache_cm.__aenter__()
+            # The load (inside __aenter__) is bounded by max_seconds.
+            load_scope = trio.CancelScope(deadline=trio.current_time() + spec["max_seconds"])
+            with load_scope:
+                async with TreeCache(zk, root, max_events=spec["tree_nodes"] + 1024) as cache:
+                    load_scope.deadline = math.inf
+                    events = aiter(cache)
+                    while (await anext(events)).type is not TreeEventType.INITIALIZED:
+                        pass
+                    result.add("load_s", clock() - t0, "s")
+                    nodes = len(cache.paths())
+                    if nodes < spec["tree_nodes"]:
+                        raise RuntimeError(f"cache holds {nodes} nodes, want {spec['tree_nodes']}")
+                    rss1 = _rss_now_kib()
+                    result.add("nodes", nodes, "nodes")
+                    result.add("rss_per_node_b", (rss1 - rss0) * 1024 / nodes, "B")
+                    leaf = spec["tree_leaf"]
+                    samples: list[float] = []
+                    deadline = deadline_after(spec["max_seconds"])
+                    for _ in range(spec["rtt_ops"]):
+                        frame = writer.set_data_frame(leaf, data)
+                        t1 = clock()
+                        writer.send(frame)
+                        while True:
+                            event = await anext(events)
+                            if event.type is TreeEventType.NODE_UPDATED and event.path == leaf:
+                                break
+                        samples.append(clock() - t1)
+                        writer.read_replies(1)
+                        if clock() > deadline:
+                            break
+                    latencies(result, samples, prefix="event_")
             if load_scope.cancelled_caught:
                 raise RuntimeError(
                     f"loading {spec['tree_nodes']:,} nodes took longer than "
                     f"{spec['max_seconds']:.0f} s"
                 )
-            async with cache_cm:
-                events = aiter(cache)
-                while (await anext(events)).type is not TreeEventType.INITIALIZED:
-                    pass
-                result.add("load_s", clock() - t0, "s")
-                nodes = len(cache.paths())
-                if nodes < spec["tree_nodes"]:
-                    raise RuntimeError(f"cache holds {nodes} nodes, want {spec['tree_nodes']}")
-                rss1 = _rss_now_kib()
-                result.add("nodes", nodes, "nodes")
-                result.add("rss_per_node_b", (rss1 - rss0) * 1024 / nodes, "B")
-                leaf = spec["tree_leaf"]
-                samples: list[float] = []
-                deadline = deadline_after(spec["max_seconds"])
-                for _ in range(spec["rtt_ops"]):
-                    frame = writer.set_data_frame(leaf, data)
-                    t1 = clock()
-                    writer.send(frame)
-                    while True:
-                        event = await anext(events)
-                        if event.type is TreeEventType.NODE_UPDATED and event.path == leaf:
-                            break
-                    samples.append(clock() - t1)
-                    writer.read_replies(1)
-                    if clock() > deadline:
-                        break
-                latencies(result, samples, prefix="event_")
     finally:
         writer.close()
     result.add("peak_rss_kib", peak_rss_kib(), "KiB")

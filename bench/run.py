@@ -377,25 +377,23 @@ def make_spec(workload: str, client: str, plan: Plan, connect: str) -> Spec:
 
 def _recipe_spec(spec: Spec, workload: str, plan: Plan) -> None:
     tree_paths, tree_nodes = tree_layout(plan)
-    spec.update(
-        recipe_prefix=RECIPE_PREFIX,
-        waiters=plan.waiters,
-        clients=plan.counter_clients,
-        rtt_ops=plan.rtt_ops // 5,
-        tree_root=TREE_ROOT,
-        tree_leaf=tree_paths[1] if len(tree_paths) > 1 else tree_paths[0],
-        tree_nodes=tree_nodes,
-        scale_watches=plan.scale_watches,
-        scale_sessions=plan.scale_sessions,
-        big_node=BIG_NODE,
-        big_payload=plan.big_payload,
-        children_parent=CHILDREN_PARENT,
-        children=plan.children,
-        frame_limit=plan.frame_limit,
-        ops=plan.recipe_ops,
-        warmup=max(3, plan.recipe_ops // 20),
-        max_seconds=plan.max_seconds * 4,
-    )
+    spec["recipe_prefix"] = RECIPE_PREFIX
+    spec["waiters"] = plan.waiters
+    spec["clients"] = plan.counter_clients
+    spec["rtt_ops"] = plan.rtt_ops // 5
+    spec["tree_root"] = TREE_ROOT
+    spec["tree_leaf"] = tree_paths[1] if len(tree_paths) > 1 else tree_paths[0]
+    spec["tree_nodes"] = tree_nodes
+    spec["scale_watches"] = plan.scale_watches
+    spec["scale_sessions"] = plan.scale_sessions
+    spec["big_node"] = BIG_NODE
+    spec["big_payload"] = plan.big_payload
+    spec["children_parent"] = CHILDREN_PARENT
+    spec["children"] = plan.children
+    spec["frame_limit"] = plan.frame_limit
+    spec["ops"] = plan.recipe_ops
+    spec["warmup"] = max(3, plan.recipe_ops // 20)
+    spec["max_seconds"] = plan.max_seconds * 4
     if workload in ("recipe_lock_handoff", "recipe_election"):
         spec["ops"] = plan.handoffs
     elif workload == "recipe_treecache":

@@ -105,6 +105,15 @@ def peak_rss_kib() -> float:
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
+def rss_now_kib() -> float:
+    """This process's current resident set size, in KiB (``VmRSS``)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return float(line.split()[1])
+    return float("nan")
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0..100) with linear interpolation; NaN if empty."""
     if not values:

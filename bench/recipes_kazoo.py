@@ -23,37 +23,19 @@ from _common import (
     latencies,
     payload,
     peak_rss_kib,
+    rss_now_kib,
     throughput,
 )
-from kazoo.client import KazooClient
 from kazoo.recipe.cache import TreeCache, TreeEvent
 from kazoo.recipe.counter import Counter
 from kazoo.recipe.election import Election
 from kazoo.recipe.lock import Lock
 from kazoo.recipe.queue import Queue
 from raw_client import Writer
+from workloads_kazoo import close_client, connect
 
 logging.getLogger("kazoo").setLevel(logging.ERROR)
 clock = time.perf_counter
-
-
-def _rss_now_kib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return float(line.split()[1])
-    return float("nan")
-
-
-def _connect(spec: Spec, **kwargs: Any) -> Any:
-    zk = KazooClient(hosts=spec["connect"], timeout=10.0, **kwargs)
-    zk.start(timeout=30)
-    return zk
-
-
-def _close(zk: Any) -> None:
-    zk.stop()
-    zk.close()
 
 
 def _base(spec: Spec, name: str) -> str:
@@ -63,7 +45,7 @@ def _base(spec: Spec, name: str) -> str:
 # ----------------------------------------------------------------- recipes
 def lock(spec: Spec) -> Result:
     result = Result()
-    zk = _connect(spec)
+    zk = connect(spec)
     try:
         lk = Lock(zk, _base(spec, "lock"), identifier="bench")
         for _ in range(spec["warmup"]):
@@ -81,7 +63,7 @@ def lock(spec: Spec) -> Result:
                 break
         meter.stop()
     finally:
-        _close(zk)
+        close_client(zk)
     throughput(result, meter, len(samples))
     latencies(result, samples)
     return result
@@ -97,7 +79,7 @@ def _handoff(spec: Spec, election: bool) -> Result:
     released = [0.0]
     done = threading.Event()
     deadline = deadline_after(spec["max_seconds"])
-    clients = [_connect(spec) for _ in range(contenders)]
+    clients = [connect(spec) for _ in range(contenders)]
     errors: list[BaseException] = []
 
     def body(zk: Any) -> None:
@@ -141,7 +123,7 @@ def _handoff(spec: Spec, election: bool) -> Result:
             raise RuntimeError("a contender did not finish")
     finally:
         for zk in clients:
-            _close(zk)
+            close_client(zk)
     if errors:
         raise errors[0]
     if not samples:
@@ -162,7 +144,7 @@ def election(spec: Spec) -> Result:
 def queue(spec: Spec) -> Result:
     result = Result()
     data = payload(spec["payload"])
-    zk = _connect(spec)
+    zk = connect(spec)
     try:
         q = Queue(zk, _base(spec, "queue"))
         for _ in range(spec["warmup"]):
@@ -182,7 +164,7 @@ def queue(spec: Spec) -> Result:
                 raise RuntimeError("queue returned another item")
         meter.stop()
     finally:
-        _close(zk)
+        close_client(zk)
     throughput(result, meter, put)
     return result
 
@@ -195,7 +177,7 @@ def counter(spec: Spec) -> Result:
     deadline = deadline_after(spec["max_seconds"])
     done = [0]
     guard = threading.Lock()
-    clients = [_connect(spec) for _ in range(n)]
+    clients = [connect(spec) for _ in range(n)]
     errors: list[BaseException] = []
 
     def worker(zk: Any) -> None:
@@ -222,7 +204,7 @@ def counter(spec: Spec) -> Result:
         final = Counter(clients[0], path).value
     finally:
         for zk in clients:
-            _close(zk)
+            close_client(zk)
     if errors:
         raise errors[0]
     if final != done[0]:
@@ -236,7 +218,7 @@ def treecache(spec: Spec) -> Result:
     root = spec["tree_root"]
     leaf = spec["tree_leaf"]
     data = payload(spec["payload"])
-    zk = _connect(spec)
+    zk = connect(spec)
     writer = Writer(spec["connect"])
     initialized = threading.Event()
     updated = threading.Event()
@@ -249,7 +231,7 @@ def treecache(spec: Spec) -> Result:
 
     try:
         zk.get(spec["node"])
-        rss0 = _rss_now_kib()
+        rss0 = rss_now_kib()
         cache = TreeCache(zk, root)
         cache.listen(listener)
         t0 = clock()
@@ -257,7 +239,7 @@ def treecache(spec: Spec) -> Result:
         if not initialized.wait(spec["max_seconds"] * 4):
             raise RuntimeError("the TreeCache did not initialize in time")
         result.add("load_s", clock() - t0, "s")
-        rss1 = _rss_now_kib()
+        rss1 = rss_now_kib()
         nodes = spec["tree_nodes"]
         result.add("nodes", nodes, "nodes")
         result.add("rss_per_node_b", (rss1 - rss0) * 1024 / nodes, "B")
@@ -278,7 +260,7 @@ def treecache(spec: Spec) -> Result:
         cache.close()
     finally:
         writer.close()
-        _close(zk)
+        close_client(zk)
     result.add("peak_rss_kib", peak_rss_kib(), "KiB")
     return result
 
@@ -289,14 +271,14 @@ def scale_watches(spec: Spec) -> Result:
     result = Result()
     prefix = f"{spec['recipe_prefix']}/nowatch-kazoo-{os.getpid()}"
     count = spec["scale_watches"]
-    zk = _connect(spec)
+    zk = connect(spec)
 
     def on_event(event: Any) -> None:
         pass
 
     try:
         zk.get(spec["node"])
-        rss0 = _rss_now_kib()
+        rss0 = rss_now_kib()
         t0 = clock()
         window: list[Any] = []
         for i in range(count):
@@ -308,9 +290,9 @@ def scale_watches(spec: Spec) -> Result:
         for r in window:
             r.get(timeout=30)
         elapsed = clock() - t0
-        rss1 = _rss_now_kib()
+        rss1 = rss_now_kib()
     finally:
-        _close(zk)
+        close_client(zk)
     result.add("register_s", elapsed, "s")
     result.add("rss_per_watch_b", (rss1 - rss0) * 1024 / count, "B")
     result.add("rss_watches_kib", rss1, "KiB")
@@ -321,28 +303,28 @@ def scale_sessions(spec: Spec) -> Result:
     """``sessions`` KazooClients from this process, started one after another."""
     result = Result()
     count = spec["scale_sessions"]
-    first = _connect(spec)
+    first = connect(spec)
     clients: list[Any] = []
     try:
         first.get(spec["node"])
-        rss0 = _rss_now_kib()
+        rss0 = rss_now_kib()
         t0 = clock()
         deadline = deadline_after(spec["max_seconds"])
         for _ in range(count):
-            clients.append(_connect(spec))
+            clients.append(connect(spec))
             if clock() > deadline:
                 raise RuntimeError(f"only {len(clients)} sessions in max_seconds")
         result.add("connect_all_s", clock() - t0, "s")
-        result.add("rss_per_session_kib", (_rss_now_kib() - rss0) / count, "KiB")
+        result.add("rss_per_session_kib", (rss_now_kib() - rss0) / count, "KiB")
         t1 = clock()
         for zk in clients:
-            _close(zk)
+            close_client(zk)
         clients.clear()
         result.add("close_all_s", clock() - t1, "s")
     finally:
         for zk in clients:
-            _close(zk)
-        _close(first)
+            close_client(zk)
+        close_client(first)
     return result
 
 
@@ -350,7 +332,7 @@ def scale_payload(spec: Spec) -> Result:
     result = Result()
     data = payload(spec["big_payload"])
     node = spec["big_node"]
-    zk = _connect(spec)
+    zk = connect(spec)
     try:
         zk.set(node, data)
         meter = Meter()
@@ -366,7 +348,7 @@ def scale_payload(spec: Spec) -> Result:
                 break
         meter.stop()
     finally:
-        _close(zk)
+        close_client(zk)
     throughput(result, meter, done)
     result.add("mb_per_s", 2 * done * len(data) / meter.wall / 1e6, "MB/s")
     return result
@@ -376,7 +358,7 @@ def scale_children(spec: Spec) -> Result:
     result = Result()
     parent = spec["children_parent"]
     samples: list[float] = []
-    zk = _connect(spec)
+    zk = connect(spec)
     try:
         zk.get_children(parent)  # warm-up
         deadline = deadline_after(spec["max_seconds"])
@@ -389,7 +371,7 @@ def scale_children(spec: Spec) -> Result:
             if clock() > deadline:
                 break
     finally:
-        _close(zk)
+        close_client(zk)
     latencies(result, samples)
     result.add("peak_rss_kib", peak_rss_kib(), "KiB")
     return result

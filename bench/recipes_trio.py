@@ -12,7 +12,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import trio
 from _common import (
@@ -24,22 +24,16 @@ from _common import (
     latencies,
     payload,
     peak_rss_kib,
+    rss_now_kib,
     throughput,
 )
 from raw_client import Writer
+from workloads_trio import in_trio
 
 from trio_zookeeper import ZooKeeper, open_zookeeper
 from trio_zookeeper.recipes import Counter, Election, Lock, Queue, TreeCache, TreeEventType
 
 clock = time.perf_counter
-
-
-def _rss_now_kib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return float(line.split()[1])
-    return float("nan")
 
 
 def _base(spec: Spec, name: str) -> str:
@@ -197,7 +191,7 @@ async def _treecache(spec: Spec) -> Result:
     try:
         async with open_zookeeper(spec["connect"]) as zk:
             await zk.get_data(spec["node"])
-            rss0 = _rss_now_kib()
+            rss0 = rss_now_kib()
             t0 = clock()
             # Room for one event per node of the first load (they are drained below).
             # The load (inside __aenter__) is bounded by max_seconds.
@@ -212,7 +206,7 @@ async def _treecache(spec: Spec) -> Result:
                     nodes = len(cache.paths())
                     if nodes < spec["tree_nodes"]:
                         raise RuntimeError(f"cache holds {nodes} nodes, want {spec['tree_nodes']}")
-                    rss1 = _rss_now_kib()
+                    rss1 = rss_now_kib()
                     result.add("nodes", nodes, "nodes")
                     result.add("rss_per_node_b", (rss1 - rss0) * 1024 / nodes, "B")
                     leaf = spec["tree_leaf"]
@@ -250,7 +244,7 @@ async def _scale_watches(spec: Spec) -> Result:
     count = spec["scale_watches"]
     async with open_zookeeper(spec["connect"], watch_buffer=count + 16) as zk:
         await zk.get_data(spec["node"])
-        rss0 = _rss_now_kib()
+        rss0 = rss_now_kib()
         next_index = [0]
         deadline = deadline_after(spec["max_seconds"])
 
@@ -267,7 +261,7 @@ async def _scale_watches(spec: Spec) -> Result:
         elapsed = clock() - t0
         if next_index[0] < count:
             raise RuntimeError("registering the watches took longer than max_seconds")
-        rss1 = _rss_now_kib()
+        rss1 = rss_now_kib()
     result.add("register_s", elapsed, "s")
     result.add("rss_per_watch_b", (rss1 - rss0) * 1024 / count, "B")
     result.add("rss_watches_kib", rss1, "KiB")
@@ -302,7 +296,7 @@ async def _scale_sessions(spec: Spec) -> Result:
 
     async with open_zookeeper(spec["connect"]) as first:
         await first.get_data(spec["node"])
-        rss0 = _rss_now_kib()
+        rss0 = rss_now_kib()
         with trio.fail_after(spec["max_seconds"]):
             async with trio.open_nursery() as nursery:
                 t0 = clock()
@@ -310,7 +304,7 @@ async def _scale_sessions(spec: Spec) -> Result:
                     nursery.start_soon(hold)
                 await all_connected.wait()
                 result.add("connect_all_s", clock() - t0, "s")
-                result.add("rss_per_session_kib", (_rss_now_kib() - rss0) / count, "KiB")
+                result.add("rss_per_session_kib", (rss_now_kib() - rss0) / count, "KiB")
                 t1 = clock()
                 close.set()
             result.add("close_all_s", clock() - t1, "s")
@@ -362,24 +356,17 @@ async def _scale_children(spec: Spec) -> Result:
     return result
 
 
-def _trio(fn: Callable[[Spec], Awaitable[Result]]) -> Callable[[Spec], Result]:
-    def run(spec: Spec) -> Result:
-        return trio.run(fn, spec)
-
-    return run
-
-
 WORKLOADS = {
-    "recipe_lock": _trio(_lock),
-    "recipe_lock_handoff": _trio(_lock_handoff),
-    "recipe_election": _trio(_election),
-    "recipe_queue": _trio(_queue),
-    "recipe_counter": _trio(_counter),
-    "recipe_treecache": _trio(_treecache),
-    "scale_watches": _trio(_scale_watches),
-    "scale_sessions": _trio(_scale_sessions),
-    "scale_payload": _trio(_scale_payload),
-    "scale_children": _trio(_scale_children),
+    "recipe_lock": in_trio(_lock),
+    "recipe_lock_handoff": in_trio(_lock_handoff),
+    "recipe_election": in_trio(_election),
+    "recipe_queue": in_trio(_queue),
+    "recipe_counter": in_trio(_counter),
+    "recipe_treecache": in_trio(_treecache),
+    "scale_watches": in_trio(_scale_watches),
+    "scale_sessions": in_trio(_scale_sessions),
+    "scale_payload": in_trio(_scale_payload),
+    "scale_children": in_trio(_scale_children),
 }
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from ._protocol import (
     Stat,
     WatchedEvent,
     WatcherType,
+    lazy_exports,
     validate_path,
 )
 from ._protocol._errors import (
@@ -191,15 +192,7 @@ if TYPE_CHECKING:
 _LAZY = {"SaslGSSAPI": "._kerberos"}
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

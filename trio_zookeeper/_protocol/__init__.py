@@ -7,7 +7,8 @@ tests and the benchmarks all drive it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._connection import (
     AUTH_XID,
@@ -98,12 +99,26 @@ if TYPE_CHECKING:
 _LAZY = {"ClientRequest": "._server", "ServerProtocol": "._server"}
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+def lazy_exports(
+    package: str, names: Mapping[str, str], namespace: dict[str, Any]
+) -> Callable[[str], object]:
+    """A module ``__getattr__`` importing ``names`` (name -> relative module) on first use.
 
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    The value is then stored in ``namespace`` (the package's globals), so the
+    hook runs once per name; any other name raises AttributeError as usual.
+    """
+
+    def __getattr__(name: str) -> object:
+        module = names.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(module, package), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__
+
+
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

@@ -187,7 +187,9 @@ async def _treecache(spec: Spec) -> Result:
     result = Result()
     root = spec["tree_root"]
     data = payload(spec["payload"])
-    writer = Writer(spec["connect"])
+    # The writer connects after the load: its session (never pinged) would
+    # expire during a long one.
+    writer: Writer | None = None
     try:
         async with open_zookeeper(spec["connect"]) as zk:
             await zk.get_data(spec["node"])
@@ -210,16 +212,18 @@ async def _treecache(spec: Spec) -> Result:
                     result.add("nodes", nodes, "nodes")
                     result.add("rss_per_node_b", (rss1 - rss0) * 1024 / nodes, "B")
                     leaf = spec["tree_leaf"]
+                    writer = Writer(spec["connect"])
                     samples: list[float] = []
                     deadline = deadline_after(spec["max_seconds"])
                     for _ in range(spec["rtt_ops"]):
                         frame = writer.set_data_frame(leaf, data)
                         t1 = clock()
                         writer.send(frame)
-                        while True:
-                            event = await anext(events)
-                            if event.type is TreeEventType.NODE_UPDATED and event.path == leaf:
-                                break
+                        with trio.fail_after(30):
+                            while True:
+                                event = await anext(events)
+                                if event.type is TreeEventType.NODE_UPDATED and event.path == leaf:
+                                    break
                         samples.append(clock() - t1)
                         writer.read_replies(1)
                         if clock() > deadline:
@@ -231,7 +235,8 @@ async def _treecache(spec: Spec) -> Result:
                     f"{spec['max_seconds']:.0f} s"
                 )
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
     result.add("peak_rss_kib", peak_rss_kib(), "KiB")
     return result
 

@@ -715,8 +715,8 @@ def main(argv: list[str] | None = None) -> int:
         docs_dir = DOCS_DIR
     if docs_dir is not None and not args.no_docs:
         docs_dir.mkdir(parents=True, exist_ok=True)
-        # The core suite is results.md; the others get their own page.
-        stem = "results" if args.suite == "core" or args.workloads else f"results-{args.suite}"
+        # A run with core workloads is results.md; recipes and scale alone get their own.
+        stem = "results" if set(workloads) & set(SUITES["core"]) else "results-recipes-scale"
         shutil.copy2(out / "results.md", docs_dir / f"{stem}.md")
         if (out / "results.png").exists():
             shutil.copy2(out / "results.png", docs_dir / f"{stem}.png")

@@ -3,6 +3,7 @@
 #  - Java 17 and ZooKeeper from Debian's packages (when missing and we are root),
 #  - MIT Kerberos (KDC, admin tools, client tools, headers for the gssapi
 #    binding) for the Kerberos tests and the kerberos extra,
+#  - a JDK and Apache Curator 5 (Debian's libcurator-*-java) for the Curator interop tests,
 #  - a virtual environment in .venv with the package (editable) and its dev groups.
 # Usage: scripts/bootstrap.sh [GROUP...]   (default group: dev)
 set -euo pipefail
@@ -30,6 +31,13 @@ command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
 # The gssapi binding is a C extension: it needs the interpreter's headers.
 py_include="$("${PYTHON:-python3}" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)"
 [ -n "$py_include" ] && [ -f "$py_include/Python.h" ] || need_apt+=(python3-dev)
+# The Curator interop tests compile tests/curator/CuratorPeer.java against these.
+command -v javac >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
+[ -f /usr/share/java/curator-client.jar ] || need_apt+=(libcurator-client-java)
+[ -f /usr/share/java/curator-framework.jar ] || need_apt+=(libcurator-framework-java)
+[ -f /usr/share/java/curator-recipes.jar ] || need_apt+=(libcurator-recipes-java)
+[ -f /usr/share/java/curator-x-discovery.jar ] || need_apt+=(libcurator-discovery-java)
+[ -f /usr/share/java/zookeeper-jute.jar ] || need_apt+=(libzookeeper-java)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "bootstrap: installing Debian packages: ${need_apt[*]}" >&2

@@ -94,7 +94,8 @@ from ._protocol._errors import (
 )
 from ._protocol._sasl import SaslDigestMD5, SaslExchange, SaslMechanism
 from ._retry import Retry, RetryFailedError
-from ._session import SessionStatistics
+from ._session import ConnectFailedError, SessionStatistics
+from ._tree import TreeNode
 from ._version import __version__
 from ._watchers import WatchEvents, WatchOverflowError
 
@@ -114,6 +115,7 @@ __all__ = [
     "BadArgumentsError",
     "BadVersionError",
     "ClientInfo",
+    "ConnectFailedError",
     "ConnectString",
     "ConnectionLossError",
     "CreateMode",
@@ -164,6 +166,7 @@ __all__ = [
     "SystemZooKeeperError",
     "ThrottledOpError",
     "Transaction",
+    "TreeNode",
     "UnimplementedError",
     "UnknownSessionError",
     "WatchEvents",

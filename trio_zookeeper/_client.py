@@ -7,7 +7,7 @@ import math
 import random
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, TypeVar, final
 
 import trio
@@ -19,9 +19,7 @@ from ._protocol import (
     ACL,
     DEFAULT_MAX_FRAME_SIZE,
     AddWatchMode,
-    AddWatchRequest,
     CheckVersionRequest,
-    CheckWatchesRequest,
     ClientInfo,
     Create2Response,
     CreateMode,
@@ -47,16 +45,13 @@ from ._protocol import (
     GetEphemeralsRequest,
     GetEphemeralsResponse,
     KeeperState,
-    MarshallingError,
     MultiOp,
     MultiRequest,
     MultiResponse,
     NodeExistsError,
     NoNodeError,
-    NoWatcherError,
     OpCode,
     ReconfigRequest,
-    RemoveWatchesRequest,
     ServerError,
     SetACLRequest,
     SetACLResponse,
@@ -65,7 +60,6 @@ from ._protocol import (
     Stat,
     SyncRequest,
     SyncResponse,
-    WatchedEvent,
     WatcherType,
     WhoAmIResponse,
     ZooKeeperError,
@@ -75,7 +69,9 @@ from ._protocol import (
 )
 from ._protocol._sasl import SaslMechanism, sasl_mechanism
 from ._session import Session, SessionStatistics, StreamFactory
+from ._tree import DEFAULT_CONCURRENCY, ErrorHook, TreeNode, delete_subtree, walk_tree
 from ._watchers import WatchEvents, WatchKind
+from ._watchplumbing import ServerWatches
 
 __all__ = [
     "MultiRead",
@@ -169,6 +165,7 @@ class ZooKeeper:
         self._session = session
         self._chroot = session.chroot
         self._watch_buffer = watch_buffer
+        self._watches = ServerWatches(session, self._call, self._path)
         self._default_acl: tuple[ACL, ...] | None = None
         self._acl_provider: ACLProvider | None = None
         if callable(default_acl):
@@ -324,29 +321,62 @@ class ZooKeeper:
         path: str | None,
         on_reply: Callable[[int], None] | None = None,
     ) -> Any:
-        return await self._session.call(op, request, path=path, on_reply=on_reply)
+        try:
+            return await self._session.call(op, request, path=path, on_reply=on_reply)
+        except NoNodeError:
+            if path == "/" and self._chroot:
+                # "/" always exists, so the missing node is the chroot itself.
+                raise self._chroot_missing_error(path) from None
+            raise
 
-    def _registrar(self, kind: WatchKind, path: str, watcher: WatchEvents) -> Callable[[int], None]:
-        registry = self._session.registry
+    def _chroot_missing_error(self, path: str) -> NoNodeError:
+        return NoNodeError(
+            f"No node: the chroot {self._chroot.prefix} does not exist (the connect "
+            "string's path); create it, or let ensure_path() or create(..., makepath=True) "
+            "create it",
+            path=path,
+        )
 
-        def on_reply(err: int) -> None:
-            if err == 0:
-                registry.add(kind, path, watcher)
+    async def _chroot_exists(self) -> bool:
+        request = ExistsRequest(path=self._chroot.prefix, watch=False)
+        try:
+            await self._session.call(OpCode.EXISTS, request)
+        except NoNodeError:
+            return False
+        return True
 
-        return on_reply
+    async def _no_parent_error(self, path: str) -> NoNodeError:
+        """The error for a create that failed with NONODE: which node is missing."""
+        parent = path.rsplit("/", 1)[0] or "/"
+        if self._chroot and (parent == "/" or not await self._chroot_exists()):
+            return self._chroot_missing_error(path)
+        return NoNodeError(f"No node: {parent} (the parent of {path})", path=path)
 
-    def _exists_registrar(self, path: str, watcher: WatchEvents) -> Callable[[int], None]:
-        registry = self._session.registry
+    async def _create_persistent(self, path: str, acl: Sequence[ACL] | None) -> None:
+        """Create a persistent node with empty data, if it is not there already."""
+        op, request = self._create_request(
+            path, b"", acl, CreateMode.PERSISTENT, None, with_stat=False
+        )
+        with suppress(NodeExistsError):
+            await self._call(op, request, path)
 
-        def on_reply(err: int) -> None:
-            # An exists watch on a present node is a data watch; on an absent
-            # one, an exists watch (Java's ExistsWatchRegistration).
-            if err == 0:
-                registry.add(WatchKind.DATA, path, watcher)
-            elif err == ErrorCode.NO_NODE:
-                registry.add(WatchKind.EXIST, path, watcher)
+    async def _ensure_chroot(self, acl: Sequence[ACL] | None) -> None:
+        """Create the chroot node and its missing ancestors (outside the chroot).
 
-        return on_reply
+        Each gets ``acl`` if given, else the default ACL for ``/`` (the
+        chroot node is this client's root).
+        """
+        node_acl = _check_acl(self._acl(acl, "/"))
+        parts = self._chroot.prefix.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            request = CreateRequest(
+                path="/" + "/".join(parts[:i]),
+                data=b"",
+                acl=node_acl,
+                flags=CreateMode.PERSISTENT,
+            )
+            with suppress(NodeExistsError):
+                await self._session.call(OpCode.CREATE, request)
 
     # ============================================================ creating
     def _create_request(
@@ -453,10 +483,14 @@ class ZooKeeper:
             response = await self._call(op, request, path)
         except NoNodeError:
             if not makepath:
-                raise
+                raise await self._no_parent_error(path) from None
             parent = path.rsplit("/", 1)[0] or "/"
             await self.ensure_path(parent, acl=acl)
-            response = await self._call(op, request, path)
+            try:
+                response = await self._call(op, request, path)
+            except NoNodeError:
+                # The parent went again meanwhile (deleted by another client).
+                raise await self._no_parent_error(path) from None
         if isinstance(response, Create2Response):
             return self._strip(response.path), response.stat
         assert isinstance(response, CreateResponse)
@@ -465,7 +499,10 @@ class ZooKeeper:
     async def ensure_path(self, path: str, *, acl: Sequence[ACL] | None = None) -> None:
         """Create ``path`` and any missing parents as persistent nodes (``mkdir -p``).
 
-        Nodes that already exist are left as they are.
+        Nodes that already exist are left as they are. With a chroot in the
+        connect string, a missing chroot node (and its missing ancestors) is
+        created too, as the client's root ``/``: ``ensure_path("/")`` makes
+        just the chroot.
 
         Args:
             path: The node to create.
@@ -475,16 +512,22 @@ class ZooKeeper:
         validate_path(path)
         if acl is not None:
             _check_acl(acl)
-        if path == "/":
-            await trio.lowlevel.checkpoint()
-            return
         if await self.exists(path) is not None:
+            return
+        if path == "/":
+            # Only a chroot can be missing: "/" itself always exists.
+            await self._ensure_chroot(acl)
             return
         parts = path.strip("/").split("/")
         for i in range(1, len(parts) + 1):
             node = "/" + "/".join(parts[:i])
-            with suppress(NodeExistsError):
-                await self.create(node, b"", acl=acl)
+            try:
+                await self._create_persistent(node, acl)
+            except NoNodeError:
+                if i > 1 or not self._chroot:
+                    raise await self._no_parent_error(node) from None
+                await self._ensure_chroot(acl)
+                await self._create_persistent(node, acl)
 
     # ============================================================ deleting
     async def delete(self, path: str, version: int = -1, *, recursive: bool = False) -> None:
@@ -508,18 +551,9 @@ class ZooKeeper:
         await self._call(OpCode.DELETE, DeleteRequest(path=self._path(path), version=version), path)
 
     async def _delete_children(self, path: str) -> None:
-        try:
-            children = await self.get_children(path)
-        except NoNodeError:
-            return
-        base = "" if path == "/" else path
-        for child in children:
-            child_path = f"{base}/{child}"
-            if child_path == "/zookeeper" and not self._chroot:
-                continue  # the server's own subtree, which it refuses to delete
-            await self._delete_children(child_path)
-            with suppress(NoNodeError):
-                await self.delete(child_path)
+        # Iterative and pipelined (any depth; few round trips): see _tree.
+        # The server's own subtree, which it refuses to delete.
+        await delete_subtree(self, path, skip=() if self._chroot else ("/zookeeper",))
 
     # ============================================================== reading
     async def exists(self, path: str) -> Stat | None:
@@ -527,12 +561,18 @@ class ZooKeeper:
         return await self._exists(path, None)
 
     async def _exists(self, path: str, watcher: WatchEvents | None) -> Stat | None:
-        request = ExistsRequest(path=self._path(path), watch=watcher is not None)
-        hook = None if watcher is None else self._exists_registrar(path, watcher)
+        request = ExistsRequest(
+            path=self._path(path),
+            watch=self._watches.wants_server_watch(WatchKind.DATA, path, watcher),
+        )
+        hook = None if watcher is None else self._watches.exists_registrar(path, watcher)
         try:
             response: ExistsResponse = await self._call(OpCode.EXISTS, request, path, hook)
         except NoNodeError:
             return None
+        finally:
+            if hook is not None:
+                hook.settle()
         return response.stat
 
     async def get_data(self, path: str) -> tuple[bytes, Stat]:
@@ -546,9 +586,16 @@ class ZooKeeper:
         return await self._get_data(path, None)
 
     async def _get_data(self, path: str, watcher: WatchEvents | None) -> tuple[bytes, Stat]:
-        request = GetDataRequest(path=self._path(path), watch=watcher is not None)
-        hook = None if watcher is None else self._registrar(WatchKind.DATA, path, watcher)
-        response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
+        request = GetDataRequest(
+            path=self._path(path),
+            watch=self._watches.wants_server_watch(WatchKind.DATA, path, watcher),
+        )
+        hook = None if watcher is None else self._watches.registrar(WatchKind.DATA, path, watcher)
+        try:
+            response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
+        finally:
+            if hook is not None:
+                hook.settle()
         return response.data or b"", response.stat
 
     async def get_children(self, path: str) -> list[str]:
@@ -560,9 +607,18 @@ class ZooKeeper:
         return await self._get_children(path, None)
 
     async def _get_children(self, path: str, watcher: WatchEvents | None) -> list[str]:
-        request = GetChildrenRequest(path=self._path(path), watch=watcher is not None)
-        hook = None if watcher is None else self._registrar(WatchKind.CHILD, path, watcher)
-        response: GetChildrenResponse = await self._call(OpCode.GET_CHILDREN, request, path, hook)
+        request = GetChildrenRequest(
+            path=self._path(path),
+            watch=self._watches.wants_server_watch(WatchKind.CHILD, path, watcher),
+        )
+        hook = None if watcher is None else self._watches.registrar(WatchKind.CHILD, path, watcher)
+        try:
+            response: GetChildrenResponse = await self._call(
+                OpCode.GET_CHILDREN, request, path, hook
+            )
+        finally:
+            if hook is not None:
+                hook.settle()
         return list(response.children or ())
 
     async def get_children2(self, path: str) -> tuple[list[str], Stat]:
@@ -576,10 +632,74 @@ class ZooKeeper:
     async def _get_children2(
         self, path: str, watcher: WatchEvents | None
     ) -> tuple[list[str], Stat]:
-        request = GetChildren2Request(path=self._path(path), watch=watcher is not None)
-        hook = None if watcher is None else self._registrar(WatchKind.CHILD, path, watcher)
-        response: GetChildren2Response = await self._call(OpCode.GET_CHILDREN2, request, path, hook)
+        request = GetChildren2Request(
+            path=self._path(path),
+            watch=self._watches.wants_server_watch(WatchKind.CHILD, path, watcher),
+        )
+        hook = None if watcher is None else self._watches.registrar(WatchKind.CHILD, path, watcher)
+        try:
+            response: GetChildren2Response = await self._call(
+                OpCode.GET_CHILDREN2, request, path, hook
+            )
+        finally:
+            if hook is not None:
+                hook.settle()
         return list(response.children or ()), response.stat
+
+    def walk(
+        self,
+        path: str,
+        *,
+        data: bool = False,
+        acl: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        skip: Sequence[str] = (),
+        on_error: ErrorHook | None = None,
+    ) -> AbstractAsyncContextManager[trio.abc.ReceiveChannel[TreeNode]]:
+        """Read the whole subtree under ``path``, many nodes at once.
+
+        ``async with zk.walk("/app", data=True) as nodes: async for node in nodes: ...``
+        receives a :class:`TreeNode` for ``path`` and for every descendant, in
+        sorted depth-first pre-order (a node before its children, siblings by
+        name), each as soon as it and every node before it are read. The walk
+        is iterative (a tree of any depth is fine) and keeps up to
+        ``concurrency`` nodes' reads in flight, so a wide tree takes few
+        round trips; a chain still needs one round trip per level. Leaving
+        the block early stops the walk. It is not a snapshot: nodes changed
+        while it runs are seen as they are when read.
+
+        Args:
+            path: The subtree's root.
+            data: Also read each node's data (:attr:`TreeNode.data`).
+            acl: Also read each node's ACL (:attr:`TreeNode.acl`).
+            concurrency: How many nodes are read at once (at least 1).
+            skip: Paths left out with their subtrees (e.g. ``"/zookeeper"``).
+            on_error: ``on_error(path, error)`` is called when a descendant
+                cannot be read (e.g. NoAuthError); that node and its subtree
+                are left out and the walk goes on. Without it, such an error
+                ends the walk. A descendant deleted during the walk is simply
+                left out; a read cut by a lost connection is repeated after
+                the client reconnects (a few times).
+
+        Returns:
+            An async context manager giving a channel of :class:`TreeNode`.
+
+        Raises:
+            NoNodeError: ``path`` does not exist (when the walk starts).
+            ZooKeeperError: ``path`` (or, without ``on_error``, a descendant)
+                cannot be read, or the session failed.
+            ValueError: ``concurrency`` is less than 1.
+        """
+        validate_path(path)
+        return walk_tree(
+            self,
+            path,
+            data=data,
+            acl=acl,
+            concurrency=concurrency,
+            skip=skip,
+            on_error=on_error,
+        )
 
     async def get_all_children_number(self, path: str) -> int:
         """The number of descendants of the node, at any depth (ZooKeeper 3.6+)."""
@@ -682,8 +802,12 @@ class ZooKeeper:
         # The config node lies outside any chroot: its path is never prefixed.
         path = "/zookeeper/config"
         request = GetDataRequest(path=path, watch=watcher is not None)
-        hook = None if watcher is None else self._registrar(WatchKind.DATA, path, watcher)
-        response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
+        hook = None if watcher is None else self._watches.registrar(WatchKind.DATA, path, watcher)
+        try:
+            response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
+        finally:
+            if hook is not None:
+                hook.settle()
         return response.data or b"", response.stat
 
     async def reconfig(
@@ -739,92 +863,47 @@ class ZooKeeper:
         SYNC_CONNECTED session event: changes made while disconnected are
         *not* replayed, so re-read what you need. Needs ZooKeeper 3.6+.
 
+        One-shot watches on the same path keep working alongside (see
+        :doc:`/guides/watches` for how, on servers before 3.9).
+
         Yields:
             The :class:`WatchEvents` channel of this watch.
-        """
-        mode = AddWatchMode(mode)
-        kind = (
-            WatchKind.PERSISTENT
-            if mode is AddWatchMode.PERSISTENT
-            else WatchKind.PERSISTENT_RECURSIVE
-        )
-        watcher = WatchEvents(max_buffer=self._watch_buffer)
-        request = AddWatchRequest(path=self._path(path), mode=mode)
-        try:
-            await self._call(OpCode.ADD_WATCH, request, path, self._registrar(kind, path, watcher))
-        except BaseException:
-            # Cancelled after the request went out: the reply may still
-            # register the watcher; closed, it is not registered and nothing
-            # is left behind on this side (a server-side watch without a
-            # local watcher only costs ignored events until the session ends).
-            watcher.close()
-            raise
-        try:
-            yield watcher
-        finally:
-            watcher.close()
-            if not self._session.registry.has(kind, path):
-                wtype = (
-                    WatcherType.PERSISTENT
-                    if kind is WatchKind.PERSISTENT
-                    else WatcherType.PERSISTENT_RECURSIVE
-                )
-                await self._release_server_watch(path, wtype)
 
-    async def _release_server_watch(self, path: str, wtype: WatcherType) -> None:
-        if not self.connected:
-            return  # re-registration simply will not include it
-        registry = self._session.registry
-        with trio.move_on_after(self._session.close_timeout, shield=True):
-            with suppress(ZooKeeperError, trio.ClosedResourceError):
-                persistent = wtype in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE)
-                if not (persistent and self._session.persistent_removal_unsupported):
-                    try:
-                        await self.remove_watches(path, wtype)
-                        return
-                    except MarshallingError:
-                        if not persistent:
-                            raise
-                        # ZooKeeper before 3.9 cannot remove a persistent watch
-                        # by its type (WatcherType 4/5 fail to unmarshal).
-                        self._session.persistent_removal_unsupported = True
-                # Remove every watch on the path (type ANY), but only if this
-                # client has no other watcher there that still needs one.
-                if not any(registry.has(kind, path) for kind in WatchKind):
-                    await self.remove_watches(path, WatcherType.ANY)
+        Raises:
+            UnimplementedError: A server before 3.9 cannot hold a persistent
+                and a recursive watch of one session on the same path.
+        """
+        async with self._watches.persistent(
+            path, AddWatchMode(mode), self._watch_buffer
+        ) as watcher:
+            yield watcher
 
     async def remove_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> None:
-        """Remove this session's server-side watches of a kind on ``path``.
+        """Remove this session's watches of a kind on ``path``.
 
         Local watchers of that kind on the path receive a
         ``DATA_WATCH_REMOVED``, ``CHILD_WATCH_REMOVED`` or
-        ``PERSISTENT_WATCH_REMOVED`` event and end.
+        ``PERSISTENT_WATCH_REMOVED`` event and end (the :attr:`default_watcher`
+        gets the event and stays open). ``WatcherType.DATA`` and ``CHILDREN``
+        remove one-shot watches only: a persistent watch on the path stays
+        armed. ``PERSISTENT`` and ``PERSISTENT_RECURSIVE`` also work on
+        servers before 3.9, which cannot remove them by type.
 
         Raises:
-            NoWatcherError: There is no such watch.
+            NoWatcherError: There is no such watch (also: ``DATA`` or
+                ``CHILDREN`` on a path with a persistent watch of this client
+                but no such one-shot watch).
         """
-        request = RemoveWatchesRequest(path=self._path(path), type=WatcherType(watcher_type))
-        await self._call(OpCode.REMOVE_WATCHES, request, path)
-        registry = self._session.registry
-        wt = WatcherType(watcher_type)
-        events: list[EventType] = []
-        if wt in (WatcherType.DATA, WatcherType.ANY):
-            events.append(EventType.DATA_WATCH_REMOVED)
-        if wt in (WatcherType.CHILDREN, WatcherType.ANY):
-            events.append(EventType.CHILD_WATCH_REMOVED)
-        if wt in (WatcherType.PERSISTENT, WatcherType.PERSISTENT_RECURSIVE, WatcherType.ANY):
-            events.append(EventType.PERSISTENT_WATCH_REMOVED)
-        for event_type in events:
-            registry.dispatch(WatchedEvent(event_type, self.state, path))
+        await self._watches.remove(path, WatcherType(watcher_type))
 
     async def check_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> bool:
-        """Whether the server holds a watch of this kind on ``path`` for this session."""
-        request = CheckWatchesRequest(path=self._path(path), type=WatcherType(watcher_type))
-        try:
-            await self._call(OpCode.CHECK_WATCHES, request, path)
-        except NoWatcherError:
-            return False
-        return True
+        """Whether the server holds a watch of this kind on ``path`` for this session.
+
+        A server before 3.9 cannot check the types ``PERSISTENT`` and
+        ``PERSISTENT_RECURSIVE``: it then says whether this client has such a
+        watch there and the server holds some watch of the path.
+        """
+        return await self._watches.check(path, WatcherType(watcher_type))
 
     @asynccontextmanager
     async def watch_data(
@@ -1010,16 +1089,7 @@ class _Follower:
         watcher = self._watcher
         if watcher is None:
             return
-        registrations = watcher._reg_list()
-        watcher.close()
-        registry = self._zk._session.registry
-        for _, kind, path in registrations:
-            if kind is WatchKind.CHILD and not registry.has(WatchKind.CHILD, path):
-                await self._zk._release_server_watch(path, WatcherType.CHILDREN)
-            elif kind in (WatchKind.DATA, WatchKind.EXIST) and not (
-                registry.has(WatchKind.DATA, path) or registry.has(WatchKind.EXIST, path)
-            ):
-                await self._zk._release_server_watch(path, WatcherType.DATA)
+        await self._zk._watches.close_one_shot(watcher)
 
 
 def _multi_result(op: int, err: int, response: object, strip: Callable[[str], str]) -> object:
@@ -1179,6 +1249,7 @@ async def open_zookeeper(
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     watch_buffer: int = 1024,
     close_timeout: float = 2.0,
+    connect_rounds: int | None = None,
     stream_factory: StreamFactory | None = None,
     default_acl: Sequence[ACL] | ACLProvider | None = None,
     reconnect_backoff: Backoff | None = None,
@@ -1186,8 +1257,12 @@ async def open_zookeeper(
 ) -> AsyncIterator[ZooKeeper]:
     """Connect to a ZooKeeper ensemble for the duration of an ``async with`` block.
 
-    Entering the block waits until a session is established (bound it with
-    ``trio.fail_after`` if the servers may be unreachable). Leaving it closes
+    Entering the block waits until a session is established: by default for
+    as long as it takes (bound it with ``trio.fail_after``), or, with
+    ``connect_rounds``, until every host has failed that many times, when
+    :exc:`ConnectFailedError` says why each one failed. Every failed
+    connection attempt is logged at WARNING on the ``trio_zookeeper.session``
+    logger with its cause (at most once a minute per host). Leaving it closes
     the session, so its ephemeral nodes disappear at once, and ends every
     background task: nothing outlives the block.
 
@@ -1221,7 +1296,14 @@ async def open_zookeeper(
             ``jute.maxbuffer``, 0xfffff by default).
         watch_buffer: Buffer size of each watcher's channel; an overflowing
             watcher gets WatchOverflowError instead of stalling the client.
-        close_timeout: How long closing waits for the server's answer.
+        close_timeout: How long closing waits for the server's answer; also
+            how long a cancelled open waits for the session it asked for,
+            to close it.
+        connect_rounds: Give up opening after this many full rounds of the
+            host list without a session, raising :exc:`ConnectFailedError`
+            (None, the default: keep trying until cancelled). Only the first
+            connection is bounded; once open, the client reconnects for as
+            long as the session lives.
         stream_factory: A test seam: ``async (host, port) -> trio.abc.Stream``
             used instead of TCP.
         default_acl: The ACL of every node this client creates without an
@@ -1252,6 +1334,8 @@ async def open_zookeeper(
         TypeError: ``sasl`` is neither a mechanism nor a ``(username, password)`` tuple.
         AuthFailedError: The server rejected the credentials, or the SASL
             mechanism could not obtain any (the message says which).
+        ConnectFailedError: ``connect_rounds`` rounds of the hosts gave no
+            session; its ``causes`` say why, per host.
     """
     connect: ConnectString = parse_connect_string(hosts)
     if not (isinstance(session_timeout, (int, float)) and 0 < session_timeout < math.inf):
@@ -1286,6 +1370,7 @@ async def open_zookeeper(
         session_password=session_password,
         sasl=sasl_mechanism(sasl),
         reconnect_backoff=reconnect_backoff,
+        connect_rounds=connect_rounds,
     )
     zk = ZooKeeper(session, watch_buffer=watch_buffer, default_acl=default_acl, _private=_PRIVATE)
     body_error: BaseException | None = None
@@ -1295,7 +1380,6 @@ async def open_zookeeper(
         async with trio.open_nursery() as nursery:
             try:
                 await nursery.start(_run_session, session)
-                session.shield_from_outside()
                 if track_ensemble:
                     nursery.start_soon(_track_ensemble, zk, tracker_scope)
                 try:
@@ -1311,7 +1395,13 @@ async def open_zookeeper(
         # holds the body's own exception, cancellations, or a start-up error.
         leaves = _leaves(group)
         others = [e for e in leaves if e is not body_error and not isinstance(e, trio.Cancelled)]
-        if not others:
+        # KeyboardInterrupt (and SystemExit) stay what they are, whichever
+        # task they landed in (trio raises KeyboardInterrupt in whatever code
+        # runs when SIGINT arrives): Ctrl-C must reach the caller as Ctrl-C.
+        fatal = [e for e in leaves if not isinstance(e, (Exception, trio.Cancelled))]
+        if fatal:
+            to_raise = next((e for e in fatal if isinstance(e, KeyboardInterrupt)), fatal[0])
+        elif not others:
             to_raise = body_error if body_error is not None else leaves[0]
         elif len(others) == 1 and isinstance(others[0], ZooKeeperError):
             to_raise = others[0]

@@ -47,6 +47,20 @@ zxid 0.
 Cancellation contract: a caller cancelled while its request is still queued
 removes it (it is never sent); a caller cancelled after the request was
 written leaves it in place, and its reply is read and dropped when it comes.
+
+A failed connection attempt says why: its cause, in words
+(:func:`describe_connect_failure`), is logged at WARNING (the first failure
+of a host, then at most once per ``CONNECT_WARNING_INTERVAL`` with a count),
+kept for ``statistics().connect_errors``, and, with ``connect_rounds``, put
+in the :class:`ConnectFailedError` that ends an open that got nowhere.
+
+Opening and closing never leave a session behind: the first connection is
+handed over to ``open_zookeeper`` and shielded from the caller's scopes in
+one step (:meth:`Session._hand_over`); an open cancelled once the server was
+asked for a session closes that session itself
+(:meth:`Session._close_unwanted_session`); :meth:`Session.close` sends
+closeSession only on a connection that is alive, and returns at once
+without one.
 """
 
 from __future__ import annotations
@@ -57,6 +71,7 @@ import logging
 import math
 import os
 import random
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -65,6 +80,7 @@ import trio
 
 from ._hostprovider import Backoff, HostListUpdate, HostProvider
 from ._hosts import ConnectString, HostPort
+from ._net import TRANSPORT_ERRORS, four_letter_word, open_stream
 from ._protocol import (
     DEFAULT_MAX_FRAME_SIZE,
     SET_WATCHES_XID,
@@ -79,6 +95,7 @@ from ._protocol import (
     ConnectRequest,
     Empty,
     ErrorCode,
+    FrameTooLargeError,
     GetSASLRequest,
     KeeperState,
     LocalProtocolError,
@@ -101,7 +118,7 @@ from ._protocol import (
 from ._protocol._sasl import SaslDigestMD5, SaslMechanism, sasl_mechanism
 from ._watchers import WatchEvents, WatchKind, WatchRegistry
 
-__all__ = ["Session", "SessionStatistics", "StreamFactory"]
+__all__ = ["ConnectFailedError", "Session", "SessionStatistics", "StreamFactory"]
 
 log = logging.getLogger("trio_zookeeper.session")
 
@@ -114,12 +131,102 @@ _SET_WATCHES_BATCH = 128 * 1024
 #: Java pings at least every 10 s, whatever the timeout (MAX_SEND_PING_INTERVAL).
 _MAX_PING_INTERVAL = 10.0
 _NEW_PASSWORD = b"\x00" * 16
+#: A host that keeps failing is logged at WARNING at most once per this many
+#: seconds (its first failure always), with the count of failures not logged.
+CONNECT_WARNING_INTERVAL = 60.0
 
 _QUEUED, _WRITTEN, _DONE, _ABANDONED = range(4)
 
 
 class _ConnectionDead(Exception):
     """Internal: why the current connection ended."""
+
+
+class ConnectFailedError(ZooKeeperError):
+    """Opening gave up: no server of the connect string gave a session.
+
+    Raised by ``open_zookeeper(..., connect_rounds=N)`` after N full rounds of
+    the host list without a session. The message names each host and the last
+    reason it could not be used, e.g. ``could not connect to 127.0.0.1:1:
+    connection refused``.
+
+    Attributes:
+        causes: The last failure of each host, as ``{"host:port": cause}`` in
+            connect-string order; the causes are human-readable text such as
+            ``"connection refused"`` or ``"name or service not known"``.
+    """
+
+    def __init__(self, causes: dict[str, str]) -> None:
+        self.causes = dict(causes)
+        super().__init__(_connect_failed_message(self.causes))
+
+
+def _connect_failed_message(causes: dict[str, str]) -> str:
+    if len(causes) == 1:
+        ((host, cause),) = causes.items()
+        return f"could not connect to {host}: {cause}"
+    listed = "; ".join(f"{host}: {cause}" for host, cause in causes.items())
+    return f"could not connect to any of {len(causes)} hosts: {listed}"
+
+
+def describe_connect_failure(exc: BaseException) -> str:
+    """A short human-readable cause for a failed connection attempt.
+
+    ``trio.open_tcp_stream`` wraps the per-address errors in a group under a
+    generic OSError; TLS errors come wrapped in ``trio.BrokenResourceError``.
+    Both are unwrapped to the error that says what happened.
+    """
+    if isinstance(exc, _ConnectionDead):
+        inner = exc.__cause__
+        return describe_connect_failure(inner) if inner is not None else str(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failure: {exc.reason or exc}"
+    if isinstance(exc, socket.gaierror):
+        return str(exc.strerror or exc).lower()
+    if isinstance(exc, OSError) and exc.errno is None and exc.__cause__ is not None:
+        # "all attempts to connect to h:p failed", caused by each address's error.
+        leaves = _leaf_errors(exc.__cause__)
+        described = list(dict.fromkeys(describe_connect_failure(e) for e in leaves))
+        if described:
+            return ", ".join(described)
+    if isinstance(exc, OSError) and exc.errno is not None and exc.errno > 0:
+        # trio words strerror as "Error connecting to (addr): Connection refused".
+        return os.strerror(exc.errno).lower()
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    if isinstance(exc, trio.BrokenResourceError):
+        if exc.__cause__ is not None:
+            return describe_connect_failure(exc.__cause__)
+        return "the connection broke"
+    if isinstance(exc, RemoteProtocolError):
+        return f"the server broke the protocol: {exc}"
+    return str(exc) or type(exc).__name__
+
+
+def _connection_loss(message: str, cause: BaseException | None) -> ConnectionLossError:
+    """A ConnectionLossError whose ``__cause__`` is the transport's error."""
+    err = ConnectionLossError(message)
+    err.__cause__ = cause
+    return err
+
+
+def _only_cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is a trio.Cancelled, or a group of nothing else."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
+
+
+def _leaf_errors(exc: BaseException) -> list[BaseException]:
+    inner = getattr(exc, "exceptions", None)
+    if inner is None:
+        return [exc]
+    out: list[BaseException] = []
+    for sub in inner:
+        out += _leaf_errors(sub)
+    return out
 
 
 class _Call:
@@ -217,6 +324,9 @@ class SessionStatistics:
             ensemble changes) since the client opened.
         host_list_moves: Those of them that made the client leave its server.
         last_host_list_update: The last change and its decision (None before).
+        connect_errors: Why each host that failed at its latest attempt could
+            not be used, as ``{"host:port": cause}`` (e.g. ``"connection
+            refused"``); a host leaves it once a connection to it succeeds.
     """
 
     state: KeeperState
@@ -232,6 +342,7 @@ class SessionStatistics:
     host_list_updates: int = 0
     host_list_moves: int = 0
     last_host_list_update: HostListUpdate | None = None
+    connect_errors: dict[str, str] = attrs.field(factory=dict, hash=False)
 
 
 class _StateChannel(trio.abc.ReceiveChannel[KeeperState]):
@@ -289,9 +400,22 @@ class Session:
         session_password: bytes | None = None,
         sasl: SaslMechanism | tuple[str, str] | None = None,
         reconnect_backoff: Backoff | None = None,
+        connect_rounds: int | None = None,
     ) -> None:
+        if connect_rounds is not None and (
+            not isinstance(connect_rounds, int)
+            or isinstance(connect_rounds, bool)
+            or connect_rounds < 1
+        ):
+            raise ValueError(
+                "connect_rounds must be a positive number of rounds or None, "
+                f"not {connect_rounds!r}"
+            )
+        self.connect_rounds = connect_rounds
         self._rng = rng or random.Random()
         self._host_provider = HostProvider(connect.hosts, self._rng)
+        # Connect-string order, for ConnectFailedError and connect_errors.
+        self._host_order = list(connect.hosts)
         self.reconnect_backoff = reconnect_backoff or Backoff()
         self.host_list_updates = 0
         self.host_list_moves = 0
@@ -339,12 +463,20 @@ class Session:
         self._last_recv = 0.0
         self._last_send = 0.0
         self._preferred_host: HostPort | None = None
+        # The last failure of each host, and its WARNING rate limit: when it
+        # was last logged and how many failures were not logged since.
+        self._connect_errors: dict[HostPort, str] = {}
+        self._warned: dict[HostPort, tuple[float, int]] = {}
 
         self.registry = WatchRegistry()
         self.default_watcher = WatchEvents(max_buffer=10_000, session_events=False)
         self._state_channels: set[_StateChannel] = set()
         self._cancel_scope: trio.CancelScope | None = None
         self._conn_scope: trio.CancelScope | None = None
+        self._start_nursery: trio.Nursery | None = None
+        self._handed_over = False
+        self._handshake_sent = False
+        self._close_call: _Call | None = None
 
     # ================================================================ API
     @property
@@ -370,6 +502,10 @@ class Session:
                 f" {connect.chroot!r}): the session's paths depend on it"
             )
         update = self._host_provider.update(connect.hosts, self.server)
+        self._host_order = list(connect.hosts)
+        for gone in set(self._connect_errors) - set(connect.hosts):
+            del self._connect_errors[gone]
+            self._warned.pop(gone, None)
         self._hosts_changed.set()
         self._hosts_changed = trio.Event()
         self.host_list_updates += 1
@@ -384,18 +520,6 @@ class Session:
             self.host_list_moves += 1
             self._connection_dead(f"host list changed: {update.reason}")
         return update
-
-    def shield_from_outside(self) -> None:
-        """From now on only :meth:`close` ends the session's tasks.
-
-        A cancelled scope around ``open_zookeeper`` must not kill the reader
-        and writer before the (shielded, bounded) closeSession has gone out.
-        Called by ``open_zookeeper`` once ``nursery.start`` has returned: a
-        task shielded while ``start`` is still pending could never be handed
-        over to the nursery if the start itself was cancelled.
-        """
-        if self._cancel_scope is not None:
-            self._cancel_scope.shield = True
 
     def check_usable(self) -> None:
         """Raise if the client can no longer send requests."""
@@ -526,6 +650,11 @@ class Session:
             host_list_updates=self.host_list_updates,
             host_list_moves=self.host_list_moves,
             last_host_list_update=self.last_host_list_update,
+            connect_errors={
+                str(h): cause
+                for h in self._host_order
+                if (cause := self._connect_errors.get(h)) is not None
+            },
         )
 
     # ======================================================== state changes
@@ -604,6 +733,8 @@ class Session:
         started = False
         # A session handed in by the caller gets a full expiry budget from now.
         self._last_recv = self._last_send = trio.current_time()
+        # The nursery of ``nursery.start`` while opening; see _hand_over.
+        self._start_nursery = trio.lowlevel.current_task().parent_nursery
         with trio.CancelScope() as scope:
             self._cancel_scope = scope
             round_no = 0
@@ -644,8 +775,19 @@ class Session:
                 if connected_in_round or self._host_provider.generation != generation:
                     failed_rounds = 0
                 elif not self._stopping():
-                    # A full round of hosts without a session: back off (Java: 1 s).
                     failed_rounds += 1
+                    if (
+                        not started
+                        and self.connect_rounds is not None
+                        and failed_rounds >= self.connect_rounds
+                    ):
+                        raise ConnectFailedError(
+                            {
+                                str(h): self._connect_errors.get(h, "not tried")
+                                for h in self._host_order
+                            }
+                        )
+                    # A full round of hosts without a session: back off (Java: 1 s).
                     await self._pause(
                         self.reconnect_backoff.round_pause(
                             failed_rounds, self._rng, self._round_pause_max()
@@ -703,35 +845,7 @@ class Session:
     async def _open_stream(self, host: HostPort) -> trio.abc.Stream:
         if self._stream_factory is not None:
             return await self._stream_factory(host.host, host.port)
-        stream: trio.abc.Stream = await self._open_tcp(host)
-        if self.ssl_context is not None:
-            ssl_stream = trio.SSLStream(stream, self.ssl_context, server_hostname=host.host)
-            try:
-                await ssl_stream.do_handshake()
-            except BaseException:
-                await trio.aclose_forcefully(ssl_stream)
-                raise
-            stream = ssl_stream
-        return stream
-
-    async def _open_tcp(self, host: HostPort) -> trio.abc.Stream:
-        """Resolve ``host`` now and connect to one of its addresses.
-
-        Every address behind the name is a candidate (several A/AAAA records
-        are several servers), tried in a shuffled order so that clients
-        spread over them; the per-host connect deadline bounds them all.
-        """
-        infos = await trio.socket.getaddrinfo(host.host, host.port, type=trio.socket.SOCK_STREAM)
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        self._rng.shuffle(addresses)
-        error: OSError | None = None
-        for address in addresses:
-            try:
-                return await trio.open_tcp_stream(address, host.port)
-            except OSError as exc:
-                log.debug("%s (%s) refused: %r", host, address, exc)
-                error = exc
-        raise error or OSError(f"{host.host} resolved to no address")
+        return await open_stream(host, self.ssl_context, rng=self._rng)
 
     async def _connect_and_serve(
         self, host: HostPort, task_status: trio.TaskStatus[None] | None
@@ -744,7 +858,10 @@ class Session:
         connect_timeout = self.negotiated_timeout / len(self.hosts)
         deadline = min(trio.current_time() + connect_timeout, self._suspicion_deadline())
         stream: trio.abc.Stream | None = None
+        protocol: ClientProtocol | None = None
         cause: BaseException | None = None
+        failure: str | None = None  # set when no connection was established
+        connected_before = self.connections
         try:
             handshake: tuple[list[object], bool] | None = None
             with trio.move_on_at(deadline):
@@ -754,50 +871,176 @@ class Session:
                 )
                 handshake = await self._handshake(stream, protocol, host)
             if handshake is None:
-                log.debug("no session from %s (timed out or refused)", host)
+                failure = f"timed out after {connect_timeout:.1f}s"
                 return
             events, read_only = handshake
             assert stream is not None
+            assert protocol is not None
             self.server = host
             self._host_provider.connected(host)
             self._last_recv = self._last_send = trio.current_time()
             await self._serve(stream, protocol, events, read_only, task_status)
         except _ConnectionDead as exc:
             cause = exc.__cause__ or exc
-            log.debug("connection to %s lost: %s", host, exc)
+            if self.connections == connected_before:
+                failure = describe_connect_failure(exc)
+            else:
+                log.info("connection to %s lost: %s", host, exc)
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError) as exc:
             cause = exc
-            log.debug("connection to %s failed: %r", host, exc)
+            if self.connections == connected_before:
+                failure = describe_connect_failure(exc)
+            else:
+                log.info("connection to %s lost: %s", host, describe_connect_failure(exc))
+        except BaseException as exc:
+            # The caller gave up opening (its scope was cancelled) before the
+            # session was handed over. If the server made a session, close it
+            # now: nobody else ever will, and it would hold its ephemeral
+            # nodes and its memory on the server until it expired. (Out of
+            # the connection's nursery the Cancelled comes grouped.)
+            if (
+                _only_cancelled(exc)
+                and task_status is not None
+                and not self._handed_over
+                and not self._closing
+                and stream is not None
+                and protocol is not None
+                and (
+                    protocol.state is ProtocolState.CONNECTED
+                    or (protocol.state is ProtocolState.HANDSHAKE and self._handshake_sent)
+                )
+            ):
+                await self._close_unwanted_session(stream, protocol)
+            raise
         finally:
             self.server = None
+            if failure is not None and not self._closing:
+                self._note_connect_failure(host, failure)
             if stream is not None:
                 await trio.aclose_forcefully(stream)
+            if isinstance(cause, FrameTooLargeError):
+                self._fail_too_large(host, cause)
+            close_call = self._close_call
+            if close_call is not None and close_call.state == _QUEUED:
+                # close() queued closeSession on this connection, which ended
+                # before writing it: there is nobody to send it to now.
+                close_call.finish(None, ConnectionLossError("the connection ended first"))
             if self._inflight or self._auth_waiters:
                 lost_cause = cause
-
-                def loss() -> BaseException:
-                    err = ConnectionLossError(
-                        "connection lost after the request was sent; its outcome is unknown"
+                self._fail_inflight(
+                    lambda: _connection_loss(
+                        "connection lost after the request was sent; its outcome is unknown",
+                        lost_cause,
                     )
-                    err.__cause__ = lost_cause
-                    return err
-
-                self._fail_inflight(loss)
+                )
             if self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
                 self._set_state(SessionEvent.CONNECTION_LOST)
+
+    async def _close_unwanted_session(
+        self, stream: trio.abc.Stream, protocol: ClientProtocol
+    ) -> None:
+        """Close the session a cancelled open was getting, shielded, within ``close_timeout``.
+
+        The ConnectRequest is out, so the server has made (or will make) a
+        session: finish reading its answer if need be, then send closeSession
+        and wait for the reply, as :meth:`close` does.
+        """
+        with (
+            trio.move_on_after(self.close_timeout, shield=True),
+            contextlib.suppress(
+                OSError,
+                trio.BrokenResourceError,
+                trio.ClosedResourceError,
+                ProtocolError,
+                _ConnectionDead,
+            ),
+        ):
+            while protocol.state is ProtocolState.HANDSHAKE:
+                data = await stream.receive_some(_RECV_SIZE)
+                events = protocol.receive_data(data)
+                if events and isinstance(events[0], Connected):
+                    if events[0].response.time_out <= 0:
+                        return  # no session after all
+                    self.session_id = events[0].response.session_id
+            if protocol.state is not ProtocolState.CONNECTED:
+                return
+            log.debug("opening was cancelled: closing the new session 0x%x", self.session_id)
+            xid, frame = protocol.send_request(OpCode.CLOSE_SESSION, _EMPTY)
+            await stream.send_all(frame)
+            await self._read_reply(stream, protocol, xid)
+            log.debug("closeSession for 0x%x answered", self.session_id)
+
+    def _fail_too_large(self, host: HostPort, exc: FrameTooLargeError) -> None:
+        """A reply outgrew ``max_frame_size``: say so to its caller, and to the others."""
+        size, limit = exc.size, exc.limit
+        advice = (
+            f"raise open_zookeeper(max_frame_size=...) to at least {size} (the client's "
+            "counterpart of ZooKeeper's jute.maxbuffer); retrying will not help"
+        )
+        log.warning(
+            "connection to %s dropped: a reply of %d bytes exceeds the frame limit of %d bytes; %s",
+            host,
+            size,
+            limit,
+            advice,
+        )
+        call = self._inflight.pop(exc.xid, None) if exc.xid is not None else None
+        if call is not None:
+            call.finish(
+                None,
+                _connection_loss(
+                    f"the reply of {size} bytes exceeds the frame limit of {limit} bytes: "
+                    f"{advice}. The connection was dropped, so the request's outcome is unknown",
+                    exc,
+                ),
+            )
+            others = (
+                f"connection lost after the request was sent; its outcome is unknown (the "
+                f"connection was dropped because a reply of {size} bytes exceeded the frame "
+                f"limit of {limit} bytes)"
+            )
+        else:
+            others = (
+                f"connection lost after the request was sent; its outcome is unknown: a reply "
+                f"of {size} bytes (to this request or another) exceeds the frame limit of "
+                f"{limit} bytes: {advice}"
+            )
+        self._fail_inflight(lambda: _connection_loss(others, exc))
+
+    def _note_connect_failure(self, host: HostPort, failure: str) -> None:
+        """Remember why ``host`` failed and log it at WARNING, rate-limited per host."""
+        self._connect_errors[host] = failure
+        now = trio.current_time()
+        last = self._warned.get(host)
+        if last is None or now - last[0] >= CONNECT_WARNING_INTERVAL:
+            suppressed = 0 if last is None else last[1]
+            more = (
+                f" ({suppressed} more failure{'s' if suppressed != 1 else ''} of this host "
+                f"not logged in the last {now - last[0]:.0f}s)"
+                if last is not None and suppressed
+                else ""
+            )
+            log.warning("cannot connect to ZooKeeper server %s: %s%s", host, failure, more)
+            self._warned[host] = (now, 0)
+        else:
+            log.debug("cannot connect to ZooKeeper server %s: %s", host, failure)
+            self._warned[host] = (last[0], last[1] + 1)
 
     async def _handshake(
         self,
         stream: trio.abc.Stream,
         protocol: ClientProtocol,
         host: HostPort,
-    ) -> tuple[list[object], bool] | None:
-        """Send ConnectRequest, read ConnectResponse; None if this server is unusable.
+    ) -> tuple[list[object], bool]:
+        """Send ConnectRequest, read ConnectResponse.
 
         Returns:
             The events that arrived with the response, and whether the server
             is read-only. The caller bounds this with the connect timeout (a
             cancelled handshake leaves ``handshake`` unset, i.e. None).
+
+        Raises:
+            _ConnectionDead: this server is unusable (it says why).
         """
         # A session only ever seen by read-only servers is a local one that a
         # read-write server would not know: start afresh (Java's
@@ -811,7 +1054,9 @@ class Session:
             passwd=self.password,
             read_only=self.allow_read_only,
         )
+        self._handshake_sent = False
         await stream.send_all(protocol.connect(request))
+        self._handshake_sent = True  # whole: the server makes (or resumes) a session
         while True:
             data = await stream.receive_some(_RECV_SIZE)
             events = protocol.receive_data(data)
@@ -821,22 +1066,25 @@ class Session:
         if isinstance(first, ConnectionClosed):
             # The server refuses us: e.g. its data is behind our last zxid, or
             # it is read-only and we do not accept that. Try another one.
-            log.debug("server %s closed the connection during the handshake", host)
-            return None
+            raise _ConnectionDead(
+                "the server closed the connection during the handshake (its data may be "
+                "behind this client's last zxid, or it is read-only)"
+            )
         assert isinstance(first, Connected)
         response = first.response
         if response.time_out <= 0:
             self._expire("the server reported the session as expired")
-            return None
+            raise _ConnectionDead("the server reported the session as expired")
         if response.read_only and not self.allow_read_only:
-            return None
+            raise _ConnectionDead("the server is read-only (and read_only=False)")
         if session_id != 0 and response.session_id != session_id:
             self._expire(
                 f"the server answered with session 0x{response.session_id:x} instead of "
                 f"0x{session_id:x}"
             )
             if self._terminal_error is not None:
-                return None  # expiry is final: do not adopt the new session
+                # Expiry is final: do not adopt the new session.
+                raise _ConnectionDead("the session expired")
         self.session_id = response.session_id
         self.password = response.passwd or _NEW_PASSWORD
         self.negotiated_timeout = response.time_out / 1000.0
@@ -879,11 +1127,15 @@ class Session:
             # then raises AuthFailedError instead of entering its block).
             await self._await_auth_replies(stream, protocol, placeholders)
         self.connections += 1
-        self._set_state(SessionEvent.CONNECTED_RO if read_only else SessionEvent.CONNECTED_RW)
-        if task_status is not None:
-            task_status.started()
+        if self.server is not None:
+            # A host that works again: its next failure is logged at once.
+            self._connect_errors.pop(self.server, None)
+            self._warned.pop(self.server, None)
         try:
             async with trio.open_nursery() as nursery:
+                # From here to started() nothing awaits: the reader and writer
+                # exist (so close() can send closeSession) by the time the
+                # caller sees the session.
                 self._conn_scope = nursery.cancel_scope
                 if type(stream) is trio.SocketStream:
                     self._direct = (protocol, stream.socket.fileno())
@@ -892,6 +1144,11 @@ class Session:
                 nursery.start_soon(self._pinger)
                 if read_only and self._stream_factory is None:
                     nursery.start_soon(self._seek_read_write_server)
+                self._set_state(
+                    SessionEvent.CONNECTED_RO if read_only else SessionEvent.CONNECTED_RW
+                )
+                if task_status is not None:
+                    self._hand_over(task_status)
         finally:
             self._conn_scope = None
             self._direct = None
@@ -900,10 +1157,29 @@ class Session:
             death, self._death = self._death, None
             raise death
 
+    def _hand_over(self, task_status: trio.TaskStatus[None]) -> None:
+        """Report the session started; from then on only :meth:`close` ends its tasks.
+
+        ``started()`` moves this task into ``open_zookeeper``'s nursery, inside
+        the caller's scopes: a cancellation of those (a ``move_on_after``
+        around the open firing just now) must not kill the reader and writer
+        before closeSession has gone out, so the session's scope is shielded
+        in the same step, with no checkpoint in between. Unless the start was
+        cancelled already: trio then leaves the task where it is and waits for
+        it to exit, so it must stay cancellable (shielding it would deadlock),
+        and the Cancelled that reaches it closes the new session
+        (:meth:`_close_unwanted_session`).
+        """
+        task_status.started()
+        if trio.lowlevel.current_task().parent_nursery is not self._start_nursery:
+            self._handed_over = True
+            assert self._cancel_scope is not None
+            self._cancel_scope.shield = True
+
     async def _await_auth_replies(
         self, stream: trio.abc.Stream, protocol: ClientProtocol, placeholders: list[_Call]
     ) -> None:
-        with trio.fail_after(self.negotiated_timeout):
+        with trio.move_on_after(self.negotiated_timeout):
             while any(p.state != _DONE for p in placeholders):
                 data = await stream.receive_some(_RECV_SIZE)
                 for event in protocol.receive_data(data):
@@ -912,6 +1188,12 @@ class Session:
                     self._dispatch(event, protocol)
                 if self._terminal_error is not None:
                     raise _ConnectionDead("authentication failed")
+            return
+        # A connection failure like any other (this attempt ends, the next
+        # one tries again), not an error escaping the session's task.
+        raise _ConnectionDead(
+            f"the server did not answer the credentials within {self.negotiated_timeout:.1f}s"
+        )
 
     async def _sasl_exchange(self, stream: trio.abc.Stream, protocol: ClientProtocol) -> None:
         """Authenticate with the SASL mechanism before anything else is sent.
@@ -950,7 +1232,7 @@ class Session:
         host = self.server.host if self.server is not None else ""
         exchange = mechanism.exchange(host)
         rounds = 0
-        with trio.fail_after(self.requested_timeout):
+        with trio.move_on_after(self.requested_timeout):
             token: bytes | None = await call(exchange.initial_token)
             while token is not None:
                 xid, frame = protocol.send_request(OpCode.SASL, GetSASLRequest(token=token))
@@ -972,6 +1254,12 @@ class Session:
                 response = reply.response
                 assert isinstance(response, SetSASLResponse)
                 token = await call(exchange.respond, response.token or b"")
+            return
+        # A connection failure like any other (the next attempt tries again),
+        # not an error escaping the session's task.
+        raise _ConnectionDead(
+            f"{what}: the server did not answer within {self.requested_timeout:.1f}s"
+        )
 
     async def _read_reply(
         self, stream: trio.abc.Stream, protocol: ClientProtocol, xid: int
@@ -1004,8 +1292,13 @@ class Session:
                 if host == self.server:
                     continue
                 answer = ""
-                with trio.move_on_after(self.requested_timeout / 3):
-                    answer = await _four_letter_word(host, b"isro")
+                with (
+                    trio.move_on_after(self.requested_timeout / 3),
+                    contextlib.suppress(ValueError, *TRANSPORT_ERRORS),
+                ):
+                    answer = (
+                        await four_letter_word(host, "isro", ssl_context=self.ssl_context)
+                    ).strip()
                 if answer == "rw":
                     self._preferred_host = host
                     self._connection_dead(f"found read-write server {host}")
@@ -1219,6 +1512,16 @@ class Session:
                 current[kind].append(path)
                 size += cost
         flush()
+        # Before ZooKeeper 3.9 a recursive watch re-added above takes the
+        # child-watch slot of its path: set those child watches again after it.
+        use_v2 = False
+        for path in map(apply, reg.shadowed_child_paths()):
+            cost = len(path.encode()) + 4
+            if size + cost > budget:
+                flush()
+            current[WatchKind.CHILD].append(path)
+            size += cost
+        flush()
         return batches
 
     # ================================================================ close
@@ -1230,18 +1533,38 @@ class Session:
         self._closing = True
         try:
             with trio.move_on_after(self.close_timeout, shield=True):
+                session_id = self.session_id
                 if (
                     self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY)
                     and self._terminal_error is None
                     and self._conn_scope is not None  # a reader and writer are running
+                    and self._death is None  # and their connection is not ending
                 ):
                     call = _Call(OpCode.CLOSE_SESSION, _EMPTY, None, None)
+                    self._close_call = call
                     self._outbox.append(call)
                     self._wake_writer.set()
                     # The server answers and closes; a lost connection or an
-                    # expiry meanwhile ends the session just as well.
-                    with contextlib.suppress(ZooKeeperError):
+                    # expiry meanwhile ends the session just as well (the
+                    # connection's teardown fails the call if it was never
+                    # written).
+                    try:
                         await call.wait()
+                    except ZooKeeperError as exc:
+                        log.debug(
+                            "closeSession for 0x%x not answered (%s): the session is left "
+                            "to expire on the server",
+                            session_id,
+                            exc,
+                        )
+                    else:
+                        log.debug("closeSession for 0x%x answered", session_id)
+                elif session_id:
+                    log.debug(
+                        "closing without a connection: session 0x%x is left to expire on "
+                        "the server",
+                        session_id,
+                    )
         finally:
             if self._cancel_scope is not None:
                 self._cancel_scope.cancel()
@@ -1256,25 +1579,6 @@ class Session:
             if self.state is not KeeperState.CLOSED:
                 self._set_state(SessionEvent.CLOSE)
             self._closed_event.set()
-
-
-async def _four_letter_word(host: HostPort, word: bytes) -> str:
-    """Send a four-letter word; the stripped answer, or "" on any failure."""
-    try:
-        stream = await trio.open_tcp_stream(host.host, host.port)
-    except OSError:
-        return ""
-    async with stream:
-        try:
-            await stream.send_all(word)
-            chunks: list[bytes] = []
-            while chunk := await stream.receive_some(4096):
-                chunks.append(chunk)
-                if sum(map(len, chunks)) > 65536:
-                    break
-        except (OSError, trio.BrokenResourceError):
-            return ""
-        return b"".join(chunks).decode("utf-8", "replace").strip()
 
 
 _EMPTY = Empty()

@@ -256,13 +256,20 @@ class WatchRegistry:
         self._by_kind: dict[WatchKind, dict[str, list[WatchEvents]]] = {
             kind: {} for kind in WatchKind
         }
+        # The zxid each one-shot watch was set at (the newest zxid seen when
+        # its reply arrived): re-set with SetWatches at that zxid, the server
+        # fires at once for a change the watch would have seen meanwhile.
+        self._zxids: dict[tuple[WatchKind, str], int] = {}
 
-    def add(self, kind: WatchKind, path: str, watcher: WatchEvents) -> None:
-        """Register ``watcher`` for the server-side watch (kind, path)."""
+    def add(self, kind: WatchKind, path: str, watcher: WatchEvents, zxid: int = 0) -> None:
+        """Register ``watcher`` for the server-side watch (kind, path), set at ``zxid``."""
         if not watcher.active:
             return
         table = self._by_kind[kind]
-        lst = table.setdefault(path, [])
+        lst = table.get(path)
+        if lst is None:
+            lst = table[path] = []
+            self._zxids[kind, path] = zxid
         if watcher not in lst:
             lst.append(watcher)
             watcher._reg_add((self, kind, path))
@@ -278,10 +285,73 @@ class WatchRegistry:
             return
         if not lst:
             del table[path]
+            self._zxids.pop((kind, path), None)
 
     def has(self, kind: WatchKind, path: str) -> bool:
         """True if some local watcher stands behind (kind, path)."""
         return path in self._by_kind[kind]
+
+    def zxid(self, kind: WatchKind, path: str) -> int:
+        """The zxid the watch (kind, path) was set at (0 if there is none)."""
+        return self._zxids.get((kind, path), 0)
+
+    def covered(self, kind: WatchKind, path: str) -> bool:
+        """True if a persistent watch on ``path`` delivers what a one-shot ``kind`` waits for.
+
+        Such a one-shot watch is set without a server-side watch of its own:
+        before ZooKeeper 3.9 the server keeps one watch mode per path and
+        session, and a one-shot watch would turn the persistent one into a
+        one-shot. A recursive watch delivers the path's data events but never
+        NODE_CHILDREN_CHANGED, so it covers data and exists watches only.
+        """
+        tables = self._by_kind
+        if kind in (WatchKind.DATA, WatchKind.EXIST):
+            return (
+                path in tables[WatchKind.PERSISTENT]
+                or path in tables[WatchKind.PERSISTENT_RECURSIVE]
+            )
+        if kind is WatchKind.CHILD:
+            return path in tables[WatchKind.PERSISTENT]
+        return False
+
+    def shadowed_child_paths(self) -> list[str]:
+        """Paths with a one-shot child watch and a recursive (but no persistent) watch.
+
+        Re-adding the recursive watch replaces the child watch on a server
+        before 3.9, so the child watch must be set again after it.
+        """
+        tables = self._by_kind
+        recursive = tables[WatchKind.PERSISTENT_RECURSIVE]
+        persistent = tables[WatchKind.PERSISTENT]
+        return [p for p in tables[WatchKind.CHILD] if p in recursive and p not in persistent]
+
+    def end_watches(
+        self,
+        kinds: tuple[WatchKind, ...],
+        path: str,
+        event: WatchedEvent,
+        *,
+        keep_open: WatchEvents | None = None,
+    ) -> int:
+        """Unregister the watchers of ``kinds`` on ``path`` and tell them with ``event``.
+
+        A watcher left with no registration ends after the event (the watch
+        can no longer fire), except ``keep_open`` (the default watcher).
+
+        Returns:
+            How many watchers were told.
+        """
+        told: list[WatchEvents] = []
+        for kind in kinds:
+            popped = self._by_kind[kind].pop(path, ())
+            self._zxids.pop((kind, path), None)
+            for w in popped:
+                w._reg_remove((self, kind, path))
+                if w not in told:
+                    told.append(w)
+        for w in told:
+            w._push(event, final=w is not keep_open and not w._reg_list())
+        return len(told)
 
     def paths(self, kind: WatchKind) -> list[str]:
         """The paths with a server-side watch of ``kind``."""
@@ -313,6 +383,7 @@ class WatchRegistry:
             # These watches are spent: forget exactly these registrations
             # (a watcher's other kinds of watch on the path stay armed).
             popped = tables[kind].pop(path, ())
+            self._zxids.pop((kind, path), None)
             for w in popped:
                 w._reg_remove((self, kind, path))
             fired += popped
@@ -325,8 +396,7 @@ class WatchRegistry:
         persistent = tables[WatchKind.PERSISTENT].get(path, ())
         recursive: list[WatchEvents] = []
         if t is not EventType.NODE_CHILDREN_CHANGED and tables[WatchKind.PERSISTENT_RECURSIVE]:
-            for ancestor in _self_and_ancestors(path):
-                recursive += tables[WatchKind.PERSISTENT_RECURSIVE].get(ancestor, ())
+            recursive = _covering(tables[WatchKind.PERSISTENT_RECURSIVE], path)
         seen: set[int] = set()
         n = 0
         for w in (*fired, *persistent, *recursive):
@@ -366,6 +436,7 @@ class WatchRegistry:
             w._end()
         for table in self._by_kind.values():
             table.clear()
+        self._zxids.clear()
 
 
 #: The server-side watches (of a path) that an event fires and thereby ends.
@@ -385,6 +456,29 @@ _FIRES: dict[EventType, tuple[WatchKind, ...]] = {
     EventType.CHILD_WATCH_REMOVED: (WatchKind.CHILD,),
     EventType.PERSISTENT_WATCH_REMOVED: (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE),
 }
+
+
+#: Up to this many recursive watch roots, events are matched by prefix;
+#: beyond, by looking up each ancestor of the event's path.
+_PREFIX_MATCH_LIMIT = 32
+
+
+def _covering(table: dict[str, list[WatchEvents]], path: str) -> list[WatchEvents]:
+    """The watchers of ``table`` (recursive watches by root) whose root is ``path`` or above it.
+
+    With few roots (the usual case) each is compared as a prefix, so that an
+    event deep in a tree costs its path's length, not the sum of its
+    ancestors' lengths (a chain 5,000 deep would make that 25 MB per event).
+    """
+    found: list[WatchEvents] = []
+    if len(table) <= _PREFIX_MATCH_LIMIT:
+        for root, watchers in table.items():
+            if root == path or root == "/" or path.startswith(root + "/"):
+                found += watchers
+        return found
+    for ancestor in _self_and_ancestors(path):
+        found += table.get(ancestor, ())
+    return found
 
 
 def _self_and_ancestors(path: str) -> Iterator[str]:

@@ -31,16 +31,13 @@ CONNECTED = (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY)
 async def read_tree(zk: ZooKeeper, root: str) -> dict[str, bytes]:
     """Every node's data under ``root`` (not atomic: good enough with a watch set first)."""
     copy: dict[str, bytes] = {}
-    pending = [root]
-    while pending:
-        path = pending.pop()
-        try:
-            data, _ = await zk.get_data(path)
-            children = await zk.get_children(path)
-        except NoNodeError:
-            continue  # deleted meanwhile; the watch reports it
-        copy[path] = data
-        pending += [f"{path.rstrip('/')}/{child}" for child in children]
+    try:
+        # Many nodes at once, any depth; nodes deleted meanwhile are left out.
+        async with zk.walk(root, data=True) as nodes:
+            async for node in nodes:
+                copy[node.path] = node.data or b""
+    except NoNodeError:
+        pass  # no root (yet): the watch reports its creation
     return copy
 
 

@@ -45,10 +45,12 @@ async def cancelled_write(zk: ZooKeeper) -> None:
 
 async def main(hosts: str) -> None:
     """Bound connecting, then each piece of work."""
-    # Entering the block waits until a session is established. Bound that
-    # wait, then lift the deadline for the rest of the block.
+    # Entering the block waits until a session is established. Give up after
+    # two rounds of the hosts, with ConnectFailedError saying why each one
+    # failed ("could not connect to 127.0.0.1:2181: connection refused"), and
+    # after 10 seconds at most; lift that deadline for the rest of the block.
     with trio.fail_after(10) as connect_scope:
-        async with open_zookeeper(hosts) as zk:
+        async with open_zookeeper(hosts, connect_rounds=2) as zk:
             connect_scope.deadline = math.inf
             await zk.create("/settings", b"red")
             await bounded_calls(zk)

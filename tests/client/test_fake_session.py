@@ -11,14 +11,18 @@ import trio
 import trio.testing
 
 from trio_zookeeper import (
+    AddWatchMode,
     ConnectionLossError,
+    EventType,
     KeeperState,
     NoNodeError,
     SessionExpiredError,
+    WatchedEvent,
+    ZooKeeper,
     open_zookeeper,
 )
-from trio_zookeeper._protocol import OpCode, ServerProtocol
-from trio_zookeeper.testing._fake import FakeZooKeeper
+from trio_zookeeper._protocol import ClientRequest, ErrorResponse, OpCode, ServerProtocol
+from trio_zookeeper.testing._fake import FakeConnection, FakeZooKeeper
 
 
 def _zk(fake: FakeZooKeeper, **kw: object) -> object:
@@ -182,3 +186,34 @@ async def test_connect_response_without_read_only_byte(fake: FakeZooKeeper) -> N
     fake.omit_read_only_byte = True
     async with open_zookeeper("fake:2181", stream_factory=fake.connect) as zk:
         assert await zk.create("/old", b"") == "/old"
+
+
+async def test_a_one_shot_watch_that_cannot_be_set_again_ends_with_an_event(
+    fake: FakeZooKeeper,
+) -> None:
+    # A recursive watch takes its path's child-watch slot (ZooKeeper before
+    # 3.9), so the client sets the one-shot child watch there again; when the
+    # server refuses, the watcher is told instead of waiting forever.
+    def hook(conn: FakeConnection, request: ClientRequest) -> bool:
+        if request.op == OpCode.ADD_WATCH:
+            reply = ServerProtocol.reply(request.xid, fake.zxid, 0, ErrorResponse(err=0))
+        elif request.op == OpCode.SET_WATCHES and request.xid >= 0:
+            reply = ServerProtocol.reply(request.xid, fake.zxid, -1)  # SYSTEMERROR
+        else:
+            return False
+        fake._nursery.start_soon(conn.send, reply)
+        return True
+
+    fake.on_request = hook
+    zk: ZooKeeper
+    async with _zk(fake) as zk:  # type: ignore[attr-defined]
+        with trio.fail_after(5):
+            await zk.create("/n")
+            _, children = await zk.with_watcher().get_children("/n")
+            async with zk.add_watch("/n", AddWatchMode.PERSISTENT_RECURSIVE):
+                assert children.receive_nowait() == WatchedEvent(
+                    EventType.CHILD_WATCH_REMOVED, KeeperState.SYNC_CONNECTED, "/n"
+                )
+                with pytest.raises(trio.EndOfChannel):
+                    await children.receive()
+                assert zk.statistics().watches == 1

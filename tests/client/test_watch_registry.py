@@ -43,3 +43,76 @@ def test_an_event_spends_only_the_watches_it_fires() -> None:
     # ...so closing the watcher really removes it (nothing re-registered later)
     watcher.close()
     assert registry.count() == 0
+
+
+def test_one_shot_watches_covered_by_a_persistent_watch_of_the_same_path() -> None:
+    registry = WatchRegistry()
+    persistent, recursive = WatchEvents(), WatchEvents()
+    registry.add(WatchKind.PERSISTENT, "/p", persistent)
+    registry.add(WatchKind.PERSISTENT_RECURSIVE, "/r", recursive)
+    # A persistent watch delivers every event of its path; a recursive one
+    # never NODE_CHILDREN_CHANGED; neither covers another path.
+    assert [registry.covered(k, "/p") for k in WatchKind] == [True, True, True, False, False]
+    assert [registry.covered(k, "/r") for k in WatchKind] == [True, True, False, False, False]
+    assert not registry.covered(WatchKind.DATA, "/p/child")
+    assert not registry.covered(WatchKind.DATA, "/r/child")
+    # Only a child watch next to a recursive (and no persistent) watch is
+    # shadowed when the recursive one is re-added.
+    child = WatchEvents(one_shot=True)
+    registry.add(WatchKind.CHILD, "/r", child)
+    registry.add(WatchKind.CHILD, "/p", child)
+    assert registry.shadowed_child_paths() == ["/r"]
+    persistent.close()
+    assert not registry.covered(WatchKind.DATA, "/p")
+
+
+def test_a_watch_remembers_the_zxid_it_was_first_set_at() -> None:
+    registry = WatchRegistry()
+    first, second = WatchEvents(one_shot=True), WatchEvents(one_shot=True)
+    registry.add(WatchKind.DATA, "/a", first, 7)
+    registry.add(WatchKind.DATA, "/a", second, 9)  # the server's watch is still the one of 7
+    assert registry.zxid(WatchKind.DATA, "/a") == 7
+    registry.dispatch(WatchedEvent(EventType.NODE_DATA_CHANGED, KeeperState.SYNC_CONNECTED, "/a"))
+    assert registry.zxid(WatchKind.DATA, "/a") == 0
+    third = WatchEvents(one_shot=True)
+    registry.add(WatchKind.DATA, "/a", third, 12)
+    assert registry.zxid(WatchKind.DATA, "/a") == 12
+    third.close()
+    assert registry.zxid(WatchKind.DATA, "/a") == 0
+    assert registry.count() == 0
+
+
+def test_end_watches_ends_only_the_watchers_left_with_nothing() -> None:
+    registry = WatchRegistry()
+    default = WatchEvents()
+    persistent = WatchEvents()
+    both = WatchEvents()
+    registry.add(WatchKind.PERSISTENT, "/a", persistent)
+    registry.add(WatchKind.PERSISTENT, "/a", default)
+    registry.add(WatchKind.PERSISTENT, "/a", both)
+    registry.add(WatchKind.CHILD, "/b", both)
+    removed = WatchedEvent(EventType.PERSISTENT_WATCH_REMOVED, KeeperState.SYNC_CONNECTED, "/a")
+    assert registry.end_watches((WatchKind.PERSISTENT,), "/a", removed, keep_open=default) == 3
+    for watcher in (default, persistent, both):
+        assert watcher.receive_nowait() == removed
+    assert not persistent.active  # nothing left to deliver: ended
+    assert default.active  # kept open
+    assert both.active  # still watches /b
+    assert registry.count() == 1
+
+
+def test_recursive_watches_cover_their_subtree_only_by_whole_names() -> None:
+    # Matched by prefix with few roots, by looking up ancestors with many:
+    # both must give the same answer ("/ab" is not under "/a").
+    for extra_roots in (0, 100):
+        registry = WatchRegistry()
+        watchers = {root: WatchEvents() for root in ("/", "/a", "/ab", "/a/b/c")}
+        for root, watcher in watchers.items():
+            registry.add(WatchKind.PERSISTENT_RECURSIVE, root, watcher)
+        for i in range(extra_roots):
+            registry.add(WatchKind.PERSISTENT_RECURSIVE, f"/other{i}", WatchEvents())
+        delivered = registry.dispatch(
+            WatchedEvent(EventType.NODE_DATA_CHANGED, KeeperState.SYNC_CONNECTED, "/a/b")
+        )
+        assert delivered == 2
+        assert [root for root, w in watchers.items() if w.buffered] == ["/", "/a"]

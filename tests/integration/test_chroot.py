@@ -12,8 +12,10 @@ from trio_zookeeper import (
     KeeperState,
     NodeExistsError,
     NoNodeError,
+    Perm,
     WatchedEvent,
     ZooKeeper,
+    make_acl,
     open_zookeeper,
 )
 
@@ -169,3 +171,66 @@ async def test_recursive_delete_of_the_chroot_root_deletes_a_user_node_named_zoo
             await app.create("/other")
             await app.delete("/", recursive=True)
         assert await zk.exists("/app") is None
+
+
+async def test_a_missing_chroot_is_named_in_the_error(
+    root_zk: ZooKeeper, zk_connect_string: str, chroot: str
+) -> None:
+    with trio.fail_after(10):
+        async with open_zookeeper(f"{zk_connect_string}/app") as zk:
+            missing = f"the chroot {chroot}/app does not exist"
+            for path in ("/x", "/workers/w-"):
+                with pytest.raises(NoNodeError, match=missing) as info:
+                    await zk.create(path, mode=CreateMode.EPHEMERAL_SEQUENTIAL)
+                assert info.value.path == path
+            for read in (zk.get_data, zk.get_children):
+                with pytest.raises(NoNodeError, match=missing):
+                    await read("/")
+            # Nothing was created on the way.
+            assert await root_zk.exists(f"{chroot}/app") is None
+
+
+async def test_a_missing_parent_inside_an_existing_chroot_is_named(zk: ZooKeeper) -> None:
+    with trio.fail_after(10):
+        await zk.create("/present")
+        with pytest.raises(NoNodeError, match=r"No node: /present/missing \(the parent of "):
+            await zk.create("/present/missing/x")
+        with pytest.raises(NoNodeError) as info:
+            await zk.create("/missing/x")
+        assert "chroot" not in str(info.value)
+        assert str(info.value) == "No node: /missing (the parent of /missing/x)"
+
+
+async def test_makepath_creates_a_missing_chroot_with_the_default_acl(
+    root_zk: ZooKeeper, zk_connect_string: str, chroot: str
+) -> None:
+    # Everything but ADMIN, so that it differs from OPEN_ACL_UNSAFE.
+    acl = (make_acl("world", "anyone", Perm.ALL & ~Perm.ADMIN),)
+    with trio.fail_after(10):
+        # The README's own example, on a chroot (two levels) that does not exist.
+        async with open_zookeeper(f"{zk_connect_string}/app/v1", default_acl=acl) as zk:
+            path = await zk.create(
+                "/workers/w-", b"up", mode=CreateMode.EPHEMERAL_SEQUENTIAL, makepath=True
+            )
+            assert path == "/workers/w-0000000000"
+            assert await zk.get_children("/workers") == ["w-0000000000"]
+            for node in ("/app", "/app/v1", "/app/v1/workers"):
+                stored, _ = await root_zk.get_acl(chroot + node)
+                assert stored == list(acl), node
+            assert (await root_zk.get_data(f"{chroot}/app/v1/workers/w-0000000000"))[0] == b"up"
+
+
+async def test_ensure_path_creates_a_missing_chroot(
+    root_zk: ZooKeeper, zk_connect_string: str, chroot: str
+) -> None:
+    with trio.fail_after(10):
+        async with open_zookeeper(f"{zk_connect_string}/e1") as zk:
+            await zk.ensure_path("/")
+            assert await root_zk.exists(f"{chroot}/e1") is not None
+            assert await zk.get_children("/") == []
+        async with open_zookeeper(f"{zk_connect_string}/e2/deep") as zk:
+            await zk.ensure_path("/a/b")
+            assert await root_zk.get_children(f"{chroot}/e2/deep/a") == ["b"]
+            await zk.ensure_path("/a/b")  # idempotent
+            await zk.create("/a/b/c", makepath=True)
+            assert await zk.get_children("/a/b") == ["c"]

@@ -611,7 +611,8 @@ async def test_a_reply_over_the_clients_frame_limit_is_a_connection_loss(
             with pytest.raises(ConnectionLossError) as info:
                 await zk.get_data("/large")
             assert isinstance(info.value.__cause__, RemoteProtocolError)
-            assert "limit 1048575" in str(info.value.__cause__)
+            assert "frame limit of 1048575 bytes" in str(info.value.__cause__)
+            assert "raise open_zookeeper(max_frame_size=...)" in str(info.value)
             await zk.wait_connected()
             stat = await zk.exists("/large")
             assert stat is not None

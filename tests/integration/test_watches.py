@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 
 from trio_zookeeper import (
     AddWatchMode,
@@ -442,3 +443,45 @@ async def test_many_watches_are_re_registered_in_batches_after_a_reconnect(
             fired = sorted([(await node_event(events)).path or "" for events in channels])
             assert fired == paths
             assert zk.statistics().watches == 0
+
+
+async def test_closing_a_follower_keeps_the_watch_another_read_is_setting(
+    zookeeper_server: Server, chroot: str, connect: Connect
+) -> None:
+    """A watcher that closes while another watching read of its path is on the
+    wire must not remove the server watch that read sets (the server applies
+    the removal after the read, so the read's watcher would wait forever)."""
+    with trio.fail_after(20):
+        async with (
+            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
+            open_zookeeper(proxy.address + chroot) as zk,
+        ):
+            await zk.create("/p")
+            leave = trio.Event()
+            got: list[tuple[list[str], WatchEvents]] = []
+
+            async def follow(*, task_status: trio.TaskStatus[None]) -> None:
+                async with zk.watch_children("/p") as follower:
+                    assert await anext(follower) == []
+                    task_status.started()
+                    await leave.wait()
+
+            async def read() -> None:
+                got.append(await zk.with_watcher().get_children("/p"))
+
+            async with trio.open_nursery() as nursery:
+                await nursery.start(follow)
+                proxy.pause_upstream()  # the read below is held on its way
+                nursery.start_soon(read)
+                await trio.testing.wait_all_tasks_blocked()
+                assert zk.statistics().pending_requests == 1
+                leave.set()  # the follower closes while the read is out
+                await trio.testing.wait_all_tasks_blocked()
+                proxy.pause_upstream(False)
+            ((children, events),) = got
+            assert children == []
+            async with connect() as other:
+                await other.create("/p/child")
+            event = await events.receive()
+            assert event.event_type is EventType.NODE_CHILDREN_CHANGED
+            assert event.path == "/p"

@@ -38,6 +38,7 @@ from trio_zookeeper._protocol import (
     Event,
     EventType,
     ExistsRequest,
+    FrameTooLargeError,
     GetDataRequest,
     KeeperState,
     LocalProtocolError,
@@ -474,18 +475,40 @@ def test_bad_frame_length_is_refused_before_buffering(size: int, during_handshak
     else:
         client, _ = connected()
     # Only the 4 length bytes: the error comes before any body is awaited.
-    with pytest.raises(RemoteProtocolError, match=rf"invalid frame length {size}\b"):
-        client.receive_data(struct.pack(">i", size))
+    if size < 0:
+        with pytest.raises(RemoteProtocolError, match=rf"invalid frame length {size}\b"):
+            client.receive_data(struct.pack(">i", size))
+    else:
+        with pytest.raises(FrameTooLargeError) as info:
+            client.receive_data(struct.pack(">i", size))
+        assert str(info.value) == (
+            f"a frame of {size} bytes exceeds the frame limit of {DEFAULT_MAX_FRAME_SIZE} bytes"
+        )
+        assert (info.value.size, info.value.limit, info.value.xid) == (
+            size,
+            DEFAULT_MAX_FRAME_SIZE,
+            None,
+        )
+    assert client.state is ProtocolState.CLOSED
 
 
 def test_frame_size_limit_is_inclusive() -> None:
     client, _ = connected(max_frame_size=100)
     assert client.receive_data(struct.pack(">i", 100)) == []  # waits for the body
     client, _ = connected(max_frame_size=100)
-    with pytest.raises(RemoteProtocolError, match="limit 100"):
+    with pytest.raises(FrameTooLargeError, match="frame limit of 100 bytes"):
         client.receive_data(struct.pack(">i", 101))
     client, _ = connected()
     assert client.receive_data(struct.pack(">i", DEFAULT_MAX_FRAME_SIZE)) == []
+
+
+def test_a_frame_too_large_names_its_xid_when_it_came_with_the_length() -> None:
+    client, _ = connected(max_frame_size=100)
+    a = delete(client)
+    with pytest.raises(FrameTooLargeError) as info:
+        client.receive_data(struct.pack(">ii", 5000, a))
+    assert (info.value.size, info.value.xid) == (5000, a)
+    assert isinstance(info.value, RemoteProtocolError)
 
 
 @pytest.mark.parametrize("size", [0, 1, 15])

@@ -12,7 +12,8 @@ import pytest
 import trio
 from kazoo.client import KazooClient
 
-from trio_zookeeper import ZooKeeper, open_zookeeper
+from trio_zookeeper import NoNodeError, ZooKeeper, open_zookeeper
+from trio_zookeeper.recipes import LeaderLatch
 from trio_zookeeper.testing import ExternalZooKeeperServer, ZooKeeperServer
 
 Server = ZooKeeperServer | ExternalZooKeeperServer
@@ -90,3 +91,16 @@ async def wait_children(
             if predicate(children or []):
                 return children or []
     raise AssertionError("unreachable")
+
+
+async def children(zk: ZooKeeper, path: str) -> list[str]:
+    """The children of ``path``; ``[]`` once it is gone (recipe directories are containers)."""
+    try:
+        return await zk.get_children(path)
+    except NoNodeError:
+        return []
+
+
+def leads(latch: LeaderLatch) -> bool:
+    """``latch.has_leadership``, read afresh (not narrowed by earlier asserts)."""
+    return latch.has_leadership

@@ -25,7 +25,7 @@ from trio_zookeeper.recipes import (
     WriteLock,
 )
 
-from .conftest import hold, wait_children
+from .conftest import children, hold, wait_children
 
 pytestmark = pytest.mark.server
 
@@ -74,7 +74,7 @@ async def test_lock_we_hold_kazoo_waits(zk: ZooKeeper, kazoo: KazooClient) -> No
             release.set()
         assert kz_result == [True]
         await run(kz_lock.release)
-        assert await zk.get_children(LOCK) == []
+        assert await children(zk, LOCK) == []
 
 
 async def test_read_write_locks(zk: ZooKeeper, kazoo: KazooClient) -> None:
@@ -138,7 +138,7 @@ async def test_semaphore(zk: ZooKeeper, kazoo: KazooClient) -> None:
             await run(kz_sem.release)
         assert got.is_set()
         await run(kz_sem2.release)
-        assert await zk.get_children("/sem") == []
+        assert await children(zk, "/sem") == []
 
 
 async def test_election(zk: ZooKeeper, kazoo: KazooClient) -> None:

@@ -10,6 +10,7 @@ import trio
 
 from trio_zookeeper import ZooKeeper, ZooKeeperError
 from trio_zookeeper.recipes import (
+    Layout,
     Lock,
     LockLostError,
     LossPolicy,
@@ -19,18 +20,26 @@ from trio_zookeeper.recipes import (
 )
 from trio_zookeeper.testing import ZooKeeperServer, open_fault_proxy
 
-from .conftest import Connect, hold, wait_children
+from .conftest import Connect, children, hold, wait_children
 
 pytestmark = pytest.mark.server
 
 LOCK = "/locks/x"
 
 
+@pytest.fixture(params=[Layout.KAZOO, Layout.CURATOR], ids=["kazoo", "curator"])
+def layout(request: pytest.FixtureRequest) -> Layout:
+    """Run the test in both node layouts."""
+    return request.param  # type: ignore[no-any-return]
+
+
 def count_is(n: int) -> Callable[[list[str]], bool]:
     return lambda children: len(children) == n
 
 
-async def test_mutual_exclusion_many_clients(connect: Connect, rng: random.Random) -> None:
+async def test_mutual_exclusion_many_clients(
+    layout: Layout, connect: Connect, rng: random.Random
+) -> None:
     holders: list[tuple[int, str]] = []  # (czxid, who) in acquisition order
     active = 0
     max_active = 0
@@ -40,7 +49,7 @@ async def test_mutual_exclusion_many_clients(connect: Connect, rng: random.Rando
         nonlocal active, max_active
         local = random.Random(seed)
         for _ in range(rounds):
-            lock = Lock(zk, LOCK, identifier=name)
+            lock = Lock(zk, LOCK, identifier=name, layout=layout)
             async with lock:
                 active += 1
                 max_active = max(max_active, active)
@@ -67,37 +76,37 @@ async def test_mutual_exclusion_many_clients(connect: Connect, rng: random.Rando
             czxids = [z for z, _ in holders]
             assert czxids == sorted(czxids)
             assert len(set(czxids)) == len(czxids)
-            assert await a.get_children(LOCK) == []
+            assert await children(a, LOCK) == []
 
 
-async def test_waiters_watch_only_predecessor_in_order(zk: ZooKeeper) -> None:
+async def test_waiters_watch_only_predecessor_in_order(layout: Layout, zk: ZooKeeper) -> None:
     order: list[str] = []
     with trio.fail_after(15):
         release = trio.Event()
         async with trio.open_nursery() as nursery:
-            await nursery.start(hold, Lock(zk, LOCK, "first"), release)
+            await nursery.start(hold, Lock(zk, LOCK, "first", layout=layout), release)
 
             async def waiter(name: str) -> None:
-                async with Lock(zk, LOCK, name):
+                async with Lock(zk, LOCK, name, layout=layout):
                     order.append(name)
 
             for i, name in enumerate(["a", "b", "c"]):
                 nursery.start_soon(waiter, name)
                 await wait_children(zk, LOCK, count_is(i + 2))
-            assert await Lock(zk, LOCK).contenders() == ["first", "a", "b", "c"]
+            assert await Lock(zk, LOCK, layout=layout).contenders() == ["first", "a", "b", "c"]
             release.set()
         assert order == ["a", "b", "c"]
 
 
 @pytest.mark.parametrize("point", ["before-send", "in-flight", "waiting"])
 async def test_cancelled_waiter_leaves_no_node(
-    zk: ZooKeeper, point: str, rng: random.Random
+    layout: Layout, zk: ZooKeeper, point: str, rng: random.Random
 ) -> None:
     with trio.fail_after(15):
-        async with Lock(zk, LOCK, "holder") as holder:
+        async with Lock(zk, LOCK, "holder", layout=layout) as holder:
             assert holder.node is not None
             for _ in range(5):
-                waiter = Lock(zk, LOCK, "waiter")
+                waiter = Lock(zk, LOCK, "waiter", layout=layout)
                 if point == "before-send":
                     with trio.move_on_after(0):
                         await waiter.__aenter__()
@@ -111,8 +120,8 @@ async def test_cancelled_waiter_leaves_no_node(
                         await wait_children(zk, LOCK, lambda c: len(c) == 2)
                         nursery.cancel_scope.cancel()
                 assert not waiter.is_acquired
-                children = await zk.get_children(LOCK)
-                assert children == [holder.node.rsplit("/", 1)[1]]
+                names = await zk.get_children(LOCK)
+                assert names == [holder.node.rsplit("/", 1)[1]]
 
 
 async def test_lost_create_reply_is_recovered(
@@ -128,25 +137,27 @@ async def test_lost_create_reply_is_recovered(
                 proxy.drop_next_reply(opcode=15)  # CREATE2
                 async with Lock(zk, LOCK, "me") as lock:
                     assert proxy.dropped_replies == 1
-                    children = await zk.get_children(LOCK)
-                    assert len(children) == 1
-                    assert lock.node == f"{LOCK}/{children[0]}"
-                assert await zk.get_children(LOCK) == []
+                    names = await zk.get_children(LOCK)
+                    assert len(names) == 1
+                    assert lock.node == f"{LOCK}/{names[0]}"
+                assert await children(zk, LOCK) == []
 
 
-async def test_user_exception_and_outer_cancel_pass_through(zk: ZooKeeper) -> None:
+async def test_user_exception_and_outer_cancel_pass_through(layout: Layout, zk: ZooKeeper) -> None:
     with trio.fail_after(10):
         with pytest.raises(KeyError):
-            async with Lock(zk, LOCK):
+            async with Lock(zk, LOCK, layout=layout):
                 raise KeyError("mine")
         with trio.move_on_after(0.05) as scope:
-            async with Lock(zk, LOCK):
+            async with Lock(zk, LOCK, layout=layout):
                 await trio.sleep_forever()
         assert scope.cancelled_caught
-        assert await zk.get_children(LOCK) == []
+        assert await children(zk, LOCK) == []
 
 
-async def test_lock_node_deleted_cancels_body(zk: ZooKeeper, connect: Connect) -> None:
+async def test_lock_node_deleted_cancels_body(
+    layout: Layout, zk: ZooKeeper, connect: Connect
+) -> None:
     with trio.fail_after(10):
         async with connect() as admin:
             entered = trio.Event()
@@ -159,14 +170,14 @@ async def test_lock_node_deleted_cancels_body(zk: ZooKeeper, connect: Connect) -
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(vandal)
                 with pytest.raises(LockLostError, match="deleted"):  # noqa: PT012 - the block under test
-                    async with Lock(zk, LOCK, cancel_on=LossPolicy.LOST):
+                    async with Lock(zk, LOCK, cancel_on=LossPolicy.LOST, layout=layout):
                         entered.set()
                         await trio.sleep_forever()
         assert issubclass(LockLostError, ZooKeeperError)
 
 
 async def test_suspension_cancels_body(
-    zookeeper_server: ZooKeeperServer, chroot: str, hosts: str
+    layout: Layout, zookeeper_server: ZooKeeperServer, chroot: str, hosts: str
 ) -> None:
     """The connection drops (RST): the body is cancelled, LockLostError, node cleaned."""
     from trio_zookeeper import open_zookeeper
@@ -181,7 +192,7 @@ async def test_suspension_cancels_body(
                 session = zk.session_id
                 cancelled = trio.Event()
                 with pytest.raises(LockLostError, match="suspended"):  # noqa: PT012 - the block under test
-                    async with Lock(zk, LOCK, "fragile"):
+                    async with Lock(zk, LOCK, "fragile", layout=layout):
                         await wait_children(observer, LOCK, lambda c: len(c) == 1)
                         try:
                             async with trio.open_nursery() as nursery:
@@ -192,7 +203,7 @@ async def test_suspension_cancels_body(
                 assert cancelled.is_set()
                 # The release waited for the same session to come back and deleted the node.
                 assert zk.session_id == session
-                assert await observer.get_children(LOCK) == []
+                assert await children(observer, LOCK) == []
 
 
 async def test_lost_policy_survives_suspension_not_expiry(
@@ -215,7 +226,7 @@ async def test_lost_policy_survives_suspension_not_expiry(
                     await trio.sleep_forever()
             proxy.heal()
             await zk.wait_connected()
-            assert await zk.get_children(LOCK) == []
+            assert await children(zk, LOCK) == []
 
 
 async def test_server_pause_cancels_body() -> None:
@@ -233,7 +244,7 @@ async def test_server_pause_cancels_body() -> None:
                         finally:
                             server.resume()
                 await zk.wait_connected()
-                assert await zk.get_children(LOCK) == []
+                assert await children(zk, LOCK) == []
 
 
 async def test_no_contender_left_after_clients_close(connect: Connect) -> None:
@@ -259,7 +270,7 @@ async def test_no_contender_left_after_clients_close(connect: Connect) -> None:
                 await wait_children(observer, LOCK, lambda c: len(c) == 4)
                 for zk in clients:
                     await zk.aclose()
-            assert await observer.get_children(LOCK) == []
+            assert await children(observer, LOCK) == []
 
 
 async def test_cancelled_client_scope_does_not_hang(connect: Connect) -> None:
@@ -279,20 +290,22 @@ async def test_cancelled_client_scope_does_not_hang(connect: Connect) -> None:
                 nursery.cancel_scope.cancel()
 
 
-async def test_read_write_lock(zk: ZooKeeper) -> None:
+async def test_read_write_lock(layout: Layout, zk: ZooKeeper) -> None:
     with trio.fail_after(15):
         events: list[str] = []
         release = trio.Event()
         async with trio.open_nursery() as nursery:
-            await nursery.start(hold, ReadLock(zk, LOCK, "r1"), release)
-            await nursery.start(hold, ReadLock(zk, LOCK, "r2"), release)  # readers share
+            await nursery.start(hold, ReadLock(zk, LOCK, "r1", layout=layout), release)
+            await nursery.start(
+                hold, ReadLock(zk, LOCK, "r2", layout=layout), release
+            )  # readers share
 
             async def writer() -> None:
-                async with WriteLock(zk, LOCK, "w"):
+                async with WriteLock(zk, LOCK, "w", layout=layout):
                     events.append("w")
 
             async def late_reader() -> None:
-                async with ReadLock(zk, LOCK, "r3"):
+                async with ReadLock(zk, LOCK, "r3", layout=layout):
                     events.append("r3")
 
             nursery.start_soon(writer)
@@ -304,7 +317,7 @@ async def test_read_write_lock(zk: ZooKeeper) -> None:
         assert events == ["w", "r3"]
 
 
-async def test_semaphore(connect: Connect, rng: random.Random) -> None:
+async def test_semaphore(layout: Layout, connect: Connect, rng: random.Random) -> None:
     active = 0
     peak = 0
     with trio.fail_after(20):
@@ -312,7 +325,7 @@ async def test_semaphore(connect: Connect, rng: random.Random) -> None:
 
             async def user(zk: ZooKeeper, name: str) -> None:
                 nonlocal active, peak
-                async with Semaphore(zk, "/sem", name, max_leases=2) as sem:
+                async with Semaphore(zk, "/sem", name, max_leases=2, layout=layout) as sem:
                     active += 1
                     peak = max(peak, active)
                     assert name in await sem.lease_holders()
@@ -323,11 +336,16 @@ async def test_semaphore(connect: Connect, rng: random.Random) -> None:
                 for i in range(6):
                     nursery.start_soon(user, (a, b)[i % 2], f"u{i}")
             assert peak == 2
-            assert await a.get_children("/sem") == []
-            assert await a.get_children("/sem-__lock__") == []
-            with pytest.raises(ValueError, match="max_leases"):
-                async with Semaphore(a, "/sem", max_leases=3):
-                    pass
+            if layout is Layout.CURATOR:
+                assert await children(a, "/sem/leases") == []
+                assert await children(a, "/sem/locks") == []
+            else:
+                assert await children(a, "/sem") == []
+            if layout is Layout.KAZOO:
+                assert await children(a, "/sem-__lock__") == []
+                with pytest.raises(ValueError, match="max_leases"):
+                    async with Semaphore(a, "/sem", max_leases=3, layout=layout):
+                        pass
 
 
 async def test_semaphore_cancelled_waiter_leaves_nothing(zk: ZooKeeper) -> None:
@@ -338,7 +356,7 @@ async def test_semaphore_cancelled_waiter_leaves_nothing(zk: ZooKeeper) -> None:
                 await wait_children(zk, "/sem-__lock__", lambda c: len(c) == 1)
                 nursery.cancel_scope.cancel()
             assert len(await zk.get_children("/sem")) == 1
-            assert await zk.get_children("/sem-__lock__") == []
+            assert await children(zk, "/sem-__lock__") == []
 
 
 async def test_not_reentrant(zk: ZooKeeper) -> None:
@@ -348,3 +366,65 @@ async def test_not_reentrant(zk: ZooKeeper) -> None:
             with pytest.raises(RuntimeError, match="re-entrant"):
                 async with lock:
                     pass
+
+
+def watches_by_session(answer: str) -> dict[str, set[str]]:
+    """Parse the server's ``wchc`` answer: session id -> watched paths."""
+    out: dict[str, set[str]] = {}
+    session = ""
+    for line in answer.splitlines():
+        if line.startswith("0x"):
+            session = line.strip()
+            out[session] = set()
+        elif line.startswith("\t") and session:
+            out[session].add(line.strip())
+    return out
+
+
+async def test_no_herd_each_waiter_watches_its_predecessor(
+    layout: Layout, connect: Connect, zookeeper_server: ZooKeeperServer, chroot: str
+) -> None:
+    """Ask the server which nodes each waiter's session watches: one each, all different."""
+    with trio.fail_after(30):
+        async with connect() as holder_zk, connect() as a, connect() as b, connect() as c:
+            release = trio.Event()
+            async with trio.open_nursery() as nursery:
+                await nursery.start(hold, Lock(holder_zk, LOCK, "h", layout=layout), release)
+                for i, zk in enumerate((a, b, c)):
+                    nursery.start_soon(hold, Lock(zk, LOCK, f"w{i}", layout=layout), trio.Event())
+                    await wait_children(holder_zk, LOCK, count_is(i + 2))
+                nodes = sorted(await holder_zk.get_children(LOCK), key=lambda n: n[-10:])
+                waiters = {f"{zk.session_id:#x}": i for i, zk in enumerate((a, b, c))}
+                while True:  # until every waiter has set its watch (the server's view)
+                    answer = await trio.to_thread.run_sync(
+                        zookeeper_server.four_letter_word, "wchc"
+                    )
+                    watched = {
+                        session: {p for p in paths if p.startswith(f"{chroot}{LOCK}/")}
+                        for session, paths in watches_by_session(answer).items()
+                        if session in waiters
+                    }
+                    if len(watched) == 3 and all(watched.values()):
+                        break
+                    await trio.sleep(0.05)
+                for session, paths in watched.items():
+                    predecessor = nodes[waiters[session]]
+                    assert paths == {f"{chroot}{LOCK}/{predecessor}"}
+                release.set()
+                nursery.cancel_scope.cancel()
+
+
+async def test_curator_semaphore_cancelled_waiter_leaves_nothing(zk: ZooKeeper) -> None:
+    """The waiter holds the ``locks`` mutex with its lease node already made; cancel it."""
+    with trio.fail_after(15):
+        async with Semaphore(zk, "/sem", "holder", layout=Layout.CURATOR) as holder:
+            async with trio.open_nursery() as nursery:
+                waiter = Semaphore(zk, "/sem", "waiter", layout=Layout.CURATOR)
+                nursery.start_soon(waiter.__aenter__)
+                await wait_children(zk, "/sem/leases", count_is(2))  # max_leases + 1
+                assert len(await zk.get_children("/sem/locks")) == 1
+                nursery.cancel_scope.cancel()
+            assert holder.lease is not None
+            assert await zk.get_children("/sem/leases") == [holder.lease.rsplit("/", 1)[1]]
+            assert await children(zk, "/sem/locks") == []
+            assert sorted(await holder.lease_holders()) == ["holder"]

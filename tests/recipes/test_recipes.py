@@ -30,7 +30,7 @@ from trio_zookeeper.recipes import (
 )
 from trio_zookeeper.testing import ZooKeeperServer, open_fault_proxy
 
-from .conftest import Connect, hold, wait_children
+from .conftest import Connect, children, hold, wait_children
 
 pytestmark = pytest.mark.server
 
@@ -114,7 +114,7 @@ async def test_double_barrier(connect: Connect) -> None:
                 for zk, name in ((a, "a"), (b, "b"), (c, "c")):
                     nursery.start_soon(member, zk, name)
             assert peak == 3
-            assert await a.get_children("/dbarrier") == []
+            assert await children(a, "/dbarrier") == []
 
 
 async def test_counter(connect: Connect) -> None:
@@ -308,7 +308,7 @@ async def test_persistent_ephemeral_node(
             async with PersistentEphemeralNode(zk, "/services/seq-", b"x", sequential=True) as seq:
                 assert seq.path is not None
                 assert seq.path.startswith("/services/_c_")
-            assert await admin.get_children("/services") == []
+            assert await children(admin, "/services") == []
 
 
 async def _next_event(cache: TreeCache, kind: TreeEventType) -> TreeEvent:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import re
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -20,6 +21,7 @@ import trio
 
 from trio_zookeeper import (
     AuthFailedError,
+    ConnectFailedError,
     ConnectionLossError,
     CreateMode,
     EventType,
@@ -117,6 +119,32 @@ async def test_tls_checks_host_names_and_the_ca_and_fails_cleanly(
         assert task_count() == tasks
     finally:
         trio.socket.set_custom_hostname_resolver(None)
+
+
+async def test_a_tls_failure_is_named(server: ZooKeeperServer) -> None:
+    assert server.secure_port is not None
+    wrong_ca = ssl.create_default_context()  # the system's CAs, not the harness's
+    host = f"127.0.0.1:{server.secure_port}"
+    with trio.fail_after(30), pytest.raises(ConnectFailedError) as info:
+        async with open_zookeeper(host, ssl_context=wrong_ca, connect_rounds=1):
+            pytest.fail("TLS accepted the wrong CA")
+    # The server sends its chain with the harness's CA in it (OpenSSL 1.1
+    # spells it "self signed").
+    cause = info.value.causes[host]
+    assert re.fullmatch(
+        "TLS certificate verification failed: self[- ]signed certificate in certificate chain",
+        cause,
+    ), cause
+    assert str(info.value) == f"could not connect to {host}: {cause}"
+    # A plain-TCP client on the TLS port: the server drops it mid-handshake.
+    with trio.fail_after(30), pytest.raises(ConnectFailedError) as info:
+        async with open_zookeeper(host, connect_rounds=1):
+            pytest.fail("a plain client got a session on the TLS port")
+    assert info.value.causes[host] in (
+        "the server closed the connection during the handshake (its data may be behind "
+        "this client's last zxid, or it is read-only)",
+        "connection reset by peer",
+    )
 
 
 # ================================================================== SASL
@@ -388,6 +416,11 @@ async def test_server_behind_the_client_is_never_attached_to(server: ZooKeeperSe
         ]
         assert zk.state is KeeperState.DISCONNECTED
         assert zk.last_zxid == seen
+        # Why it does not attach, for the user to see: the refusal is named.
+        assert zk.statistics().connect_errors == {
+            f"{server.host}:{server.port}": "the server closed the connection during the "
+            "handshake (its data may be behind this client's last zxid, or it is read-only)"
+        }
         async with open_zookeeper(server.connect_string) as fresh:
             assert await fresh.exists("/behind") is None  # the data is gone indeed
             assert fresh.last_zxid < seen

@@ -30,7 +30,7 @@ import enum
 import struct
 
 from ._enums import EventType, KeeperState, OpCode
-from ._errors import LocalProtocolError, RemoteProtocolError
+from ._errors import FrameTooLargeError, LocalProtocolError, RemoteProtocolError
 from ._events import (
     AuthReply,
     Connected,
@@ -310,7 +310,15 @@ class ClientProtocol:
             while end - pos >= 4:
                 (size,) = _unpack_len(buf, pos)
                 if size < 0 or size > limit:
-                    raise RemoteProtocolError(f"invalid frame length {size} (limit {limit})")
+                    if size < 0:
+                        raise RemoteProtocolError(f"invalid frame length {size} (limit {limit})")
+                    # Name the request it answers when its xid is here already.
+                    xid = (
+                        _unpack_len(buf, pos + 4)[0]  # the xid: an int as well
+                        if end - pos >= 8 and self.state is not ProtocolState.HANDSHAKE
+                        else None
+                    )
+                    raise FrameTooLargeError(size, limit, xid)
                 start = pos + 4
                 stop = start + size
                 if stop > end:

@@ -21,6 +21,7 @@ __all__ = [
     "DataInconsistencyError",
     "EphemeralOnLocalSessionError",
     "ErrorCode",
+    "FrameTooLargeError",
     "InvalidACLError",
     "InvalidCallbackError",
     "LocalProtocolError",
@@ -121,6 +122,27 @@ class RemoteProtocolError(ProtocolError):
     The connection that carried them cannot be trusted any more; the client
     drops it and reconnects.
     """
+
+
+class FrameTooLargeError(RemoteProtocolError):
+    """The peer announced a frame longer than the frame limit (``max_frame_size``).
+
+    Not necessarily hostile: a legitimate reply (``getChildren`` of a node
+    with very many children, say) can outgrow the limit. The frame is refused
+    before it is buffered, so the connection must still be dropped.
+
+    Attributes:
+        size: The announced frame length in bytes (after the length prefix).
+        limit: The frame limit in force.
+        xid: The frame's xid when it had arrived with the length (so the
+            request it answers is known), else None.
+    """
+
+    def __init__(self, size: int, limit: int, xid: int | None) -> None:
+        super().__init__(f"a frame of {size} bytes exceeds the frame limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+        self.xid = xid
 
 
 class ServerError(ZooKeeperError):

@@ -5,7 +5,12 @@ Locks (:class:`Lock`, :class:`ReadLock`, :class:`WriteLock`,
 duration of an ``async with`` block whose body is cancelled when the hold may
 have been lost (see :class:`LossPolicy`), then raises :class:`LockLostError`
 or :class:`LeadershipLostError`. Node layouts match kazoo 2.11, so the
-recipes interoperate with kazoo clients on the same paths.
+recipes interoperate with kazoo clients on the same paths; with
+``layout=Layout.CURATOR`` the locks, semaphore and election use Apache
+Curator 5's layout instead, and :class:`LeaderLatch`, :class:`SharedCount`,
+:class:`ServiceDiscovery` and :class:`PersistentNode` are Curator's recipes
+of those names. Directories that recipes create are CONTAINER nodes, which
+the server removes once they are empty.
 
 Example::
 
@@ -20,21 +25,26 @@ from __future__ import annotations
 
 from ._barrier import Barrier, DoubleBarrier
 from ._cache import NodeData, TreeCache, TreeEvent, TreeEventType
-from ._common import LeadershipLostError, LockLostError, LossPolicy
+from ._common import Layout, LeadershipLostError, LockLostError, LossPolicy
 from ._counter import Counter
+from ._discovery import ServiceDiscovery, ServiceInstance
 from ._election import Election
+from ._latch import LeaderLatch
 from ._lease import Lease
 from ._lock import Lock, ReadLock, Semaphore, WriteLock
-from ._node import PersistentEphemeralNode
+from ._node import PersistentEphemeralNode, PersistentNode
 from ._partitioner import SetPartitioner
 from ._party import Party, ShallowParty
 from ._queue import LockingQueue, Queue
+from ._shared import SharedCount
 
 __all__ = [
     "Barrier",
     "Counter",
     "DoubleBarrier",
     "Election",
+    "Layout",
+    "LeaderLatch",
     "LeadershipLostError",
     "Lease",
     "Lock",
@@ -44,11 +54,15 @@ __all__ = [
     "NodeData",
     "Party",
     "PersistentEphemeralNode",
+    "PersistentNode",
     "Queue",
     "ReadLock",
     "Semaphore",
+    "ServiceDiscovery",
+    "ServiceInstance",
     "SetPartitioner",
     "ShallowParty",
+    "SharedCount",
     "TreeCache",
     "TreeEvent",
     "TreeEventType",

@@ -3,7 +3,9 @@
 Node layout (kazoo compatible): a :class:`Barrier` is a single node that
 exists while the barrier is up. A :class:`DoubleBarrier` directory holds one
 ephemeral ``<uuid4 hex>`` node per member (identifier as data) and a
-``ready`` node created when the last member enters.
+``ready`` node created when the last member enters. Both are persistent
+nodes (kazoo expects them to stay); missing ancestors are created as
+containers.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
 import trio
 
 from .. import (
+    ACL,
     ConnectionLossError,
     CreateMode,
     EventType,
@@ -29,7 +33,9 @@ from .. import (
     ZooKeeperError,
 )
 from ._common import (
+    check_acl,
     check_path,
+    ensure_node,
     guaranteed_delete,
     join_path,
     new_guid,
@@ -82,15 +88,17 @@ class Barrier:
     Args:
         zk: The client.
         path: The barrier node.
+        acl: The ACL of the nodes it creates; None for the client's default.
     """
 
-    def __init__(self, zk: ZooKeeper, path: str) -> None:
+    def __init__(self, zk: ZooKeeper, path: str, *, acl: Sequence[ACL] | None = None) -> None:
         self._zk = zk
         self.path = check_path(path)
+        self.acl = check_acl(acl)
 
     async def create(self) -> None:
         """Raise the barrier (create the node if it does not exist)."""
-        await retry(self._zk, self._zk.ensure_path, self.path)
+        await ensure_node(self._zk, self.path, self.acl)
 
     async def remove(self) -> bool:
         """Remove the barrier.
@@ -135,13 +143,21 @@ class DoubleBarrier:
         path: The barrier directory.
         num_clients: How many members make the barrier open.
         identifier: Our member node's data (default: host and pid).
+        acl: The ACL of the nodes it creates; None for the client's default.
     """
 
     def __init__(
-        self, zk: ZooKeeper, path: str, num_clients: int, identifier: str | None = None
+        self,
+        zk: ZooKeeper,
+        path: str,
+        num_clients: int,
+        identifier: str | None = None,
+        *,
+        acl: Sequence[ACL] | None = None,
     ) -> None:
         if num_clients < 1:
             raise ValueError("num_clients must be at least 1")
+        self.acl = check_acl(acl)
         self._zk = zk
         self.path = check_path(path)
         self.num_clients = num_clients
@@ -159,9 +175,14 @@ class DoubleBarrier:
         zk = self._zk
         ready = join_path(self.path, _READY)
         try:
-            await retry(zk, zk.ensure_path, self.path)
+            await ensure_node(zk, self.path, self.acl)
             _, stat = await protected_create(
-                zk, self.path, self._name, self.identifier.encode(), CreateMode.EPHEMERAL
+                zk,
+                self.path,
+                self._name,
+                self.identifier.encode(),
+                CreateMode.EPHEMERAL,
+                acl=self.acl,
             )
             self._session_id = stat.ephemeral_owner
             self.participating = True
@@ -174,7 +195,7 @@ class DoubleBarrier:
                 if len(self._members(children)) >= self.num_clients:
                     events.close()
                     with contextlib.suppress(NodeExistsError):
-                        await retry(zk, zk.create, ready)
+                        await retry(zk, zk.create, ready, acl=self.acl)
                     return
                 await _next_node_event(events)
         except BaseException:

@@ -3,7 +3,10 @@
 Built on one persistent recursive watch (``addWatch``, ZooKeeper 3.6+) on
 the root. Every node event makes the cache re-read that one node, so the
 cache converges on the server's state whatever the order of events and
-reads. Changes made while disconnected are not replayed by the server, so
+reads. The first load (and every re-read) walks the subtree with
+:meth:`~trio_zookeeper.ZooKeeper.walk`, many nodes at once and with no depth
+limit; a node whose ancestors the cache lacks is read with them in one
+multi-read. Changes made while disconnected are not replayed by the server, so
 after a reconnect (the SYNC_CONNECTED session event on the watch channel)
 the whole subtree is re-read and diffed, after a random delay of up to
 ``resync_jitter`` seconds so that many caches do not re-read at once
@@ -18,7 +21,7 @@ import enum
 import math
 import random
 from types import TracebackType
-from typing import Self
+from typing import Self, cast
 
 import attrs
 import trio
@@ -39,6 +42,22 @@ from .. import (
 from ._common import background, check_path, join_path
 
 __all__ = ["NodeData", "TreeCache", "TreeEvent", "TreeEventType"]
+
+
+_READ_BATCH_BYTES = 256 * 1024  # path bytes per multi-read: well below jute.maxbuffer
+
+
+def _batches(paths: list[str]) -> list[list[str]]:
+    """``paths`` cut into runs small enough for one multi-read each."""
+    batches: list[list[str]] = [[]]
+    size = 0
+    for path in paths:
+        if batches[-1] and size + len(path) > _READ_BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(path)
+        size += len(path.encode("utf-8")) + 16
+    return batches
 
 
 class TreeEventType(enum.Enum):
@@ -234,46 +253,65 @@ class TreeCache:
         self._emit(TreeEvent(kind, path, node))
 
     def _remove(self, path: str) -> None:
-        node = self._nodes.get(path)
-        if node is None:
+        """Drop ``path`` and its cached descendants (children before their parents)."""
+        if path not in self._nodes:
             return
-        for child in list(self._children.get(path, ())):
-            self._remove(join_path(path, child))
-        del self._nodes[path]
-        self._children.pop(path, None)
-        parent = self._parent(path)
-        if parent is not None and parent in self._children:
-            self._children[parent].discard(path.rsplit("/", 1)[1])
-        self._emit(TreeEvent(TreeEventType.NODE_REMOVED, path, node))
+        # Iterative (any depth): collect the subtree in pre-order, drop it reversed.
+        order: list[str] = []
+        stack = [path]
+        while stack:
+            item = stack.pop()
+            order.append(item)
+            stack.extend(join_path(item, child) for child in self._children.get(item, ()))
+        for item in reversed(order):
+            node = self._nodes.pop(item)
+            self._children.pop(item, None)
+            parent = self._parent(item)
+            if parent is not None and parent in self._children:
+                self._children[parent].discard(item.rsplit("/", 1)[1])
+            self._emit(TreeEvent(TreeEventType.NODE_REMOVED, item, node))
 
     async def _refresh(self, path: str) -> None:
-        try:
-            data, stat = await self._zk.get_data(path)
-        except NoNodeError:
-            self._remove(path)
-            return
+        """Re-read ``path``, and first those of its ancestors the cache lacks."""
+        # The node and its uncached ancestors (up to the cache's root), the
+        # highest first, read together in few round trips (no recursion).
+        missing = [path]
         parent = self._parent(path)
-        if parent is not None and parent not in self._nodes:
-            await self._refresh(parent)
-            if parent not in self._nodes:
+        while parent is not None and parent not in self._nodes:
+            missing.append(parent)
+            parent = self._parent(parent)
+        missing.reverse()
+        if len(missing) == 1:
+            try:
+                read: list[object] = [await self._zk.get_data(path)]
+            except NoNodeError as exc:
+                read = [exc]
+        else:
+            read = []
+            for batch in _batches(missing):
+                transaction = self._zk.multi_read()
+                for item in batch:
+                    transaction.get_data(item)
+                read.extend(await transaction.run())
+        for item, result in zip(missing, read, strict=True):
+            if isinstance(result, NoNodeError):
+                # Gone: so is everything below it (an ancestor was never cached).
+                self._remove(item)
                 return
-        self._put(path, data, stat)
+            if isinstance(result, BaseException):
+                raise result
+            data, stat = cast(tuple[bytes, Stat], result)
+            self._put(item, data, stat)
 
     async def _full_sync(self) -> None:
-        zk = self._zk
         snapshot: dict[str, tuple[bytes, Stat]] = {}
-
-        async def walk(path: str) -> None:
-            try:
-                data, stat = await zk.get_data(path)
-                children = await zk.get_children(path)
-            except NoNodeError:
-                return
-            snapshot[path] = (data, stat)
-            for child in sorted(children):
-                await walk(join_path(path, child))
-
-        await walk(self.path)
+        try:
+            # Iterative and pipelined: a subtree of any depth and width.
+            async with self._zk.walk(self.path, data=True) as nodes:
+                async for node in nodes:
+                    snapshot[node.path] = (node.data or b"", node.stat)
+        except NoNodeError:
+            pass  # the root does not exist (yet): the cache is empty
         for path, (data, stat) in snapshot.items():
             self._put(path, data, stat)
         for path in sorted(set(self._nodes) - set(snapshot), key=len, reverse=True):

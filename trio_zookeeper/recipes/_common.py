@@ -8,7 +8,12 @@
 * :func:`guaranteed_delete` deletes one of our own ephemeral nodes, retrying
   across connection losses until it is gone or its session is (promise 35);
 * :func:`held_scope` runs the body of a ``lock``/``leadership`` block in a
-  cancel scope that a monitor task cancels when the hold is lost (promise 36).
+  cancel scope that a monitor task cancels when the hold is lost (promise 36);
+* :func:`ensure_container` / :func:`ensure_parents` create recipe
+  directories as CONTAINER nodes (Curator's
+  ``creatingParentContainersIfNeeded``), which the server removes once empty;
+* :class:`Layout` chooses kazoo's or Apache Curator's node names, and
+  :func:`curator_prefix` makes Curator's protected-mode ``_c_<uuid>-`` prefix.
 
 Everything here uses only the public client API.
 """
@@ -16,23 +21,30 @@ Everything here uses only the public client API.
 from __future__ import annotations
 
 import enum
+import functools
+import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 import trio
 
 from .. import (
+    ACL,
     AuthFailedError,
     ConnectionLossError,
     CreateMode,
     EventType,
     KeeperState,
+    NoAuthError,
     NodeExistsError,
     NoNodeError,
     SessionExpiredError,
     Stat,
+    UnimplementedError,
     WatchEvents,
     ZooKeeper,
     ZooKeeperError,
@@ -40,16 +52,27 @@ from .. import (
 )
 
 __all__ = [
+    "BackgroundBlock",
+    "Layout",
     "LeadershipLostError",
     "LockLostError",
     "LossPolicy",
+    "ManagedBlock",
     "background",
+    "check_acl",
     "check_path",
     "cleanup_prefix",
+    "create_container",
+    "curator_prefix",
+    "ensure_container",
+    "ensure_node",
+    "ensure_parents",
     "guaranteed_delete",
     "held_scope",
     "join_path",
+    "local_address",
     "new_guid",
+    "no_auth",
     "protected_create",
     "retry",
     "wait_any",
@@ -104,6 +127,166 @@ class LossPolicy(enum.Enum):
 
     SUSPENDED = "suspended"
     LOST = "lost"
+
+
+class Layout(enum.Enum):
+    """Whose node names and data a recipe uses on its path.
+
+    A path is used by one layout: a kazoo-layout lock and a Curator-layout
+    lock on the same path do not exclude each other.
+
+    Attributes:
+        KAZOO: kazoo 2.11's layout (``<uuid hex>__lock__<sequence>``...),
+            the default.
+        CURATOR: Apache Curator 5's layout (protected-mode
+            ``_c_<uuid>-lock-<sequence>``, ``__READ__``/``__WRIT__``,
+            ``locks``/``leases`` for the semaphore), so that Java services
+            using Curator's ``InterProcessMutex``, ``InterProcessReadWriteLock``,
+            ``InterProcessSemaphoreV2`` and ``LeaderSelector`` take part.
+    """
+
+    KAZOO = "kazoo"
+    CURATOR = "curator"
+
+
+def curator_prefix() -> str:
+    """Curator's protected-mode name prefix, ``_c_<uuid4 with dashes>-``."""
+    return f"_c_{uuid.uuid4()}-"
+
+
+@functools.cache
+def local_address() -> str:
+    """This host's IP address, Curator's default lock node data (``127.0.0.1`` if unknown).
+
+    Found without a name lookup (which could block): the source address the
+    kernel picks for an outgoing UDP socket; nothing is sent.
+    """
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routing only, no packet
+            address: str = probe.getsockname()[0]
+            return address
+    except OSError:
+        return "127.0.0.1"
+
+
+def check_acl(acl: Sequence[ACL] | None) -> tuple[ACL, ...] | None:
+    """Check a recipe's ``acl=`` argument: None (the client's default) or ACL entries.
+
+    Raises:
+        TypeError: Not a sequence of :class:`~trio_zookeeper.ACL`.
+        ValueError: An empty sequence.
+    """
+    if acl is None:
+        return None
+    seq: object = acl
+    if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence):
+        raise TypeError(f"acl must be a sequence of ACL entries or None, not {acl!r}")
+    entries = tuple(acl)
+    if not entries:
+        raise ValueError("acl must not be empty (None means the client's default ACL)")
+    for entry in entries:
+        if not isinstance(entry, ACL):
+            raise TypeError(f"acl entries must be trio_zookeeper.ACL, not {entry!r}")
+    return entries
+
+
+def no_auth(path: str, what: str, acl: Sequence[ACL] | None, exc: NoAuthError) -> NoAuthError:
+    """A :class:`~trio_zookeeper.NoAuthError` that names the path and the ACL problem."""
+    given = "the client's default ACL" if acl is None else f"acl={list(acl)!r}"
+    error = NoAuthError(
+        f"{what} {path}: this session is not allowed to use the nodes it works with "
+        f"(created with {given}); give the session's own identity READ, WRITE, CREATE "
+        "and DELETE in the ACL, or authenticate first"
+    )
+    error.__cause__ = exc
+    return error
+
+
+# Clients whose server refused a CONTAINER create (older than 3.5.3): use PERSISTENT.
+_NO_CONTAINERS: weakref.WeakSet[ZooKeeper] = weakref.WeakSet()
+
+
+async def create_container(
+    zk: ZooKeeper, path: str, data: bytes = b"", acl: Sequence[ACL] | None = None
+) -> None:
+    """Create ``path`` as a CONTAINER node (PERSISTENT on a server without containers).
+
+    Raises:
+        NodeExistsError: It exists.
+        NoNodeError: Its parent does not.
+    """
+    if zk not in _NO_CONTAINERS:
+        try:
+            await zk.create(path, data, mode=CreateMode.CONTAINER, acl=acl)
+            return
+        except UnimplementedError:
+            _NO_CONTAINERS.add(zk)
+    await zk.create(path, data, mode=CreateMode.PERSISTENT, acl=acl)
+
+
+async def ensure_container(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None = None) -> None:
+    """Create ``path`` and its missing ancestors as CONTAINER nodes (``mkdir -p``).
+
+    The server deletes a container once its last child is gone, so recipe
+    directories do not pile up (Curator's ``creatingParentContainersIfNeeded``).
+    A server without containers gets PERSISTENT nodes instead. Existing nodes
+    are left alone. Retries across connection losses.
+
+    Args:
+        zk: The client.
+        path: The directory.
+        acl: Their ACL; None for the client's default.
+    """
+    if path == "/":
+        await trio.lowlevel.checkpoint()
+        return
+    if await retry(zk, zk.exists, path) is not None:
+        return
+    parts = path.strip("/").split("/")
+    i = 1  # iterative, so any depth is fine
+    while i <= len(parts):
+        node = "/" + "/".join(parts[:i])
+        try:
+            await create_container(zk, node, b"", acl)
+        except NodeExistsError:
+            pass
+        except NoNodeError:
+            # A container ancestor was removed under us: start over from the top.
+            i = 1
+            continue
+        except (ConnectionLossError, SessionExpiredError):
+            await zk.wait_connected()
+            continue
+        i += 1
+
+
+async def ensure_parents(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None = None) -> None:
+    """Create the missing ancestors of ``path`` (not ``path``) as containers.
+
+    See :func:`ensure_container`.
+    """
+    await ensure_container(zk, path.rsplit("/", 1)[0] or "/", acl)
+
+
+async def ensure_node(zk: ZooKeeper, path: str, acl: Sequence[ACL] | None = None) -> None:
+    """Create ``path`` as a PERSISTENT node if missing, its missing ancestors as containers.
+
+    For nodes that must outlive being empty (a queue, a barrier, a counter),
+    which kazoo clients expect to keep existing.
+    """
+    while True:
+        if await retry(zk, zk.exists, path) is not None:
+            return
+        try:
+            await zk.create(path, b"", acl=acl)
+            return
+        except NodeExistsError:
+            return
+        except NoNodeError:
+            await ensure_parents(zk, path, acl)
+        except (ConnectionLossError, SessionExpiredError):
+            await zk.wait_connected()
 
 
 def new_guid() -> str:
@@ -207,8 +390,8 @@ async def guaranteed_delete(zk: ZooKeeper, path: str, session_id: int) -> None:
             try:
                 await zk.delete(path)
                 return
-            except NoNodeError:
-                return
+            except (NoNodeError, NoAuthError):
+                return  # gone, or not ours to delete (the ACL): it goes with the session
             except _TERMINAL:
                 return
             except ConnectionLossError:
@@ -228,8 +411,8 @@ async def cleanup_prefix(zk: ZooKeeper, parent: str, prefix: str, session_id: in
                 return
             try:
                 children = await zk.get_children(parent)
-            except NoNodeError:
-                return
+            except (NoNodeError, NoAuthError):
+                return  # NoAuth: unreadable (the ACL); our node goes with the session
             except _TERMINAL:
                 return
             except ConnectionLossError:
@@ -262,13 +445,17 @@ async def protected_create(
     prefix: str,
     data: bytes,
     mode: CreateMode,
+    *,
+    acl: Sequence[ACL] | None = None,
+    ttl: int | None = None,
 ) -> tuple[str, Stat]:
     """Create ``parent/prefix`` (plus a sequence number for sequential modes), exactly once.
 
     ``prefix`` must start with a GUID of the caller. After a connection loss
     (outcome unknown) the parent's children are listed for that prefix: the
     node is adopted if the lost create was applied, and created otherwise; a
-    second node is never made. Missing parents are created.
+    second node is never made. Missing parents are created as containers
+    (:func:`ensure_container`) with the same ACL.
 
     Args:
         zk: The client.
@@ -276,6 +463,8 @@ async def protected_create(
         prefix: The node name, or its start for sequential modes.
         data: The node's data.
         mode: The create mode.
+        acl: The node's (and new parents') ACL; None for the client's default.
+        ttl: For the TTL modes, milliseconds.
 
     Returns:
         The node's path and its Stat.
@@ -286,7 +475,7 @@ async def protected_create(
         trio.ClosedResourceError: The client was closed.
     """
     path = join_path(parent, prefix)
-    sequential = mode in (CreateMode.EPHEMERAL_SEQUENTIAL, CreateMode.PERSISTENT_SEQUENTIAL)
+    sequential = CreateMode(mode).is_sequential
     maybe_created = False
     while True:
         if maybe_created:
@@ -297,14 +486,14 @@ async def protected_create(
                     return found, stat
             maybe_created = False
         try:
-            return await zk.create2(path, data, mode=mode)
+            return await zk.create2(path, data, mode=mode, ttl=ttl, acl=acl)
         except ConnectionLossError:
             maybe_created = True
             await zk.wait_connected()
         except SessionExpiredError:
             await zk.wait_connected()
         except NoNodeError:
-            await retry(zk, zk.ensure_path, parent)
+            await ensure_container(zk, parent, acl)
         except NodeExistsError:
             # Only for a non-sequential name, which holds our GUID: a create
             # of ours whose reply was lost. Adopt it unless it is an ephemeral
@@ -318,7 +507,7 @@ async def protected_create(
 
 
 def _is_ephemeral(mode: CreateMode) -> bool:
-    return mode in (CreateMode.EPHEMERAL, CreateMode.EPHEMERAL_SEQUENTIAL)
+    return CreateMode(mode).is_ephemeral
 
 
 async def watch_node_gone(zk: ZooKeeper, path: str) -> str:
@@ -479,6 +668,69 @@ async def held_scope(
             raise body_error
         finally:
             body_error = None
+
+
+class ManagedBlock:
+    """``async with`` over the context manager that ``self._block()`` makes.
+
+    Entered and exited in the same task, properly nested (the block opens a
+    nursery); not re-entrant.
+    """
+
+    _cm: AbstractAsyncContextManager[Any] | None = None
+    _ALREADY: str = "already entered"
+
+    def _block(self) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError
+
+    @property
+    def _entered(self) -> bool:
+        return self._cm is not None
+
+    async def __aenter__(self) -> Self:
+        if self._cm is not None:
+            raise RuntimeError(f"this {type(self).__name__} is {self._ALREADY}")
+        cm = self._block()
+        await cm.__aenter__()
+        self._cm = cm
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        cm, self._cm = self._cm, None
+        assert cm is not None
+        result: bool | None = await cm.__aexit__(exc_type, exc, tb)
+        return result
+
+
+class BackgroundBlock(ManagedBlock):
+    """A :class:`ManagedBlock` running ``self._run`` in the background, then ``_after_exit``.
+
+    ``_run`` is started with ``nursery.start`` (entering returns once it
+    calls ``task_status.started()``); its failure cancels the block (see
+    :func:`background`). ``_after_exit`` runs whenever the block ends, or
+    entering fails.
+    """
+
+    _WHAT: str = "recipe"
+
+    async def _run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        raise NotImplementedError
+
+    async def _after_exit(self) -> None:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def _block(self) -> AsyncIterator[None]:
+        try:
+            async with background(self._run, what=self._WHAT):
+                yield
+        finally:
+            await self._after_exit()
 
 
 @asynccontextmanager

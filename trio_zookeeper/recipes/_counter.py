@@ -6,14 +6,17 @@ ASCII (``b"42"``, ``b"2.5"``); empty data means the default value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .. import (
+    ACL,
     BadVersionError,
     ConnectionLossError,
     NoNodeError,
     SessionExpiredError,
     ZooKeeper,
 )
-from ._common import check_path, retry
+from ._common import check_acl, check_path, ensure_node, retry
 
 __all__ = ["Counter"]
 
@@ -37,13 +40,22 @@ class Counter:
         path: The counter node (created on first use).
         default: The value of a new counter; its type (int or float) is the
             counter's type.
+        acl: The ACL of the nodes it creates; None for the client's default.
 
     Attributes:
         pre_value: The value before the last change made through this object.
         post_value: The value after it.
     """
 
-    def __init__(self, zk: ZooKeeper, path: str, default: float = 0) -> None:
+    def __init__(
+        self,
+        zk: ZooKeeper,
+        path: str,
+        default: float = 0,
+        *,
+        acl: Sequence[ACL] | None = None,
+    ) -> None:
+        self.acl = check_acl(acl)
         if isinstance(default, bool) or not isinstance(default, (int, float)):
             raise TypeError("default must be an int or a float")
         self._zk = zk
@@ -67,7 +79,7 @@ class Counter:
             try:
                 data, stat = await retry(zk, zk.get_data, self.path)
             except NoNodeError:
-                await retry(zk, zk.ensure_path, self.path)
+                await ensure_node(zk, self.path, self.acl)
                 continue
             return self._decode(data), stat.version
 

@@ -1,18 +1,21 @@
 """Leader election: :class:`Election`.
 
-Node layout: the same as kazoo's ``Election`` (which is a kazoo ``Lock``):
-one ephemeral sequential ``<uuid4 hex>__lock__<sequence>`` node per
-contender, with the identifier as data; the lowest sequence is the leader.
+Node layout with ``Layout.KAZOO``: the same as kazoo's ``Election`` (which
+is a kazoo ``Lock``): one ephemeral sequential
+``<uuid4 hex>__lock__<sequence>`` node per contender, with the identifier as
+data; the lowest sequence is the leader. With ``Layout.CURATOR``: Curator's
+``LeaderSelector`` (an ``InterProcessMutex``): ``_c_<uuid>-lock-<sequence>``
+nodes whose data is the participant id. The directory is a container.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
 
-from .. import Transaction, ZooKeeper, ZooKeeperError
-from ._common import LeadershipLostError, LossPolicy
+from .. import ACL, Transaction, ZooKeeper, ZooKeeperError
+from ._common import Layout, LeadershipLostError, LossPolicy
 from ._lock import _Contender
 
 __all__ = ["Election"]
@@ -21,8 +24,10 @@ T = TypeVar("T")
 
 
 class _ElectionNode(_Contender):
-    _NODE_NAME = "__lock__"
-    _WAITS_FOR: ClassVar[frozenset[str]] = frozenset({"__lock__"})
+    _NAMES: ClassVar[dict[Layout, tuple[str, frozenset[str]]]] = {
+        Layout.KAZOO: ("__lock__", frozenset({"__lock__"})),
+        Layout.CURATOR: ("lock-", frozenset({"lock-"})),
+    }
     _WHAT = "leadership"
 
     def _lost_error(self, reason: str) -> ZooKeeperError:
@@ -39,7 +44,10 @@ class Election:
     session is lost or our node deleted; the block then raises
     :class:`LeadershipLostError`. Leaving the block gives leadership up.
     Compatible with kazoo's ``Election`` on the same path, in both
-    directions, including :meth:`contenders`.
+    directions, including :meth:`contenders`; with
+    ``layout=Layout.CURATOR``, with Curator's ``LeaderSelector`` instead
+    (one leader at a time across Java and Python, the same participant
+    order on both sides).
 
     Example::
 
@@ -53,6 +61,8 @@ class Election:
         path: The election directory.
         identifier: Who we are, visible to every contender.
         cancel_on: When the leader's block is cancelled (:class:`LossPolicy`).
+        layout: :attr:`Layout.KAZOO` or :attr:`Layout.CURATOR`.
+        acl: The ACL of the nodes it creates; None for the client's default.
     """
 
     def __init__(
@@ -62,8 +72,13 @@ class Election:
         identifier: str = "",
         *,
         cancel_on: LossPolicy = LossPolicy.SUSPENDED,
+        layout: Layout = Layout.KAZOO,
+        acl: Sequence[ACL] | None = None,
     ) -> None:
-        self._node = _ElectionNode(zk, path, identifier, cancel_on=cancel_on)
+        self._node = _ElectionNode(
+            zk, path, identifier, cancel_on=cancel_on, layout=layout, acl=acl
+        )
+        self.layout = self._node.layout
         self.path = self._node.path
         self.identifier = self._node.identifier
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from .. import ConnectionLossError, NoNodeError, SessionExpiredError, ZooKeeper, ZooKeeperError
-from ._common import check_path, join_path, retry
+from .. import ACL, ConnectionLossError, NoNodeError, SessionExpiredError, ZooKeeper, ZooKeeperError
+from ._common import Layout, check_acl, check_path, ensure_node, join_path, retry
 from ._lock import _Contender
 
 __all__ = ["Lease"]
@@ -29,8 +29,10 @@ def _utcnow() -> datetime.datetime:
 
 
 class _LeaseLock(_Contender):
-    _NODE_NAME = "__lock__"
-    _WAITS_FOR: ClassVar[frozenset[str]] = frozenset({"__lock__"})
+    _NAMES: ClassVar[dict[Layout, tuple[str, frozenset[str]]]] = {
+        Layout.KAZOO: ("__lock__", frozenset({"__lock__"})),
+        Layout.CURATOR: ("lock-", frozenset({"lock-"})),
+    }
 
 
 class Lease:
@@ -54,6 +56,7 @@ class Lease:
         duration: How long the lease is reserved (timedelta or seconds).
         identifier: Our identity; reuse it to renew (default: host name).
         utcnow: The clock, returning a naive UTC datetime (a test seam).
+        acl: The ACL of the nodes it creates; None for the client's default.
 
     Attributes:
         obtained: The result of the last :meth:`obtain`.
@@ -67,7 +70,9 @@ class Lease:
         identifier: str | None = None,
         *,
         utcnow: Callable[[], datetime.datetime] = _utcnow,
+        acl: Sequence[ACL] | None = None,
     ) -> None:
+        self.acl = check_acl(acl)
         if not isinstance(duration, datetime.timedelta):
             duration = datetime.timedelta(seconds=duration)
         self._zk = zk
@@ -88,9 +93,9 @@ class Lease:
         """
         zk = self._zk
         self.obtained = False
-        await retry(zk, zk.ensure_path, self.path)
+        await ensure_node(zk, self.path, self.acl)
         holder = join_path(self.path, "lease_holder")
-        lock = _LeaseLock(zk, self.path, self.identifier)
+        lock = _LeaseLock(zk, self.path, self.identifier, acl=self.acl)
         await lock._acquire()
         try:
             now = self._utcnow()
@@ -120,7 +125,7 @@ class Lease:
             tx = zk.multi()
             if raw is not None:
                 tx.delete(holder, version)
-            tx.create(holder, data)
+            tx.create(holder, data, acl=self.acl)
             try:
                 await tx.run()
             except (ConnectionLossError, SessionExpiredError):

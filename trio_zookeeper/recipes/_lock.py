@@ -1,6 +1,8 @@
 """Locks: :class:`Lock`, :class:`ReadLock`, :class:`WriteLock` and :class:`Semaphore`.
 
-Node layout (the same as kazoo 2.11, so the two exclude each other):
+Lock directories are created as CONTAINER nodes (removed by the server once
+empty). Node layout with ``layout=Layout.KAZOO`` (the default; the same as
+kazoo 2.11, so the two exclude each other):
 
 * a lock directory ``path`` holds one ephemeral sequential node per
   contender, ``<uuid4 hex>__lock__<10-digit sequence>`` for exclusive and
@@ -13,21 +15,36 @@ Node layout (the same as kazoo 2.11, so the two exclude each other):
   ephemeral ``<uuid4 hex>`` child per lease holder (identifier as data);
   contenders for a lease first take the lock ``path + "-__lock__"``, so only
   the lock holder watches the lease count.
+
+With ``layout=Layout.CURATOR`` (Apache Curator 5's recipes):
+
+* ``Lock`` is an ``InterProcessMutex``: ``_c_<uuid>-lock-<sequence>``
+  (protected mode), data = identifier (Curator's default is the host's IP
+  address, used here when the identifier is empty); ordered by sequence;
+* ``ReadLock``/``WriteLock`` are ``InterProcessReadWriteLock``:
+  ``_c_<uuid>-__READ__<sequence>`` / ``_c_<uuid>-__WRIT__<sequence>``
+  sharing one counter; a reader waits for writers queued before it, a writer
+  for everyone queued before it;
+* ``Semaphore`` is an ``InterProcessSemaphoreV2``: an internal mutex at
+  ``path/locks`` and ``_c_<uuid>-lease-<sequence>`` nodes in
+  ``path/leases``; the mutex holder creates its lease node, then waits until
+  at most ``max_leases`` lease nodes exist. ``max_leases`` is not stored.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from types import TracebackType
-from typing import ClassVar, Self
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import ClassVar
 
 from .. import (
+    ACL,
     ConnectionLossError,
     CreateMode,
     EventType,
+    NoAuthError,
     NodeExistsError,
     NoNodeError,
     SessionExpiredError,
@@ -38,22 +55,35 @@ from .. import (
 )
 from ._common import (
     HoldGuard,
+    Layout,
     LockLostError,
     LossPolicy,
+    ManagedBlock,
+    check_acl,
     check_path,
     cleanup_prefix,
+    create_container,
+    curator_prefix,
+    ensure_parents,
     guaranteed_delete,
     held_scope,
     join_path,
+    local_address,
     new_guid,
+    no_auth,
     protected_create,
     retry,
+    wait_any,
     wait_for_node_change,
 )
 
 __all__ = ["Lock", "ReadLock", "Semaphore", "WriteLock"]
 
-_CONTENDER = re.compile(r"(__lock__|__rlock__)(-?\d{10})$")
+_CONTENDER = re.compile(r"(__lock__|__rlock__|lock-|__READ__|__WRIT__|latch-)(-?\d{10})$")
+_LAYOUT_KINDS = {
+    Layout.KAZOO: frozenset({"__lock__", "__rlock__"}),
+    Layout.CURATOR: frozenset({"lock-", "__READ__", "__WRIT__", "latch-"}),
+}
 
 
 def _sequence(name: str) -> tuple[str, int] | None:
@@ -63,45 +93,67 @@ def _sequence(name: str) -> tuple[str, int] | None:
     return match.group(1), int(match.group(2))
 
 
-class _HeldBlock:
-    """``async with`` over the subclass's ``_holding()`` context manager.
+class _HeldBlock(ManagedBlock):
+    """A hold's ``async with`` (locks, semaphores, leases, elections).
 
-    Entered and exited in the same task, properly nested (the hold opens a
-    nursery); not re-entrant.
+    The block acquires, runs the body in :func:`held_scope` (which cancels it
+    when the hold is lost, per ``cancel_on``), releases however the body
+    ends, and then raises the loss. Subclasses say how to acquire and
+    release, which node stands for the hold and how the loss is named.
     """
 
-    _cm: AbstractAsyncContextManager[None] | None = None
+    _ALREADY = "already held (not re-entrant)"
+    _zk: ZooKeeper
+    _session_id: int
+    cancel_on: LossPolicy
 
-    def _holding(self) -> AbstractAsyncContextManager[None]:
+    async def _acquire(self) -> None:
         raise NotImplementedError
 
-    async def __aenter__(self) -> Self:
-        if self._cm is not None:
-            raise RuntimeError(f"this {type(self).__name__} is already held (not re-entrant)")
-        cm = self._holding()
-        await cm.__aenter__()
-        self._cm = cm
-        return self
+    async def _release(self) -> None:
+        raise NotImplementedError
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        cm, self._cm = self._cm, None
-        assert cm is not None
-        return await cm.__aexit__(exc_type, exc, tb)
+    def _held_node(self) -> str | None:
+        """Our node whose deletion means the hold is lost."""
+        raise NotImplementedError
+
+    def _held_what(self) -> str:
+        """What is held, for messages (``lock /app/lock``)."""
+        raise NotImplementedError
+
+    def _lost_error(self, reason: str) -> ZooKeeperError:
+        return LockLostError(reason)
+
+    @asynccontextmanager
+    async def _block(self) -> AsyncIterator[None]:
+        await self._acquire()
+        guard: HoldGuard | None = None
+        try:
+            async with held_scope(
+                self._zk,
+                session_id=self._session_id,
+                policy=self.cancel_on,
+                node=self._held_node(),
+                what=self._held_what(),
+            ) as guard:
+                yield
+        finally:
+            await self._release()
+        if guard is not None and guard.lost:
+            assert guard.reason is not None
+            raise self._lost_error(guard.reason)
 
 
 class _Contender(_HeldBlock):
     """One contender node in a lock directory: acquire, release, hold.
 
-    Subclasses set the node name and the names they wait for.
+    Subclasses set, per layout, the node name and the names they wait for.
     """
 
-    _NODE_NAME: ClassVar[str] = "__lock__"
-    _WAITS_FOR: ClassVar[frozenset[str]] = frozenset({"__lock__", "__rlock__"})
+    _NAMES: ClassVar[dict[Layout, tuple[str, frozenset[str]]]] = {
+        Layout.KAZOO: ("__lock__", frozenset({"__lock__", "__rlock__"})),
+        Layout.CURATOR: ("lock-", frozenset({"lock-"})),
+    }
     _WHAT: ClassVar[str] = "lock"
 
     def __init__(
@@ -111,13 +163,22 @@ class _Contender(_HeldBlock):
         identifier: str = "",
         *,
         cancel_on: LossPolicy = LossPolicy.SUSPENDED,
+        layout: Layout = Layout.KAZOO,
+        acl: Sequence[ACL] | None = None,
     ) -> None:
         self._zk = zk
         self.path = check_path(path)
         self.identifier = str(identifier)
         self.cancel_on = LossPolicy(cancel_on)
-        self._data = self.identifier.encode("utf-8")
-        self._prefix = new_guid() + self._NODE_NAME
+        self.layout = Layout(layout)
+        self.acl = check_acl(acl)
+        node_name, self._waits_for = self._NAMES[self.layout]
+        if self.layout is Layout.CURATOR:
+            self._data = (self.identifier or local_address()).encode("utf-8")
+            self._prefix = curator_prefix() + node_name
+        else:
+            self._data = self.identifier.encode("utf-8")
+            self._prefix = new_guid() + node_name
         self.node: str | None = None
         self.stat: Stat | None = None
         self._session_id = 0
@@ -169,9 +230,10 @@ class _Contender(_HeldBlock):
         except NoNodeError:
             return []
         ranked: list[tuple[int, str]] = []
+        kinds = _LAYOUT_KINDS[self.layout]
         for child in children:
             parsed = _sequence(child)
-            if parsed is not None:
+            if parsed is not None and parsed[0] in kinds:
                 ranked.append((parsed[1], child))
         ranked.sort()
         out: list[str] = []
@@ -190,7 +252,7 @@ class _Contender(_HeldBlock):
         best: tuple[int, str] | None = None
         for child in children:
             parsed = _sequence(child)
-            if parsed is None or parsed[0] not in self._WAITS_FOR:
+            if parsed is None or parsed[0] not in self._waits_for:
                 continue
             if parsed[1] < mine[1] and (best is None or parsed[1] > best[0]):
                 best = (parsed[1], child)
@@ -211,7 +273,12 @@ class _Contender(_HeldBlock):
                     self.node = self.stat = None
                     await zk.wait_connected()
                     node, stat = await protected_create(
-                        zk, self.path, self._prefix, self._data, CreateMode.EPHEMERAL_SEQUENTIAL
+                        zk,
+                        self.path,
+                        self._prefix,
+                        self._data,
+                        CreateMode.EPHEMERAL_SEQUENTIAL,
+                        acl=self.acl,
                     )
                     self.node, self.stat = node, stat
                     self._session_id = stat.ephemeral_owner
@@ -226,6 +293,9 @@ class _Contender(_HeldBlock):
                     self._held = True
                     return
                 await wait_for_node_change(zk, join_path(self.path, predecessor))
+        except NoAuthError as exc:
+            await self._cleanup()
+            raise no_auth(self.path, self._WHAT, self.acl, exc) from None
         except BaseException:
             await self._cleanup()
             raise
@@ -245,28 +315,12 @@ class _Contender(_HeldBlock):
         """Delete our node (guaranteed, shielded)."""
         await self._cleanup()
 
-    def _lost_error(self, reason: str) -> ZooKeeperError:
-        return LockLostError(reason)
-
-    @asynccontextmanager
-    async def _holding(self) -> AsyncIterator[None]:
-        await self._acquire()
+    def _held_node(self) -> str | None:
         assert self.node is not None
-        guard: HoldGuard | None = None
-        try:
-            async with held_scope(
-                self._zk,
-                session_id=self._session_id,
-                policy=self.cancel_on,
-                node=self.node,
-                what=f"{self._WHAT} {self.path}",
-            ) as guard:
-                yield
-        finally:
-            await self._release()
-        if guard is not None and guard.lost:
-            assert guard.reason is not None
-            raise self._lost_error(guard.reason)
+        return self.node
+
+    def _held_what(self) -> str:
+        return f"{self._WHAT} {self.path}"
 
 
 class Lock(_Contender):
@@ -297,23 +351,33 @@ class Lock(_Contender):
         identifier: Who we are, stored as the node's data (see
             :meth:`contenders`).
         cancel_on: When the body is cancelled (:class:`LossPolicy`).
+        layout: :attr:`Layout.KAZOO` (kazoo's ``Lock``) or
+            :attr:`Layout.CURATOR` (Curator's ``InterProcessMutex``).
+        acl: The ACL of the nodes it creates (lock node, and the lock
+            directory if missing); None for the client's default ACL.
+
+    Raises:
+        NoAuthError: (when acquiring) The ACL keeps this session from
+            reading or creating in the lock directory.
 
     Attributes:
         path: The lock directory.
         identifier: Our identifier.
+        layout: The node layout.
+        acl: The ACL given (None: the client's default).
         node: Our contender node while acquiring or holding, else None.
         stat: Its Stat (``czxid`` is a fencing token).
     """
-
-    _NODE_NAME = "__lock__"
-    _WAITS_FOR = frozenset({"__lock__", "__rlock__"})
 
 
 class WriteLock(_Contender):
     """The write side of a read/write lock (kazoo ``WriteLock`` compatible).
 
     Excludes every reader and writer that queued before it. Same behaviour and
-    arguments as :class:`Lock` (which is the same lock).
+    arguments as :class:`Lock` (in the kazoo layout, the same lock). With
+    ``layout=Layout.CURATOR`` it is the write lock of Curator's
+    ``InterProcessReadWriteLock`` (``__WRIT__`` nodes), which is not the
+    same lock as Curator's ``InterProcessMutex``.
 
     Example::
 
@@ -321,15 +385,19 @@ class WriteLock(_Contender):
             await migrate()
     """
 
-    _NODE_NAME = "__lock__"
-    _WAITS_FOR = frozenset({"__lock__", "__rlock__"})
+    _NAMES: ClassVar[dict[Layout, tuple[str, frozenset[str]]]] = {
+        Layout.KAZOO: ("__lock__", frozenset({"__lock__", "__rlock__"})),
+        Layout.CURATOR: ("__WRIT__", frozenset({"__READ__", "__WRIT__"})),
+    }
 
 
 class ReadLock(_Contender):
     """The read side of a read/write lock (kazoo ``ReadLock`` compatible).
 
     Many readers hold it together; it waits only for writers queued before it.
-    Same behaviour and arguments as :class:`Lock`.
+    Same behaviour and arguments as :class:`Lock`; with
+    ``layout=Layout.CURATOR``, the read lock of Curator's
+    ``InterProcessReadWriteLock`` (``__READ__`` nodes).
 
     Example::
 
@@ -337,13 +405,17 @@ class ReadLock(_Contender):
             rows = await read_table()
     """
 
-    _NODE_NAME = "__rlock__"
-    _WAITS_FOR = frozenset({"__lock__"})
+    _NAMES: ClassVar[dict[Layout, tuple[str, frozenset[str]]]] = {
+        Layout.KAZOO: ("__rlock__", frozenset({"__lock__"})),
+        Layout.CURATOR: ("__READ__", frozenset({"__WRIT__"})),
+    }
 
 
 class _SemaphoreLock(_Contender):
-    _NODE_NAME = "__lock__"
-    _WAITS_FOR = frozenset({"__lock__"})
+    _NAMES: ClassVar[dict[Layout, tuple[str, frozenset[str]]]] = {
+        Layout.KAZOO: ("__lock__", frozenset({"__lock__"})),
+        Layout.CURATOR: ("lock-", frozenset({"lock-"})),
+    }
 
 
 class Semaphore(_HeldBlock):
@@ -353,7 +425,13 @@ class Semaphore(_HeldBlock):
     runs the block while holding it and gives it back. Loss is handled as for
     :class:`Lock`: the block is cancelled and :class:`LockLostError` raised.
     Only the contender at the head of the queue (the holder of the lock
-    ``path + "-__lock__"``) watches the leases, so there is no herd effect.
+    ``path + "-__lock__"``, or ``path/locks`` in the Curator layout) watches
+    the leases, so there is no herd effect.
+
+    With ``layout=Layout.CURATOR`` it is Curator's ``InterProcessSemaphoreV2``
+    (leases in ``path/leases``), and Java and Python holders are counted
+    together; ``max_leases`` is not stored there, so every user must pass
+    the same value.
 
     Example::
 
@@ -362,11 +440,16 @@ class Semaphore(_HeldBlock):
 
     Args:
         zk: The client.
-        path: The semaphore node; its data holds ``max_leases``.
-        identifier: Stored as our lease's data (see :meth:`lease_holders`).
+        path: The semaphore node; in the kazoo layout its data holds
+            ``max_leases``.
+        identifier: Stored as our lease's data (see :meth:`lease_holders`);
+            in the Curator layout the host's IP address when empty.
         max_leases: How many may hold a lease at once; every user of the
-            path must agree (checked against the node's data).
+            path must agree (in the kazoo layout, checked against the node's
+            data).
         cancel_on: When the body is cancelled (:class:`LossPolicy`).
+        layout: :attr:`Layout.KAZOO` or :attr:`Layout.CURATOR`.
+        acl: The ACL of the nodes it creates; None for the client's default.
 
     Raises:
         ValueError: ``max_leases`` < 1.
@@ -380,6 +463,8 @@ class Semaphore(_HeldBlock):
         max_leases: int = 1,
         *,
         cancel_on: LossPolicy = LossPolicy.SUSPENDED,
+        layout: Layout = Layout.KAZOO,
+        acl: Sequence[ACL] | None = None,
     ) -> None:
         if isinstance(max_leases, bool) or not isinstance(max_leases, int) or max_leases < 1:
             raise ValueError(f"max_leases must be an int >= 1, not {max_leases!r}")
@@ -388,26 +473,47 @@ class Semaphore(_HeldBlock):
         self.identifier = str(identifier)
         self.max_leases = max_leases
         self.cancel_on = LossPolicy(cancel_on)
-        self._data = self.identifier.encode("utf-8")
-        self._lock = _SemaphoreLock(zk, self.path + "-__lock__", self.identifier)
+        self.layout = Layout(layout)
+        self.acl = check_acl(acl)
+        if self.layout is Layout.CURATOR:
+            self._data = (self.identifier or local_address()).encode("utf-8")
+            self._leases = join_path(self.path, "leases")
+            lock_path = join_path(self.path, "locks")
+        else:
+            self._data = self.identifier.encode("utf-8")
+            self._leases = self.path
+            lock_path = self.path + "-__lock__"
+        self._lock = _SemaphoreLock(
+            zk, lock_path, self.identifier, layout=self.layout, acl=self.acl
+        )
         self.lease: str | None = None
         self._session_id = 0
         self._busy = False
 
     async def _ensure(self) -> None:
+        """Kazoo layout: make the semaphore node (a container holding max_leases)."""
         zk = self._zk
-        try:
-            await zk.create(self.path, str(self.max_leases).encode(), makepath=True)
-            return
-        except NodeExistsError:
-            pass
-        except ConnectionLossError:
-            await zk.wait_connected()
-        data, stat = await retry(zk, zk.get_data, self.path)
-        text = data.decode("utf-8", "replace").strip()
+        data = str(self.max_leases).encode()
+        while True:
+            try:
+                await create_container(zk, self.path, data, self.acl)
+                return
+            except NodeExistsError:
+                pass
+            except NoNodeError:
+                await ensure_parents(zk, self.path, self.acl)
+                continue
+            except ConnectionLossError:
+                await zk.wait_connected()
+            try:
+                raw, stat = await retry(zk, zk.get_data, self.path)
+            except NoNodeError:
+                continue  # an emptied container, removed meanwhile
+            break
+        text = raw.decode("utf-8", "replace").strip()
         if not text:
             with contextlib.suppress(ZooKeeperError):  # someone else set it: fine
-                await zk.set_data(self.path, str(self.max_leases).encode(), version=stat.version)
+                await zk.set_data(self.path, data, version=stat.version)
             return
         try:
             stored = int(text)
@@ -421,17 +527,21 @@ class Semaphore(_HeldBlock):
     async def lease_holders(self) -> list[str]:
         """The identifiers of the current lease holders (unordered).
 
+        In the Curator layout this includes the contender at the head of the
+        queue, whose lease node exists while it waits (up to
+        ``max_leases + 1`` nodes, as with Curator).
+
         Returns:
             The identifiers.
         """
         try:
-            children = await retry(self._zk, self._zk.get_children, self.path)
+            children = await retry(self._zk, self._zk.get_children, self._leases)
         except NoNodeError:
             return []
         out = []
         for child in children:
             try:
-                data, _ = await retry(self._zk, self._zk.get_data, join_path(self.path, child))
+                data, _ = await retry(self._zk, self._zk.get_data, join_path(self._leases, child))
             except NoNodeError:
                 continue
             out.append(data.decode("utf-8", "replace"))
@@ -442,46 +552,95 @@ class Semaphore(_HeldBlock):
             raise RuntimeError("this Semaphore is already acquired or being acquired")
         self._busy = True
         zk = self._zk
-        name = new_guid()
+        curator = self.layout is Layout.CURATOR
+        name = curator_prefix() + "lease-" if curator else new_guid()
         try:
-            await self._ensure()
-            await self._lock._acquire()
             try:
-                while True:
-                    try:
-                        result = await zk.with_watcher().get_children(self.path)
-                    except (ConnectionLossError, SessionExpiredError):
-                        await zk.wait_connected()
-                        continue
-                    children, events = result
-                    try:
-                        if len(children) < self.max_leases or name in children:
-                            try:
-                                lease, stat = await protected_create(
-                                    zk, self.path, name, self._data, CreateMode.EPHEMERAL
-                                )
-                            except NodeExistsError:
-                                # Our name, made by an expired session: take a new one.
-                                name = new_guid()
-                                continue
-                            self.lease = lease
-                            self._session_id = stat.ephemeral_owner
-                            return
-                        async for event in events:
-                            if event.event_type is not EventType.NONE:
-                                break
-                    except ZooKeeperError as exc:
-                        if isinstance(exc, (ConnectionLossError, SessionExpiredError)):
-                            await zk.wait_connected()
-                    finally:
-                        events.close()
-            finally:
-                await self._lock._release()
+                if not curator:
+                    await self._ensure()
+                await self._lock._acquire()
+                try:
+                    if curator:
+                        await self._take_curator(name)
+                    else:
+                        await self._take_kazoo(name)
+                finally:
+                    await self._lock._release()
+            except NoAuthError as exc:
+                raise no_auth(self.path, "semaphore", self.acl, exc) from None
         except BaseException:
             self.lease = None
             self._busy = False
-            await cleanup_prefix(zk, self.path, name, zk.session_id)
+            await cleanup_prefix(zk, self._leases, name, zk.session_id)
             raise
+
+    async def _take_kazoo(self, name: str) -> None:
+        zk = self._zk
+        while True:
+            try:
+                result = await zk.with_watcher().get_children(self.path)
+            except (ConnectionLossError, SessionExpiredError):
+                await zk.wait_connected()
+                continue
+            except NoNodeError:
+                await self._ensure()  # the emptied container was removed
+                continue
+            children, events = result
+            try:
+                if len(children) < self.max_leases or name in children:
+                    try:
+                        lease, stat = await protected_create(
+                            zk, self.path, name, self._data, CreateMode.EPHEMERAL, acl=self.acl
+                        )
+                    except NodeExistsError:
+                        # Our name, made by an expired session: take a new one.
+                        name = new_guid()
+                        continue
+                    self.lease = lease
+                    self._session_id = stat.ephemeral_owner
+                    return
+                async for event in events:
+                    if event.event_type is not EventType.NONE:
+                        break
+            except ZooKeeperError as exc:
+                if isinstance(exc, (ConnectionLossError, SessionExpiredError)):
+                    await zk.wait_connected()
+            finally:
+                events.close()
+
+    async def _take_curator(self, prefix: str) -> None:
+        # InterProcessSemaphoreV2: create our lease node while holding the
+        # mutex, then wait until at most max_leases lease nodes exist.
+        zk = self._zk
+        while True:
+            if self.lease is None or zk.session_id != self._session_id:
+                lease, stat = await protected_create(
+                    zk,
+                    self._leases,
+                    prefix,
+                    self._data,
+                    CreateMode.EPHEMERAL_SEQUENTIAL,
+                    acl=self.acl,
+                )
+                self.lease, self._session_id = lease, stat.ephemeral_owner
+            name = self.lease.rsplit("/", 1)[1]
+            try:
+                children, events = await zk.with_watcher().get_children(self._leases)
+            except (ConnectionLossError, SessionExpiredError):
+                await zk.wait_connected()
+                continue
+            except NoNodeError:
+                self.lease = None  # the directory, and so our node, is gone
+                continue
+            try:
+                if name not in children:
+                    self.lease = None  # gone (expired session, deleted): again, as Curator
+                    continue
+                if len(children) <= self.max_leases:
+                    return
+                await wait_any(events)
+            finally:
+                events.close()
 
     async def _release(self) -> None:
         lease, self.lease = self.lease, None
@@ -489,21 +648,8 @@ class Semaphore(_HeldBlock):
         if lease is not None:
             await guaranteed_delete(self._zk, lease, self._session_id)
 
-    @asynccontextmanager
-    async def _holding(self) -> AsyncIterator[None]:
-        await self._acquire()
-        guard: HoldGuard | None = None
-        try:
-            async with held_scope(
-                self._zk,
-                session_id=self._session_id,
-                policy=self.cancel_on,
-                node=self.lease,
-                what=f"semaphore lease {self.path}",
-            ) as guard:
-                yield
-        finally:
-            await self._release()
-        if guard is not None and guard.lost:
-            assert guard.reason is not None
-            raise LockLostError(guard.reason)
+    def _held_node(self) -> str | None:
+        return self.lease
+
+    def _held_what(self) -> str:
+        return f"semaphore lease {self.path}"

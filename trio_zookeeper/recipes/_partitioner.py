@@ -17,8 +17,17 @@ from typing import Self
 
 import trio
 
-from .. import ZooKeeper
-from ._common import HoldGuard, LossPolicy, check_path, held_scope, join_path, new_guid, retry
+from .. import ACL, ZooKeeper
+from ._common import (
+    HoldGuard,
+    LossPolicy,
+    check_acl,
+    check_path,
+    ensure_container,
+    held_scope,
+    join_path,
+    new_guid,
+)
 from ._lock import Lock
 from ._party import ShallowParty
 
@@ -63,6 +72,7 @@ class SetPartitioner:
             default deals sorted items round-robin over sorted members.
         time_boundary: Seconds of stable membership before allocating.
         cancel_on: When an allocation ends because of the connection.
+        acl: The ACL of the nodes it creates; None for the client's default.
 
     Attributes:
         release_reason: Why the last allocation ended early, or None.
@@ -78,7 +88,9 @@ class SetPartitioner:
         partition_func: PartitionFunc | None = None,
         time_boundary: float = 1.0,
         cancel_on: LossPolicy = LossPolicy.SUSPENDED,
+        acl: Sequence[ACL] | None = None,
     ) -> None:
+        self.acl = check_acl(acl)
         if not (time_boundary >= 0 and math.isfinite(time_boundary)):
             raise ValueError("time_boundary must be a finite number >= 0")
         self._zk = zk
@@ -91,7 +103,7 @@ class SetPartitioner:
         self._partition = partition_func or _round_robin
         self.time_boundary = time_boundary
         self.cancel_on = LossPolicy(cancel_on)
-        self._party = ShallowParty(zk, join_path(self.path, "party"), self.identifier)
+        self._party = ShallowParty(zk, join_path(self.path, "party"), self.identifier, acl=self.acl)
         self._locks_path = join_path(self.path, "locks")
         self.release_reason: str | None = None
 
@@ -104,7 +116,7 @@ class SetPartitioner:
         return sorted(await self._party.members())
 
     async def __aenter__(self) -> Self:
-        await retry(self._zk, self._zk.ensure_path, self._locks_path)
+        await ensure_container(self._zk, self._locks_path, self.acl)
         await self._party.join()
         return self
 
@@ -164,7 +176,9 @@ class SetPartitioner:
             if self.identifier not in members:
                 continue
             mine = self._partition(self.identifier, members, self.items)
-            locks = [Lock(zk, join_path(self._locks_path, str(item))) for item in mine]
+            locks = [
+                Lock(zk, join_path(self._locks_path, str(item)), acl=self.acl) for item in mine
+            ]
             try:
                 taken = await self._take(locks, members)
             except BaseException:

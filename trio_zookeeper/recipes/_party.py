@@ -8,21 +8,32 @@ data; a :class:`ShallowParty` puts the identifier in the name,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
 import trio
 
-from .. import CreateMode, NoNodeError, ZooKeeper
-from ._common import check_path, guaranteed_delete, join_path, new_guid, protected_create, retry
+from .. import ACL, CreateMode, NoNodeError, ZooKeeper
+from ._common import (
+    check_acl,
+    check_path,
+    guaranteed_delete,
+    join_path,
+    new_guid,
+    protected_create,
+    retry,
+)
 
 __all__ = ["Party", "ShallowParty"]
 
 
 class _BaseParty:
-    def __init__(self, zk: ZooKeeper, path: str, identifier: str = "") -> None:
+    def __init__(
+        self, zk: ZooKeeper, path: str, identifier: str = "", *, acl: Sequence[ACL] | None = None
+    ) -> None:
+        self.acl = check_acl(acl)
         self._zk = zk
         self.path = check_path(path)
         self.identifier = str(identifier)
@@ -55,6 +66,7 @@ class _BaseParty:
             self._node_name(),
             self.identifier.encode("utf-8"),
             CreateMode.EPHEMERAL,
+            acl=self.acl,
         )
         self._session_id = stat.ephemeral_owner
 
@@ -141,8 +153,9 @@ class Party(_BaseParty):
 
     Args:
         zk: The client.
-        path: The party directory.
+        path: The party directory (a container).
         identifier: Our member data.
+        acl: The ACL of the nodes it creates; None for the client's default.
     """
 
     _SUFFIX = "__party__"
@@ -177,14 +190,17 @@ class ShallowParty(_BaseParty):
 
     Args:
         zk: The client.
-        path: The party directory.
+        path: The party directory (a container).
         identifier: Our identifier.
+        acl: The ACL of the nodes it creates; None for the client's default.
     """
 
-    def __init__(self, zk: ZooKeeper, path: str, identifier: str = "") -> None:
+    def __init__(
+        self, zk: ZooKeeper, path: str, identifier: str = "", *, acl: Sequence[ACL] | None = None
+    ) -> None:
         if "/" in str(identifier):
             raise ValueError("a ShallowParty identifier may not contain '/'")
-        super().__init__(zk, path, identifier)
+        super().__init__(zk, path, identifier, acl=acl)
 
     def _node_name(self) -> str:
         return f"{self._guid}-{self.identifier}"

@@ -9,6 +9,9 @@ Node layout (kazoo compatible):
   whose data is the consumer's id. An entry is deleted (together with its
   ``taken`` node, atomically) only when its consumer is done, so an entry
   whose consumer dies is taken again by another one.
+
+The queue nodes are persistent (kazoo expects them to stay); missing
+ancestors are created as containers.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from .. import (
+    ACL,
     ConnectionLossError,
     CreateMode,
     NodeExistsError,
@@ -30,7 +34,9 @@ from .. import (
     ZooKeeperError,
 )
 from ._common import (
+    check_acl,
     check_path,
+    ensure_node,
     guaranteed_delete,
     join_path,
     new_guid,
@@ -80,18 +86,20 @@ class Queue:
     Args:
         zk: The client.
         path: The queue node.
+        acl: The ACL of the nodes it creates; None for the client's default.
     """
 
     prefix = "entry-"
 
-    def __init__(self, zk: ZooKeeper, path: str) -> None:
+    def __init__(self, zk: ZooKeeper, path: str, *, acl: Sequence[ACL] | None = None) -> None:
         self._zk = zk
         self.path = check_path(path)
+        self.acl = check_acl(acl)
         self._ensured = False
 
     async def _ensure(self) -> None:
         if not self._ensured:
-            await retry(self._zk, self._zk.ensure_path, self.path)
+            await ensure_node(self._zk, self.path, self.acl)
             self._ensured = True
 
     async def put(self, value: bytes, priority: int = 100) -> str:
@@ -110,6 +118,7 @@ class Queue:
             join_path(self.path, f"{self.prefix}{priority:03d}-"),
             value,
             mode=CreateMode.PERSISTENT_SEQUENTIAL,
+            acl=self.acl,
         )
 
     async def length(self) -> int:
@@ -192,11 +201,13 @@ class LockingQueue:
     Args:
         zk: The client.
         path: The queue node.
+        acl: The ACL of the nodes it creates; None for the client's default.
     """
 
-    def __init__(self, zk: ZooKeeper, path: str) -> None:
+    def __init__(self, zk: ZooKeeper, path: str, *, acl: Sequence[ACL] | None = None) -> None:
         self._zk = zk
         self.path = check_path(path)
+        self.acl = check_acl(acl)
         self.id = new_guid().encode()
         self._entries = join_path(self.path, "entries")
         self._taken = join_path(self.path, "taken")
@@ -205,8 +216,9 @@ class LockingQueue:
 
     async def _ensure(self) -> None:
         if not self._ensured:
-            await retry(self._zk, self._zk.ensure_path, self._entries)
-            await retry(self._zk, self._zk.ensure_path, self._taken)
+            await ensure_node(self._zk, self.path, self.acl)
+            await ensure_node(self._zk, self._entries, self.acl)
+            await ensure_node(self._zk, self._taken, self.acl)
             self._ensured = True
 
     async def put(self, value: bytes, priority: int = 100) -> str:
@@ -225,6 +237,7 @@ class LockingQueue:
             join_path(self._entries, f"entry-{priority:03d}-"),
             value,
             mode=CreateMode.PERSISTENT_SEQUENTIAL,
+            acl=self.acl,
         )
 
     async def put_all(self, values: Sequence[bytes], priority: int = 100) -> None:
@@ -243,6 +256,7 @@ class LockingQueue:
                 join_path(self._entries, f"entry-{priority:03d}-"),
                 value,
                 mode=CreateMode.PERSISTENT_SEQUENTIAL,
+                acl=self.acl,
             )
         await tx.run()
 
@@ -260,7 +274,7 @@ class LockingQueue:
         path = join_path(self._taken, name)
         while True:
             try:
-                _, stat = await zk.create2(path, self.id, mode=CreateMode.EPHEMERAL)
+                _, stat = await zk.create2(path, self.id, mode=CreateMode.EPHEMERAL, acl=self.acl)
                 return stat
             except NodeExistsError:
                 try:

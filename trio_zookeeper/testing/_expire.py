@@ -11,10 +11,9 @@ in the client is faked.
 
 from __future__ import annotations
 
-import trio
-
 from trio_zookeeper import KeeperState, ZooKeeper
-from trio_zookeeper._hosts import parse_connect_string
+from trio_zookeeper._hosts import HostPort, parse_connect_string
+from trio_zookeeper._net import open_stream
 from trio_zookeeper._protocol import (
     ClientProtocol,
     Connected,
@@ -50,7 +49,7 @@ async def expire_session(zk: ZooKeeper, *, via: str | None = None, wait: bool = 
         raise RuntimeError("the client is not connected; pass via='host:port'")
     host = parse_connect_string(address).hosts[0]
     async with zk.session_states() as states:
-        await _take_over_and_close(host.host, host.port, session_id, password, zk.session_timeout)
+        await _take_over_and_close(host, session_id, password, zk.session_timeout)
         if wait:
             while zk.session_id == session_id and zk.state is not KeeperState.EXPIRED:
                 state = await states.receive()
@@ -59,9 +58,9 @@ async def expire_session(zk: ZooKeeper, *, via: str | None = None, wait: bool = 
 
 
 async def _take_over_and_close(
-    host: str, port: int, session_id: int, password: bytes, session_timeout: float
+    host: HostPort, session_id: int, password: bytes, session_timeout: float
 ) -> None:
-    stream = await trio.open_tcp_stream(host, port)
+    stream = await open_stream(host)
     async with stream:
         protocol = ClientProtocol()
         await stream.send_all(

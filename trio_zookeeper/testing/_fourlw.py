@@ -1,33 +1,36 @@
-"""ZooKeeper "four letter word" admin commands over a plain TCP connection.
+"""ZooKeeper "four letter word" admin commands for tests, with a time bound.
 
 A four letter word (``srvr``, ``ruok``, ``mntr``, ``cons``, ``isro``, ...) is sent
 on a client port *instead of* a ConnectRequest. The server writes a text answer
 and closes the connection. Only whitelisted words are answered
 (``4lw.commands.whitelist``); ``srvr`` is whitelisted by default.
+
+The exchange itself is the library's one four-letter-word client
+(``trio_zookeeper._net.four_letter_word``); this module adds what a test
+harness needs around it: a ``timeout`` that becomes :class:`TimeoutError`, and
+a blocking form for synchronous code (the harness's start-up polling, plain
+pytest tests).
 """
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import time
+import threading
+from collections.abc import Callable
 
 import trio
 
+from .._hosts import HostPort
+from .._net import four_letter_word as _four_letter_word
+
 __all__ = ["afour_letter_word", "four_letter_word"]
-
-_MAX_ANSWER = 16 * 1024 * 1024  # `dump`/`wchp` on a busy server can be large; bound it anyway.
-
-
-def _encode_command(cmd: str) -> bytes:
-    data = cmd.encode("ascii")
-    if len(data) != 4 or not data.isalpha():
-        raise ValueError(f"a four letter word is four ASCII letters, got {cmd!r}")
-    return data
 
 
 def four_letter_word(host: str, port: int, cmd: str, *, timeout: float = 5.0) -> str:
     """Send a four letter word and return the server's whole answer (blocking).
+
+    It may be called from synchronous code anywhere, including from a thread
+    that is running a trio loop (the exchange then runs in a helper thread,
+    blocking the caller for at most ``timeout``).
 
     Args:
         host: Server address, e.g. ``"127.0.0.1"``.
@@ -45,32 +48,7 @@ def four_letter_word(host: str, port: int, cmd: str, *, timeout: float = 5.0) ->
             SIGSTOPped server, which still accepts connections in the kernel).
         OSError: The connection was refused or reset.
     """
-    data = _encode_command(cmd)
-    deadline = time.monotonic() + timeout
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(data)
-        with contextlib.suppress(OSError):  # the server already closed: read what it sent
-            sock.shutdown(socket.SHUT_WR)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"{cmd!r} to {host}:{port} got no complete answer in {timeout}s")
-            sock.settimeout(remaining)
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"{cmd!r} to {host}:{port} got no complete answer in {timeout}s"
-                ) from None
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > _MAX_ANSWER:
-                raise OSError(f"{cmd!r} answer from {host}:{port} exceeds {_MAX_ANSWER} bytes")
-    return b"".join(chunks).decode("utf-8", errors="replace")
+    return _run_blocking(lambda: afour_letter_word(host, port, cmd, timeout=timeout))
 
 
 async def afour_letter_word(
@@ -100,27 +78,39 @@ async def afour_letter_word(
         TimeoutError: The exchange took longer than ``timeout``.
         OSError: The connection was refused or reset.
     """
-    data = _encode_command(cmd)
-    chunks: list[bytes] = []
-    size = 0
-    with trio.move_on_after(timeout) as scope:
-        stream = await trio.open_tcp_stream(host, port)
-        async with stream:
-            try:
-                await stream.send_all(data)
-                await stream.send_eof()
-                while True:
-                    chunk = await stream.receive_some(65536)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > _MAX_ANSWER:
-                        raise OSError(
-                            f"{cmd!r} answer from {host}:{port} exceeds {_MAX_ANSWER} bytes"
-                        )
-            except trio.BrokenResourceError as exc:
-                raise ConnectionResetError(f"{cmd!r} to {host}:{port}: {exc}") from exc
-    if scope.cancelled_caught:
+    answer: str | None = None
+    with trio.move_on_after(timeout):
+        answer = await _four_letter_word(HostPort(host, port), cmd)
+    if answer is None:
         raise TimeoutError(f"{cmd!r} to {host}:{port} got no complete answer in {timeout}s")
-    return b"".join(chunks).decode("utf-8", errors="replace")
+    return answer
+
+
+def _run_blocking(exchange: Callable[[], object]) -> str:
+    """Run ``exchange`` (an async function) to completion from synchronous code."""
+
+    async def main() -> str:
+        result = await exchange()  # type: ignore[misc]
+        assert isinstance(result, str)
+        return result
+
+    try:
+        trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        return trio.run(main)  # no trio loop in this thread
+    # A trio loop runs in this thread (a sync call from async code): use a fresh thread.
+    outcome: list[str | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(trio.run(main))
+        except BaseException as exc:  # handed back to the caller below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, name="four-letter-word", daemon=True)
+    thread.start()
+    thread.join()
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result

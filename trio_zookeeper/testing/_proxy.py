@@ -38,6 +38,9 @@ from contextlib import asynccontextmanager
 import attrs
 import trio
 
+from .._hosts import HostPort
+from .._net import TRANSPORT_ERRORS, open_tcp
+
 __all__ = ["FaultProxy", "open_fault_proxy"]
 
 _LOOPBACK = "127.0.0.1"
@@ -45,7 +48,6 @@ _CHUNK = 64 * 1024  # bytes per receive_some
 _MAX_QUEUED = 256 * 1024  # queued bytes per direction per link before the pump stops reading
 _CONNECT_TIMEOUT = 10.0  # bound on connecting upstream (loopback: instant, or refused)
 _LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
-_NETWORK_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
 @attrs.frozen
@@ -334,7 +336,7 @@ class FaultProxy:
                 delivered = link.delivered
                 async with link.client_lock:
                     if link.down_scanner.at_boundary:
-                        with contextlib.suppress(*_NETWORK_ERRORS):
+                        with contextlib.suppress(*TRANSPORT_ERRORS):
                             await link.client.send_all(data)
                         break
                 await delivered.wait()
@@ -390,7 +392,7 @@ class FaultProxy:
                     await self._wait_for_change(link)
                 try:
                     with trio.fail_after(_CONNECT_TIMEOUT):
-                        link.server = await trio.open_tcp_stream(*self.upstream)
+                        link.server = await open_tcp(HostPort(*self.upstream))
                 except (OSError, trio.TooSlowError):
                     link.abort()  # the client sees a reset, as with a dead server
                     return
@@ -436,7 +438,7 @@ class FaultProxy:
                         await self._deliver(link, chunk.data)
                     continue
                 if eof and not queue and not held:
-                    with contextlib.suppress(*_NETWORK_ERRORS):
+                    with contextlib.suppress(*TRANSPORT_ERRORS):
                         await sink.send_eof()
                     return
                 wake_at = self._release_time(queue[0]) if queue and not held else math.inf
@@ -460,7 +462,7 @@ class FaultProxy:
                 offset = self._rng.uniform(-self._jitter, self._jitter) if self._jitter else 0.0
                 queue.append(_Chunk(trio.current_time(), offset, bytes(data)))
                 queued += len(data)
-        except _NETWORK_ERRORS:
+        except TRANSPORT_ERRORS:
             raise _ResetLink from None
 
     def _scan_requests(self, link: _Link, data: bytes) -> None:

@@ -10,10 +10,8 @@ owner is closed, garbage collected, or when the interpreter exits.
 from __future__ import annotations
 
 import atexit
-import base64
 import contextlib
 import ctypes
-import hashlib
 import os
 import pathlib
 import re
@@ -33,6 +31,7 @@ from typing import TYPE_CHECKING, Self
 import attrs
 import trio
 
+from .._acl import make_digest_acl_credential
 from ._fourlw import afour_letter_word, four_letter_word
 from ._tls import TLSMaterial, make_tls_material
 
@@ -1028,17 +1027,21 @@ def generate_digest(user: str, password: str) -> str:
     """Compute ``"user:<base64 sha1(user:password)>"``, as ZooKeeper's ``generateDigest``.
 
     Use it for ``ZooKeeperServer(super_digest=generate_digest("super", pw))`` and
-    for ``digest`` ACL ids.
+    for ``digest`` ACL ids. It is
+    :func:`trio_zookeeper.make_digest_acl_credential` under the name the
+    harness has always used.
 
     Args:
-        user: The user name, e.g. ``"super"``.
+        user: The user name, e.g. ``"super"`` (it may not contain ``:``).
         password: The clear-text password.
 
     Returns:
         The digest string ZooKeeper's DigestAuthenticationProvider expects.
+
+    Raises:
+        ValueError: ``user`` contains ``:``.
     """
-    raw = hashlib.sha1(f"{user}:{password}".encode()).digest()
-    return f"{user}:{base64.b64encode(raw).decode('ascii')}"
+    return make_digest_acl_credential(user, password)
 
 
 class ExternalZooKeeperServer:

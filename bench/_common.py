@@ -44,6 +44,21 @@ class Spec(TypedDict, total=False):
     fan_prefix: str
     watches: int
     profile: str
+    # The recipe and scale workloads (recipes_trio.py, recipes_kazoo.py):
+    recipe_prefix: str
+    waiters: int
+    clients: int
+    rtt_ops: int
+    tree_root: str
+    tree_leaf: str
+    tree_nodes: int
+    scale_watches: int
+    scale_sessions: int
+    big_node: str
+    big_payload: int
+    children_parent: str
+    children: int
+    frame_limit: int
 
 
 class Result:
@@ -88,6 +103,15 @@ def peak_rss_kib() -> float:
     except OSError:
         pass
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def rss_now_kib() -> float:
+    """This process's current resident set size, in KiB (``VmRSS``)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return float(line.split()[1])
+    return float("nan")
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -175,6 +175,7 @@ def _raw(path: str, data: bytes) -> Setup:
 
 CODECS: dict[str, Callable[[str, bytes], Setup]] = {
     "trio": _trio,
+    "trio_base": _trio,  # run.py --baseline: the same code path, another checkout
     "kazoo": _kazoo,
     "aiozk": _aiozk,
     "raw": _raw,

@@ -19,6 +19,7 @@ from typing import Any
 #: Display names, in table/plot column order.
 CLIENT_NAMES: dict[str, str] = {
     "trio": "trio_zookeeper",
+    "trio_base": "trio_zookeeper (baseline)",
     "trio_watch": "trio_zookeeper (zk.watch())",
     "kazoo": "kazoo (sync)",
     "kazoo_async": "kazoo (async)",
@@ -38,6 +39,16 @@ WORKLOAD_LABELS: dict[str, str] = {
     "watch_rtt": "watch round trip",
     "watch_fanout": "watch fan-out",
     "codec": "protocol encode+decode (GetData, no I/O)",
+    "recipe_lock": "Lock acquire+release, uncontended",
+    "recipe_lock_handoff": "Lock handoff, 10 waiters",
+    "recipe_election": "Election failover, 10 waiting",
+    "recipe_queue": "Queue put+get",
+    "recipe_counter": "Counter +1, 10 clients contending",
+    "recipe_treecache": "TreeCache (see sizes)",
+    "scale_watches": "watches on one session (see sizes)",
+    "scale_sessions": "sessions from one process (see sizes)",
+    "scale_payload": "1 MB set_data+get_data",
+    "scale_children": "get_children of a large node (see sizes)",
 }
 
 #: Metrics shown per workload: (metric, label, True if higher is better).
@@ -70,10 +81,41 @@ METRICS: dict[str, list[tuple[str, str, bool]]] = {
         ("watch_rss_delta_kib", "RSS added by the watches, KiB", False),
     ],
     "codec": [("ns_per_op", "ns/op", False)],
+    "recipe_lock": [
+        ("ops_per_s", "ops/s", True),
+        ("p50_us", "p50 µs", False),
+        ("p99_us", "p99 µs", False),
+        ("cpu_us_per_op", "client CPU µs/op", False),
+    ],
+    "recipe_lock_handoff": [("p50_us", "p50 µs", False), ("p99_us", "p99 µs", False)],
+    "recipe_election": [("p50_us", "p50 µs", False), ("p99_us", "p99 µs", False)],
+    "recipe_queue": [("ops_per_s", "ops/s", True), ("cpu_us_per_op", "client CPU µs/op", False)],
+    "recipe_counter": [
+        ("ops_per_s", "increments/s", True),
+        ("cpu_us_per_op", "client CPU µs/op", False),
+    ],
+    "recipe_treecache": [
+        ("load_s", "initial load, s", False),
+        ("rss_per_node_b", "RSS per cached node, bytes", False),
+        ("event_p50_us", "change event p50 µs", False),
+        ("event_p99_us", "change event p99 µs", False),
+        ("peak_rss_kib", "peak RSS, KiB", False),
+    ],
+    "scale_watches": [
+        ("register_s", "registering, s", False),
+        ("rss_per_watch_b", "RSS per watch, bytes", False),
+    ],
+    "scale_sessions": [
+        ("connect_all_s", "connecting all, s", False),
+        ("rss_per_session_kib", "RSS per session, KiB", False),
+        ("close_all_s", "closing all, s", False),
+    ],
+    "scale_payload": [("mb_per_s", "MB/s", True), ("cpu_us_per_op", "client CPU µs/pair", False)],
+    "scale_children": [("p50_us", "p50 µs", False), ("peak_rss_kib", "peak RSS, KiB", False)],
 }
 
 #: Ratio columns: trio_zookeeper ÷ each of these.
-RATIO_AGAINST = ("kazoo", "kazoo_async", "aiozk", "raw")
+RATIO_AGAINST = ("trio_base", "kazoo", "kazoo_async", "aiozk", "raw")
 
 
 @dataclass(frozen=True)
@@ -205,13 +247,81 @@ TARGET_SPECS: list[tuple[str, str, str, str, str, float, bool]] = [
         1.0,
         False,
     ),
+    # Issue 17: every recipe at least 2x kazoo's throughput or at most half its latency,
+    # and TreeCache's memory per node no more than kazoo's.
+    (
+        "recipe_lock",
+        "Lock acquire+release ops/s ≥ 2 x kazoo",
+        "recipe_lock",
+        "ops_per_s",
+        "kazoo",
+        2.0,
+        True,
+    ),
+    (
+        "recipe_lock_handoff",
+        "Lock handoff p50 ≤ 0.5 x kazoo",
+        "recipe_lock_handoff",
+        "p50_us",
+        "kazoo",
+        0.5,
+        False,
+    ),
+    (
+        "recipe_election",
+        "Election failover p50 ≤ 0.5 x kazoo",
+        "recipe_election",
+        "p50_us",
+        "kazoo",
+        0.5,
+        False,
+    ),
+    (
+        "recipe_queue",
+        "Queue put+get ops/s ≥ 2 x kazoo",
+        "recipe_queue",
+        "ops_per_s",
+        "kazoo",
+        2.0,
+        True,
+    ),
+    (
+        "recipe_counter",
+        "Counter increments/s ≥ 2 x kazoo",
+        "recipe_counter",
+        "ops_per_s",
+        "kazoo",
+        2.0,
+        True,
+    ),
+    (
+        "recipe_treecache_load",
+        "TreeCache initial load ≤ 0.5 x kazoo",
+        "recipe_treecache",
+        "load_s",
+        "kazoo",
+        0.5,
+        False,
+    ),
+    (
+        "recipe_treecache_rss",
+        "TreeCache RSS per node ≤ kazoo's",
+        "recipe_treecache",
+        "rss_per_node_b",
+        "kazoo",
+        1.0,
+        False,
+    ),
 ]
 
 
 def evaluate_targets(summary: Mapping[Key, Stat]) -> list[Target]:
+    """The targets of the workloads that ran (a suite's table shows only its own)."""
+    ran = {workload for workload, _, _ in summary}
     return [
         Target(name, desc, ratio(summary, w, m, ref), limit, higher)
         for name, desc, w, m, ref, limit, higher in TARGET_SPECS
+        if w in ran
     ]
 
 
@@ -388,6 +498,44 @@ PLOTS: list[tuple[str, list[tuple[str, str]], str]] = [
         "KiB (lower is better)",
     ),
     ("Protocol encode+decode (GetData)", [("codec", "ns_per_op")], "ns/op (lower is better)"),
+    (
+        "Recipe throughput",
+        [
+            ("recipe_lock", "ops_per_s"),
+            ("recipe_queue", "ops_per_s"),
+            ("recipe_counter", "ops_per_s"),
+        ],
+        "ops/s (higher is better)",
+    ),
+    (
+        "Recipe latency p50",
+        [
+            ("recipe_lock", "p50_us"),
+            ("recipe_lock_handoff", "p50_us"),
+            ("recipe_election", "p50_us"),
+            ("recipe_treecache", "event_p50_us"),
+        ],
+        "µs (lower is better)",
+    ),
+    (
+        "TreeCache memory",
+        [("recipe_treecache", "rss_per_node_b")],
+        "bytes per node (lower is better)",
+    ),
+    (
+        "Scale: time",
+        [
+            ("scale_watches", "register_s"),
+            ("scale_sessions", "connect_all_s"),
+            ("recipe_treecache", "load_s"),
+        ],
+        "s (lower is better)",
+    ),
+    (
+        "Scale: memory",
+        [("scale_watches", "rss_per_watch_b")],
+        "bytes per watch (lower is better)",
+    ),
 ]
 
 _SHORT = {
@@ -401,11 +549,23 @@ _SHORT = {
     "watch_rtt": "watch RTT",
     "watch_fanout": "fan-out",
     "codec": "GetData request + reply",
+    "recipe_lock": "lock",
+    "recipe_lock_handoff": "lock handoff",
+    "recipe_election": "election failover",
+    "recipe_queue": "queue put+get",
+    "recipe_counter": "counter, 10 clients",
+    "recipe_treecache": "TreeCache",
+    "scale_watches": "watches",
+    "scale_sessions": "sessions",
+    "scale_payload": "1 MB payload",
+    "scale_children": "100,000 children",
 }
 _METRIC_SHORT = {
     "rss_one_conn_kib": "one connection",
     "rss_watches_kib": "with watches",
     "watch_rss_delta_kib": "added by watches",
+    "event_p50_us": "TreeCache event",
+    "load_s": "TreeCache load",
 }
 
 

@@ -1,6 +1,13 @@
 """Benchmark trio_zookeeper against kazoo, aiozk and a raw socket client.
 
-Usage: ``python bench/run.py [--quick] [--out DIR]`` (``nox -s bench``).
+Usage: ``python bench/run.py [--quick] [--suite core|recipes|scale|all] [--out DIR]``
+(``nox -s bench``).
+
+Suites: ``core`` (the default) is the client against kazoo, aiozk and a raw
+socket; ``recipes`` is the coordination recipes against kazoo's (lock,
+lock handoff, election failover, queue, counter under contention, TreeCache);
+``scale`` is the client at large sizes against kazoo (100,000 watches on one
+session, 1,000 sessions, 1 MB payloads, 100,000 children).
 
 It starts a throwaway ZooKeeper server on loopback (``trio_zookeeper.testing``),
 lays out the nodes, warms the server's JIT up, then runs every workload for
@@ -44,6 +51,10 @@ DOCS_DIR = REPO / "docs" / "_static" / "bench"
 NODE = "/bench/node"
 CD_PREFIX = "/bench/cd"
 FAN_PREFIX = "/bench/fan"
+RECIPE_PREFIX = "/bench/recipes"
+TREE_ROOT = "/bench/tree"
+BIG_NODE = "/bench/big"
+CHILDREN_PARENT = "/bench/children"
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,19 @@ class Plan:
     max_seconds: float
     server_warmup_ops: int
     max_minutes: float
+    # recipes and scale (see the module docstring)
+    recipe_ops: int = 1_000
+    handoffs: int = 200
+    waiters: int = 10
+    counter_clients: int = 10
+    tree_nodes: int = 50_000
+    scale_watches: int = 100_000
+    scale_sessions: int = 1_000
+    big_payload: int = 1_000_000
+    big_ops: int = 20
+    children: int = 100_000
+    children_ops: int = 5
+    frame_limit: int = 4 << 20
 
 
 FULL = Plan(
@@ -91,11 +115,20 @@ QUICK = Plan(
     max_seconds=2.0,
     server_warmup_ops=20_000,
     max_minutes=6.0,
+    recipe_ops=200,
+    handoffs=50,
+    tree_nodes=5_000,
+    scale_watches=10_000,
+    scale_sessions=100,
+    big_ops=5,
+    children=10_000,
+    children_ops=3,
 )
 
 #: client key -> (child script, variant)
 CLIENT_MODULES: dict[str, tuple[str, str]] = {
     "trio": ("workloads_trio.py", ""),
+    "trio_base": ("workloads_trio.py", ""),  # --baseline: another checkout of trio_zookeeper
     "trio_watch": ("workloads_trio.py", "default_watcher"),
     "kazoo": ("workloads_kazoo.py", "sync"),
     "kazoo_async": ("workloads_kazoo.py", "async"),
@@ -118,6 +151,37 @@ WORKLOADS: dict[str, tuple[str, ...]] = {
     "watch_fanout": _WATCH,
     "codec": ("trio", "kazoo", "aiozk", "raw"),
 }
+_VS_KAZOO = ("trio", "kazoo")
+RECIPE_WORKLOADS: dict[str, tuple[str, ...]] = {
+    "recipe_lock": _VS_KAZOO,
+    "recipe_lock_handoff": _VS_KAZOO,
+    "recipe_election": _VS_KAZOO,
+    "recipe_queue": _VS_KAZOO,
+    "recipe_counter": _VS_KAZOO,
+    "recipe_treecache": _VS_KAZOO,
+}
+SCALE_WORKLOADS: dict[str, tuple[str, ...]] = {
+    "scale_watches": _VS_KAZOO,
+    "scale_sessions": _VS_KAZOO,
+    "scale_payload": _VS_KAZOO,
+    "scale_children": _VS_KAZOO,
+}
+SUITES: dict[str, tuple[str, ...]] = {
+    "core": tuple(WORKLOADS),
+    "recipes": tuple(RECIPE_WORKLOADS),
+    "scale": tuple(SCALE_WORKLOADS),
+}
+SUITES["all"] = SUITES["core"] + SUITES["recipes"] + SUITES["scale"]
+WORKLOADS.update(RECIPE_WORKLOADS)
+WORKLOADS.update(SCALE_WORKLOADS)
+#: The child scripts of the recipe and scale workloads.
+RECIPE_SCRIPTS = {
+    "trio": "recipes_trio.py",
+    "trio_base": "recipes_trio.py",
+    "kazoo": "recipes_kazoo.py",
+}
+#: Set by --baseline: the source tree the "trio_base" client imports trio_zookeeper from.
+BASELINE: list[pathlib.Path] = []
 
 NOTES = [
     "Every (client, workload, round) runs in its own child process; CPU is user+sys of "
@@ -142,6 +206,19 @@ NOTES = [
     "until the last event reached the application.",
     "create+delete counts one create and one delete as one operation (a pair).",
     f"Payload: {PAYLOAD_SIZE} bytes. Sessions: 10 s timeout on one standalone server.",
+    "Recipes (trio_zookeeper.recipes against kazoo.recipe, same layouts): lock = "
+    "uncontended acquire+release; handoff and election = 10 waiters (11 sessions), the "
+    "holder leaves once all are queued, latency from its leaving until the next block "
+    "starts; queue = put N items then get them (one op = put+get); counter = 10 sessions "
+    "adding 1 concurrently (compare-and-set, so retries count against throughput); "
+    "TreeCache = load of a 2-level tree (time until INITIALIZED, RSS added per node), then "
+    "NODE_UPDATED latency for changes made by the raw writer.",
+    "Scale: watches = exists watches on missing nodes on one session (trio: zk.watch(), "
+    "1,000 in flight; kazoo: exists_async with one callback, 1,000 in flight); sessions = "
+    "sessions held open at once by one process (trio: concurrently, 100 handshakes at a "
+    "time; kazoo: KazooClient.start one after another); payload = set_data+get_data pairs "
+    "of a 1,000,000-byte value; children = get_children of a node with 100,000 children "
+    "(client frame limit raised to 4 MiB; the server runs with -Djute.maxbuffer=4194304).",
 ]
 
 
@@ -173,26 +250,34 @@ def cpu_split() -> tuple[set[int], set[int]] | None:
 
 
 # ------------------------------------------------------------------- server
-def start_server(default_jvm: bool) -> tuple[Any, str]:
+def start_server(default_jvm: bool, max_buffer: int | None = None) -> tuple[Any, str]:
     """Start a throwaway server; returns it and a description of its JVM flags.
 
     By default the harness's fast-start flag ``-XX:TieredStopAtLevel=1``
     (C1-only JIT, right for tests) is dropped so the server runs with the full
     C2 JIT, as in production; ``--server-default-jvm`` keeps the harness flags.
+    ``max_buffer`` sets the server's ``jute.maxbuffer`` (the scale suite's
+    100,000 children do not fit the 1 MB default).
     """
     from trio_zookeeper.testing import ZooKeeperInstallation, ZooKeeperServer
 
     cls: type[ZooKeeperServer] = ZooKeeperServer
     description = "trio_zookeeper.testing defaults"
-    if not default_jvm and hasattr(ZooKeeperServer, "_jvm_command"):
+    if hasattr(ZooKeeperServer, "_jvm_command") and (not default_jvm or max_buffer):
+        extra = [f"-Djute.maxbuffer={max_buffer}"] if max_buffer else []
 
         class BenchServer(ZooKeeperServer):
             def _jvm_command(self, installation: ZooKeeperInstallation) -> list[str]:
                 command: list[str] = super()._jvm_command(installation)
-                return [a for a in command if a != "-XX:TieredStopAtLevel=1"]
+                if not default_jvm:
+                    command = [a for a in command if a != "-XX:TieredStopAtLevel=1"]
+                return command[:1] + extra + command[1:]
 
         cls = BenchServer
-        description = "harness flags without -XX:TieredStopAtLevel=1 (full C2 JIT)"
+        if not default_jvm:
+            description = "harness flags without -XX:TieredStopAtLevel=1 (full C2 JIT)"
+        if max_buffer:
+            description += f", -Djute.maxbuffer={max_buffer}"
     try:
         server = cls(heap_mb=512)
         description += ", -Xmx512m"
@@ -207,9 +292,37 @@ def layout(connect: str, watches: int) -> None:
     raw_client.ensure_nodes(connect, ["/bench", NODE, CD_PREFIX, FAN_PREFIX])
     with raw_client.RawClient(connect) as c:
         c.call(raw_client.OP_SET_DATA, raw_client.set_data_body(NODE, payload(PAYLOAD_SIZE)))
-    names = node_names(FAN_PREFIX, watches)
-    for i in range(0, len(names), 1000):
-        raw_client.ensure_nodes(connect, names[i : i + 1000], b"x")
+    _create_many(connect, node_names(FAN_PREFIX, watches), b"x")
+
+
+def _create_many(connect: str, paths: list[str], data: bytes) -> None:
+    for i in range(0, len(paths), 1000):
+        raw_client.ensure_nodes(connect, paths[i : i + 1000], data)
+
+
+def tree_layout(plan: Plan) -> tuple[list[str], int]:
+    """The TreeCache tree: parents of up to 1,000 leaves; (paths, node count under the root)."""
+    parents = max(1, plan.tree_nodes // 1000)
+    leaves = max(1, (plan.tree_nodes - parents) // parents)
+    paths: list[str] = []
+    for p in range(parents):
+        parent = f"{TREE_ROOT}/p{p:03d}"
+        paths.append(parent)
+        paths.extend(f"{parent}/c{c:04d}" for c in range(leaves))
+    return paths, len(paths)
+
+
+def layout_extra(connect: str, plan: Plan, workloads: list[str]) -> None:
+    """The nodes of the recipe and scale workloads that are selected."""
+    raw_client.ensure_nodes(connect, [RECIPE_PREFIX])
+    if "recipe_treecache" in workloads:
+        raw_client.ensure_nodes(connect, [TREE_ROOT])
+        _create_many(connect, tree_layout(plan)[0], payload(PAYLOAD_SIZE))
+    if "scale_payload" in workloads:
+        raw_client.ensure_nodes(connect, [BIG_NODE])
+    if "scale_children" in workloads:
+        raw_client.ensure_nodes(connect, [CHILDREN_PARENT])
+        _create_many(connect, [f"{CHILDREN_PARENT}/c{i:06d}" for i in range(plan.children)], b"")
 
 
 def warm_server(connect: str, ops: int, max_seconds: float) -> None:
@@ -255,16 +368,53 @@ def make_spec(workload: str, client: str, plan: Plan, connect: str) -> Spec:
     elif workload == "codec":
         spec["ops"], spec["warmup"] = plan.codec_ops, max(100, plan.codec_ops // 20)
         spec["max_seconds"] = 30.0
+    elif workload in RECIPE_WORKLOADS or workload in SCALE_WORKLOADS:
+        _recipe_spec(spec, workload, plan)
     else:
         raise ValueError(f"unknown workload {workload!r}")
     return spec
 
 
+def _recipe_spec(spec: Spec, workload: str, plan: Plan) -> None:
+    tree_paths, tree_nodes = tree_layout(plan)
+    spec["recipe_prefix"] = RECIPE_PREFIX
+    spec["waiters"] = plan.waiters
+    spec["clients"] = plan.counter_clients
+    spec["rtt_ops"] = plan.rtt_ops // 5
+    spec["tree_root"] = TREE_ROOT
+    spec["tree_leaf"] = tree_paths[1] if len(tree_paths) > 1 else tree_paths[0]
+    spec["tree_nodes"] = tree_nodes
+    spec["scale_watches"] = plan.scale_watches
+    spec["scale_sessions"] = plan.scale_sessions
+    spec["big_node"] = BIG_NODE
+    spec["big_payload"] = plan.big_payload
+    spec["children_parent"] = CHILDREN_PARENT
+    spec["children"] = plan.children
+    spec["frame_limit"] = plan.frame_limit
+    spec["ops"] = plan.recipe_ops
+    spec["warmup"] = max(3, plan.recipe_ops // 20)
+    spec["max_seconds"] = plan.max_seconds * 4
+    if workload in ("recipe_lock_handoff", "recipe_election"):
+        spec["ops"] = plan.handoffs
+    elif workload == "recipe_treecache":
+        spec["max_seconds"] = 60.0
+    elif workload in ("scale_watches", "scale_sessions"):
+        spec["max_seconds"] = 90.0
+    elif workload == "scale_payload":
+        spec["ops"] = plan.big_ops
+    elif workload == "scale_children":
+        spec["ops"] = plan.children_ops
+        spec["max_seconds"] = 60.0
+
+
 def run_child(workload: str, client: str, spec: Spec) -> dict[str, Any]:
     """Run one child; its JSON answer, or {"ok": False, "error": ...}."""
     script = "codec.py" if workload == "codec" else CLIENT_MODULES[client][0]
+    if workload in RECIPE_WORKLOADS or workload in SCALE_WORKLOADS:
+        script = RECIPE_SCRIPTS[client]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    first = str(BASELINE[0]) if client == "trio_base" and BASELINE else str(REPO)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (first, env.get("PYTHONPATH", "")) if p)
     # Bound: warm-up plus measurement are each bounded by max_seconds.
     timeout = 2 * spec["max_seconds"] + 60
     try:
@@ -347,7 +497,11 @@ def make_meta(plan: Plan, server: Any, jvm: str, clients: list[str]) -> dict[str
             f"sequential {plan.seq_ops} ops, pipelined {plan.pipe_ops} ops "
             f"({plan.in_flight} in flight), connect+close {plan.connect_ops}, "
             f"watch round trips {plan.rtt_ops}, watches {plan.watches:,}, "
-            f"codec {plan.codec_ops:,} ops; every loop also capped in time"
+            f"codec {plan.codec_ops:,} ops; recipes {plan.recipe_ops:,} ops, "
+            f"{plan.handoffs} handoffs with {plan.waiters} waiters, counter {plan.counter_clients} "
+            f"clients, TreeCache {plan.tree_nodes:,} nodes; scale {plan.scale_watches:,} "
+            f"watches, {plan.scale_sessions:,} sessions, {plan.big_payload:,}-byte payload, "
+            f"{plan.children:,} children; every loop also capped in time"
         ),
         "notes": NOTES,
     }
@@ -360,15 +514,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT, help="output directory")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 7, quick 3)")
     parser.add_argument("--clients", help="comma-separated subset of: " + ",".join(CLIENT_MODULES))
+    parser.add_argument(
+        "--suite",
+        choices=sorted(SUITES),
+        default="core",
+        help="which workloads (default core); --workloads picks any subset instead",
+    )
     parser.add_argument("--workloads", help="comma-separated subset of: " + ",".join(WORKLOADS))
     parser.add_argument("--ops", type=int, help="scale every workload to this op count (smoke)")
     parser.add_argument("--watches", type=int, help="watches for fan-out and memory")
+    parser.add_argument("--tree-nodes", type=int, help="nodes of the TreeCache workload")
     parser.add_argument(
         "--docs-dir",
         type=pathlib.Path,
         help=f"copy results.md/png here (default for full runs: {DOCS_DIR})",
     )
     parser.add_argument("--no-docs", action="store_true", help="do not copy to the docs")
+    parser.add_argument(
+        "--baseline",
+        type=pathlib.Path,
+        help="a source tree of another trio_zookeeper version (e.g. `git archive` of a "
+        "commit): adds the client trio_base, run interleaved with the others, for a "
+        "before/after table in one run",
+    )
     parser.add_argument(
         "--server-default-jvm",
         action="store_true",
@@ -404,17 +572,39 @@ def make_plan(args: argparse.Namespace) -> Plan:
             rtt_ops=n,
             codec_ops=20 * n,
             server_warmup_ops=10 * n,
+            recipe_ops=n,
+            handoffs=max(3, n // 5),
+            waiters=min(plan.waiters, max(2, n // 10)),
+            counter_clients=min(plan.counter_clients, max(2, n // 10)),
+            tree_nodes=10 * n,
+            scale_watches=10 * n,
+            scale_sessions=max(3, n // 3),
+            big_payload=min(plan.big_payload, 1000 * n),
+            big_ops=max(2, n // 10),
+            children=10 * n,
+            children_ops=2,
         )
     if args.watches is not None:
         plan = replace(plan, watches=max(1, args.watches))
+    if args.tree_nodes is not None:
+        plan = replace(plan, tree_nodes=max(2, args.tree_nodes))
     return plan
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = make_plan(args)
-    clients = list(CLIENT_MODULES) if not args.clients else args.clients.split(",")
-    workloads = list(WORKLOADS) if not args.workloads else args.workloads.split(",")
+    if args.baseline is not None:
+        if not (args.baseline / "trio_zookeeper" / "__init__.py").exists():
+            raise SystemExit(f"--baseline {args.baseline} has no trio_zookeeper package")
+        BASELINE.append(args.baseline.resolve())
+        for name, runners in WORKLOADS.items():
+            if "trio" in runners and "trio_base" not in runners:
+                at = runners.index("trio") + 1
+                WORKLOADS[name] = (*runners[:at], "trio_base", *runners[at:])
+    default_clients = [c for c in CLIENT_MODULES if c != "trio_base" or BASELINE]
+    clients = default_clients if not args.clients else args.clients.split(",")
+    workloads = list(SUITES[args.suite]) if not args.workloads else args.workloads.split(",")
     for c in clients:
         if c not in CLIENT_MODULES:
             raise SystemExit(f"unknown client {c!r}; choose from {', '.join(CLIENT_MODULES)}")
@@ -436,7 +626,8 @@ def main(argv: list[str] | None = None) -> int:
         # The JVM inherits the affinity of the process that starts it; children
         # started afterwards inherit the clients' CPUs.
         os.sched_setaffinity(0, split[0])
-    server, jvm = start_server(args.server_default_jvm)
+    max_buffer = plan.frame_limit if "scale_children" in workloads else None
+    server, jvm = start_server(args.server_default_jvm, max_buffer)
     if split is not None:
         os.sched_setaffinity(0, split[1])
         jvm += (
@@ -452,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
         connect = server.connect_string
         _log(f"server {connect}; laying out nodes and warming it up")
         layout(connect, plan.watches)
+        if any(w in RECIPE_WORKLOADS or w in SCALE_WORKLOADS for w in workloads):
+            layout_extra(connect, plan, workloads)
         warm_server(connect, plan.server_warmup_ops, 30.0)
         meta = make_meta(plan, server, jvm, clients)
         for rnd in range(1, plan.rounds + 1):
@@ -522,9 +715,11 @@ def main(argv: list[str] | None = None) -> int:
         docs_dir = DOCS_DIR
     if docs_dir is not None and not args.no_docs:
         docs_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(out / "results.md", docs_dir / "results.md")
+        # A run with core workloads is results.md; recipes and scale alone get their own.
+        stem = "results" if set(workloads) & set(SUITES["core"]) else "results-recipes-scale"
+        shutil.copy2(out / "results.md", docs_dir / f"{stem}.md")
         if (out / "results.png").exists():
-            shutil.copy2(out / "results.png", docs_dir / "results.png")
+            shutil.copy2(out / "results.png", docs_dir / f"{stem}.png")
         _log(f"copied the table and the plot to {docs_dir}")
     for t in targets:
         state = {True: "met", False: "NOT met", None: "n/a"}[t.met]

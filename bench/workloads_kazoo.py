@@ -40,13 +40,13 @@ AsyncOp = Callable[[int], Any]  # returns a kazoo IAsyncResult
 logging.getLogger("kazoo").setLevel(logging.ERROR)
 
 
-def _connect(spec: Spec) -> Any:
+def connect(spec: Spec) -> Any:
     zk = KazooClient(hosts=spec["connect"], timeout=10.0)
     zk.start(timeout=15)
     return zk
 
 
-def _close(zk: Any) -> None:
+def close_client(zk: Any) -> None:
     zk.stop()
     zk.close()
 
@@ -99,7 +99,7 @@ def _make_op(zk: Any, spec: Spec, workload: str) -> Op:
 def sequential(spec: Spec) -> Result:
     result = Result()
     clock = time.perf_counter
-    zk = _connect(spec)
+    zk = connect(spec)
     try:
         op = _make_op(zk, spec, spec["workload"])
         for i in range(spec["warmup"]):
@@ -115,7 +115,7 @@ def sequential(spec: Spec) -> Result:
                 break
         meter.stop()
     finally:
-        _close(zk)
+        close_client(zk)
     throughput(result, meter, len(samples))
     latencies(result, samples)
     return result
@@ -146,7 +146,7 @@ def pipelined(spec: Spec) -> Result:
     if spec.get("variant", "sync") == "sync":
         raise ValueError("kazoo's sync API cannot pipeline; use the async variant")
     result = Result()
-    zk = _connect(spec)
+    zk = connect(spec)
     try:
         op = _async_op(zk, spec, spec["workload"])
         _window(op, spec["warmup"], spec["in_flight"], deadline_after(spec["max_seconds"]))
@@ -154,7 +154,7 @@ def pipelined(spec: Spec) -> Result:
         done = _window(op, spec["ops"], spec["in_flight"], deadline_after(spec["max_seconds"]))
         meter.stop()
     finally:
-        _close(zk)
+        close_client(zk)
     throughput(result, meter, done)
     return result
 
@@ -163,13 +163,13 @@ def connect_close(spec: Spec) -> Result:
     result = Result()
     clock = time.perf_counter
     for _ in range(spec["warmup"]):
-        _close(_connect(spec))
+        close_client(connect(spec))
     samples: list[float] = []
     meter = Meter()
     deadline = deadline_after(spec["max_seconds"])
     for _ in range(spec["ops"]):
         t0 = clock()
-        _close(_connect(spec))
+        close_client(connect(spec))
         samples.append(clock() - t0)
         if clock() > deadline:
             break
@@ -193,7 +193,7 @@ def watch_rtt(spec: Spec) -> Result:
 
     sync = spec.get("variant", "sync") == "sync"
     writer = Writer(spec["connect"])
-    zk = _connect(spec)
+    zk = connect(spec)
     samples: list[float] = []
     try:
         deadline = deadline_after(spec["max_seconds"])
@@ -214,7 +214,7 @@ def watch_rtt(spec: Spec) -> Result:
                 if clock() > deadline:
                     break
     finally:
-        _close(zk)
+        close_client(zk)
         writer.close()
     latencies(result, samples)
     result.add("round_trips", len(samples), "ops")
@@ -235,7 +235,7 @@ def watch_fanout(spec: Spec) -> Result:
             last[0] = clock()
             all_arrived.set()
 
-    zk = _connect(spec)
+    zk = connect(spec)
     try:
         zk.get(spec["node"])
         result.add("rss_one_conn_kib", peak_rss_kib(), "KiB")
@@ -263,7 +263,7 @@ def watch_fanout(spec: Spec) -> Result:
         writer.read_replies(len(frames))
         writer.close()
     finally:
-        _close(zk)
+        close_client(zk)
     if not ok:
         raise RuntimeError(f"only {count[0]} of {len(paths)} watch events arrived in time")
     elapsed = last[0] - t0

@@ -242,7 +242,9 @@ async def _watch_fanout(spec: Spec) -> Result:
     return result
 
 
-def _trio(fn: Callable[[Spec], Awaitable[Result]]) -> Callable[[Spec], Result]:
+def in_trio(fn: Callable[[Spec], Awaitable[Result]]) -> Callable[[Spec], Result]:
+    """A workload function running ``fn`` in ``trio.run``."""
+
     def run(spec: Spec) -> Result:
         return trio.run(fn, spec)
 
@@ -250,15 +252,15 @@ def _trio(fn: Callable[[Spec], Awaitable[Result]]) -> Callable[[Spec], Result]:
 
 
 WORKLOADS = {
-    "seq_get_data": _trio(_sequential),
-    "seq_exists": _trio(_sequential),
-    "seq_set_data": _trio(_sequential),
-    "seq_create_delete": _trio(_sequential),
-    "pipe_get_data": _trio(_pipelined),
-    "pipe_set_data": _trio(_pipelined),
-    "connect_close": _trio(_connect_close),
-    "watch_rtt": _trio(_watch_rtt),
-    "watch_fanout": _trio(_watch_fanout),
+    "seq_get_data": in_trio(_sequential),
+    "seq_exists": in_trio(_sequential),
+    "seq_set_data": in_trio(_sequential),
+    "seq_create_delete": in_trio(_sequential),
+    "pipe_get_data": in_trio(_pipelined),
+    "pipe_set_data": in_trio(_pipelined),
+    "connect_close": in_trio(_connect_close),
+    "watch_rtt": in_trio(_watch_rtt),
+    "watch_fanout": in_trio(_watch_fanout),
 }
 
 if __name__ == "__main__":

@@ -6,9 +6,13 @@ Use it as::
         await zk.create("/example", b"Hello world")
 
 Everything public is re-exported here; the modules behind it are private.
+What a plain client does not need is imported on first use (``SaslGSSAPI``
+and its Kerberos bindings), so ``import trio_zookeeper`` stays small.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from ._acl import (
     ANYONE_ID_UNSAFE,
@@ -32,7 +36,6 @@ from ._client import (
 )
 from ._hostprovider import Backoff, DynamicConfig, HostListUpdate, parse_dynamic_config
 from ._hosts import ConnectString, HostPort, parse_connect_string
-from ._kerberos import SaslGSSAPI
 from ._protocol import (
     ACL,
     AddWatchMode,
@@ -45,6 +48,7 @@ from ._protocol import (
     Stat,
     WatchedEvent,
     WatcherType,
+    lazy_exports,
     validate_path,
 )
 from ._protocol._errors import (
@@ -186,3 +190,16 @@ __all__ = [
     "parse_dynamic_config",
     "validate_path",
 ]
+
+if TYPE_CHECKING:
+    from ._kerberos import SaslGSSAPI
+
+#: Public names whose module is imported on first use: name -> module.
+_LAZY = {"SaslGSSAPI": "._kerberos"}
+
+
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

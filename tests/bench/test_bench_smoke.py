@@ -153,3 +153,89 @@ def test_quick_harness_output_shape(tmp_path: pathlib.Path) -> None:
     png = (out / "results.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert (docs / "results.png").read_bytes() == png
+
+
+RECIPE_AND_SCALE = {
+    "recipe_lock": ("ops_per_s", "p50_us", "p99_us", "cpu_us_per_op"),
+    "recipe_lock_handoff": ("p50_us", "p99_us", "handoffs"),
+    "recipe_election": ("p50_us", "p99_us", "handoffs"),
+    "recipe_queue": ("ops_per_s", "cpu_us_per_op"),
+    "recipe_counter": ("ops_per_s", "cpu_us_per_op"),
+    "recipe_treecache": ("load_s", "nodes", "event_p50_us", "peak_rss_kib"),
+    "scale_watches": ("register_s", "rss_watches_kib"),
+    "scale_sessions": ("connect_all_s", "close_all_s"),
+    "scale_payload": ("ops_per_s", "mb_per_s", "cpu_us_per_op"),
+    "scale_children": ("p50_us", "peak_rss_kib"),
+}
+
+
+@pytest.mark.server
+@pytest.mark.timeout(240)
+def test_recipe_and_scale_suites_run_against_kazoo(tmp_path: pathlib.Path) -> None:
+    """Every recipe and scale workload, tiny, for trio_zookeeper, its baseline and kazoo.
+
+    ``--baseline`` points at this same checkout: it only checks that the
+    before/after client runs and is reported beside the others.
+    """
+    require_zookeeper(local=True)
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(RUN),
+            "--quick",
+            "--suite",
+            "all",
+            "--workloads",
+            ",".join(RECIPE_AND_SCALE),
+            "--clients",
+            "trio,trio_base,kazoo",
+            "--baseline",
+            str(REPO),
+            "--rounds",
+            "2",
+            "--ops",
+            "20",
+            "--out",
+            str(out),
+            "--no-docs",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=220,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    lines = _lines(out / "results.jsonl")
+    assert "error" not in {line["type"] for line in lines}
+    samples = [line for line in lines if line["type"] == "sample"]
+    for workload, metrics in RECIPE_AND_SCALE.items():
+        for client in ("trio", "trio_base", "kazoo"):
+            for metric in metrics:
+                values = [
+                    s["value"]
+                    for s in samples
+                    if (s["workload"], s["client"], s["metric"]) == (workload, client, metric)
+                ]
+                assert len(values) == 2, (workload, client, metric, values)
+                assert all(math.isfinite(v) and v > 0 for v in values), (workload, metric, values)
+    targets = {line["name"] for line in lines if line["type"] == "target"}
+    assert targets == {
+        "recipe_lock",
+        "recipe_lock_handoff",
+        "recipe_election",
+        "recipe_queue",
+        "recipe_counter",
+        "recipe_treecache_load",
+        "recipe_treecache_rss",
+    }
+    table = (out / "results.md").read_text()
+    for label in (
+        "Lock handoff, 10 waiters",
+        "TreeCache (see sizes)",
+        "get_children of a large node (see sizes)",
+    ):
+        assert f"| {label} |" in table
+    assert "trio ÷ trio_zookeeper (baseline)" in table
+    assert "trio ÷ kazoo (sync)" in table

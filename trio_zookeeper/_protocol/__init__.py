@@ -7,6 +7,9 @@ tests and the benchmarks all drive it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
 from ._connection import (
     AUTH_XID,
     DEFAULT_MAX_FRAME_SIZE,
@@ -42,7 +45,6 @@ from ._ops import OPS, WRITE_OPS
 from ._paths import Chroot, validate_path
 from ._records import *  # noqa: F403 - every jute record
 from ._records import __all__ as _records_all
-from ._server import ClientRequest, ServerProtocol
 from ._state import TRANSITIONS, InvalidTransition, SessionEvent, transition
 
 __all__ = [
@@ -89,3 +91,34 @@ __all__ = [
     *_errors_all,
     *_records_all,
 ]
+
+if TYPE_CHECKING:
+    from ._server import ClientRequest, ServerProtocol
+
+#: Names loaded on first use: the server side serves only the test fakes.
+_LAZY = {"ClientRequest": "._server", "ServerProtocol": "._server"}
+
+
+def lazy_exports(
+    package: str, names: Mapping[str, str], namespace: dict[str, Any]
+) -> Callable[[str], object]:
+    """A module ``__getattr__`` importing ``names`` (name -> relative module) on first use.
+
+    The value is then stored in ``namespace`` (the package's globals), so the
+    hook runs once per name; any other name raises AttributeError as usual.
+    """
+
+    def __getattr__(name: str) -> object:
+        module = names.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(module, package), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__
+
+
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

@@ -41,7 +41,15 @@ from ._events import (
     Reply,
     WatchedEvent,
 )
-from ._jute import decode_record, encode_record
+from ._jute import (
+    decode_record,
+    decoder_of,
+    encode_error,
+    encode_record,
+    encoder_of,
+    slot_builder,
+    values_decoder_of,
+)
 from ._multi import MULTI_READ_OPS, MULTI_WRITE_OPS, MultiRequest
 from ._ops import OPS
 from ._records import (
@@ -82,6 +90,20 @@ _PING_FRAME = _LEN.pack(8) + _HEADER.pack(PING_XID, OpCode.PING)
 _EVENT_TYPES = {int(e): e for e in EventType}
 _KEEPER_STATES = {int(s): s for s in KeeperState}
 
+# The hot path: per opcode, what a request is checked against and how it is
+# encoded, and how its reply is decoded; records built per reply fill their
+# slots directly (see _jute.slot_builder).
+_SEND = {op: (req, encoder_of(req)) for op, (req, _resp) in OPS.items()}
+_DECODE = {op: (decoder_of(resp) if resp is not None else None) for op, (_r, resp) in OPS.items()}
+_MULTI_OPS = frozenset((OpCode.MULTI, OpCode.MULTI_READ))
+_decode_watcher_event = values_decoder_of(WatcherEvent)
+_new_reply = slot_builder(Reply)
+_unpack_len = _LEN.unpack_from
+_unpack_reply = _REPLY.unpack_from
+_ADD_WATCH = OpCode.ADD_WATCH
+_new_notification = slot_builder(Notification)
+_new_watched_event = slot_builder(WatchedEvent)
+
 
 class ProtocolState(enum.Enum):
     """Where the client protocol is in its life."""
@@ -90,6 +112,11 @@ class ProtocolState(enum.Enum):
     HANDSHAKE = "ConnectRequest sent, awaiting ConnectResponse"
     CONNECTED = "session established"
     CLOSED = "connection closed or broken"
+
+
+_IDLE = ProtocolState.IDLE
+_CONNECTED = ProtocolState.CONNECTED
+_CLOSED = ProtocolState.CLOSED
 
 
 class ClientProtocol:
@@ -143,11 +170,6 @@ class ClientProtocol:
         if self.state not in (ProtocolState.HANDSHAKE, ProtocolState.CONNECTED):
             raise LocalProtocolError(f"cannot send a request in state {self.state.name}")
 
-    def _allocate_xid(self) -> int:
-        xid = self._next_xid
-        self._next_xid = 1 if xid >= _MAX_XID else xid + 1
-        return xid
-
     def send_request(self, op: int, request: object) -> tuple[int, bytes]:
         """Frame a request with a fresh xid and expect its reply.
 
@@ -163,12 +185,14 @@ class ClientProtocol:
                 a multi with a read, a multiRead with a write), a value that
                 cannot be encoded, or a frame over the size limit.
         """
-        self._check_can_send()
-        entry = OPS.get(op)
+        if self.state is not _CONNECTED:
+            self._check_can_send()
+        entry = _SEND.get(op)
         if entry is None or type(request) is not entry[0]:
             raise LocalProtocolError(f"opcode {op} cannot carry a {type(request).__name__} request")
-        if isinstance(request, MultiRequest):
+        if op in _MULTI_OPS:
             # As Java's MultiOperationRecord: multi takes only writes, multiRead only reads.
+            assert isinstance(request, MultiRequest)
             allowed = MULTI_READ_OPS if op == OpCode.MULTI_READ else MULTI_WRITE_OPS
             refused = [item.op for item in request.ops if item.op not in allowed]
             if refused:
@@ -178,14 +202,17 @@ class ClientProtocol:
         xid = self._next_xid
         out = bytearray(12)
         _HEADER.pack_into(out, 4, xid, op)
-        encode_record(request, out)
+        try:
+            entry[1](request, out)
+        except (struct.error, UnicodeEncodeError, AttributeError, TypeError) as exc:
+            raise encode_error(request, exc) from None
         size = len(out) - 4
         if size > self.max_frame_size:
             raise LocalProtocolError(
                 f"request of {size} bytes exceeds the frame limit of {self.max_frame_size}"
             )
         _LEN.pack_into(out, 0, size)
-        self._allocate_xid()
+        self._next_xid = 1 if xid >= _MAX_XID else xid + 1
         self._pending.append((xid, op))
         return xid, bytes(out)
 
@@ -238,21 +265,23 @@ class ClientProtocol:
             RemoteProtocolError: the bytes break the protocol. The connection
                 must then be dropped; this object refuses further data.
         """
-        if self.state is ProtocolState.CLOSED:
+        state = self.state
+        if state is _CLOSED:
             raise RemoteProtocolError("the connection is already closed or broken")
-        if self.state is ProtocolState.IDLE:
+        if state is _IDLE:
             raise LocalProtocolError("receive_data() before connect()")
         try:
             if not data:
                 return self._eof()
             buf = self._buf
-            if self._pos and self._pos == len(buf):
+            pos = self._pos
+            if pos and pos == len(buf):
                 buf.clear()
                 self._pos = 0
             buf += data
             return self._parse()
         except RemoteProtocolError:
-            self.state = ProtocolState.CLOSED
+            self.state = _CLOSED
             raise
 
     def _eof(self) -> list[Event]:
@@ -265,31 +294,59 @@ class ClientProtocol:
         return [ConnectionClosed()]
 
     def _parse(self) -> list[Event]:
+        """Every complete frame in the buffer, as events (the receive hot path).
+
+        A reply to a request is handled inline (one method call per read,
+        not per frame); the rarer frames go to :meth:`_frame`.
+        """
         buf = self._buf
         pos = self._pos
         end = len(buf)
         events: list[Event] = []
+        limit = self.max_frame_size
+        pending = self._pending
         view = memoryview(buf)
         try:
             while end - pos >= 4:
-                (size,) = _LEN.unpack_from(buf, pos)
-                if size < 0:
-                    raise RemoteProtocolError(
-                        f"invalid frame length {size} (limit {self.max_frame_size})"
-                    )
-                if size > self.max_frame_size:
+                (size,) = _unpack_len(buf, pos)
+                if size < 0 or size > limit:
+                    if size < 0:
+                        raise RemoteProtocolError(f"invalid frame length {size} (limit {limit})")
                     # Name the request it answers when its xid is here already.
                     xid = (
-                        _LEN.unpack_from(buf, pos + 4)[0]  # the xid: an int as well
+                        _unpack_len(buf, pos + 4)[0]  # the xid: an int as well
                         if end - pos >= 8 and self.state is not ProtocolState.HANDSHAKE
                         else None
                     )
-                    raise FrameTooLargeError(size, self.max_frame_size, xid)
-                if end - pos - 4 < size:
-                    break
+                    raise FrameTooLargeError(size, limit, xid)
                 start = pos + 4
-                pos = start + size
-                events.append(self._frame(view, start, pos))
+                stop = start + size
+                if stop > end:
+                    break
+                pos = stop
+                if size < 16 or self.state is not _CONNECTED or not pending:
+                    events.append(self._frame(view, start, stop))
+                    continue
+                xid, zxid, err = _unpack_reply(buf, start)
+                want, op = pending[0]
+                if xid != want:
+                    events.append(self._frame(view, start, stop))
+                    continue
+                # A reply to the request at the head of the pending FIFO.
+                pending.popleft()
+                if zxid > self.last_zxid:
+                    # Only request replies count (not pings or notifications,
+                    # ZOOKEEPER-1417), SetWatches replies included as in Java;
+                    # and the value never goes back, so the client never
+                    # accepts a server behind what it has already seen.
+                    self.last_zxid = zxid
+                response: object | None = None
+                if err == 0:
+                    decode = _DECODE[op]
+                    if decode is not None and not (op == _ADD_WATCH and start + 16 == stop):
+                        # (A server may send addWatch's ErrorResponse body or not.)
+                        response, _ = decode(view, start + 16, stop)
+                events.append(_new_reply(xid, zxid, op, err, response))
         finally:
             view.release()
         # Compact when the consumed prefix is large, so buffering stays O(n).
@@ -319,20 +376,16 @@ class ClientProtocol:
             raise RemoteProtocolError(f"reply xid {xid} out of order: expected xid {want}")
         self._pending.popleft()
         if zxid > self.last_zxid:
-            # Only request replies count (not pings or notifications,
-            # ZOOKEEPER-1417), SetWatches replies included as in Java; and the
-            # value never goes back, so the client never accepts a server
-            # behind what it has already seen.
-            self.last_zxid = zxid
+            self.last_zxid = zxid  # as in _parse
         response: object | None = None
         if err == 0:
-            cls = OPS[op][1]
-            if cls is not None:
+            decode = _DECODE[op]
+            if decode is not None:
                 if op == OpCode.ADD_WATCH and pos == end:
                     # Tolerate a server that sends no ErrorResponse body.
-                    return Reply(xid, zxid, op, err, None)
-                response, _ = decode_record(cls, buf, pos, end)
-        return Reply(xid, zxid, op, err, response)
+                    return _new_reply(xid, zxid, op, err, None)
+                response, _ = decode(buf, pos, end)
+        return _new_reply(xid, zxid, op, err, response)
 
     def _connect_response(self, buf: memoryview, pos: int, end: int) -> Event:
         response, after = decode_record(ConnectResponseCore, buf, pos, end)
@@ -355,14 +408,14 @@ class ClientProtocol:
         )
 
     def _notification(self, buf: memoryview, pos: int, end: int, zxid: int) -> Event:
-        raw, _ = decode_record(WatcherEvent, buf, pos, end)
-        event_type = _EVENT_TYPES.get(raw.type)
+        (raw_type, raw_state, path), _ = _decode_watcher_event(buf, pos, end)
+        event_type = _EVENT_TYPES.get(raw_type)
         if event_type is None:
-            raise RemoteProtocolError(f"watch notification with unknown event type {raw.type}")
-        state = _KEEPER_STATES.get(raw.state)
+            raise RemoteProtocolError(f"watch notification with unknown event type {raw_type}")
+        state = _KEEPER_STATES.get(raw_state)
         if state is None:
-            raise RemoteProtocolError(f"watch notification with unknown keeper state {raw.state}")
-        return Notification(zxid, WatchedEvent(event_type, state, raw.path, zxid))
+            raise RemoteProtocolError(f"watch notification with unknown keeper state {raw_state}")
+        return _new_notification(zxid, _new_watched_event(event_type, state, path, zxid))
 
     def connection_lost(self) -> list[int]:
         """The connection is gone: forget everything pending.

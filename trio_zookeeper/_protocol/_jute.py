@@ -12,8 +12,12 @@ Records declare their wire types with ``typing.Annotated`` (see
 ``_records.py``); :func:`compile_record` turns a declaration into a pair of
 specialised encode/decode functions, generated once at import time. Generating
 them (rather than walking the declaration on every call) keeps the per-request
-cost low: runs of fixed-size fields become a single ``struct`` call, which is
-what the benchmark of the protocol layer measures.
+cost low: runs of fixed-size fields become a single ``struct`` call (a nested
+record made only of fixed-size fields, such as ``Stat``, joins its parent's
+run), and a decoded record is built by filling its slots directly rather than
+through the keyword-only ``__init__`` of the frozen attrs class (see
+:func:`slot_builder`), which is what the benchmark of the protocol layer
+measures.
 
 Every length read from the wire is checked against the bytes that remain
 *before* anything is allocated; a vector count is checked against the minimum
@@ -25,6 +29,7 @@ the record and field, never ``struct.error``, ``IndexError`` or
 from __future__ import annotations
 
 import struct
+import types
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -44,9 +49,14 @@ __all__ = [
     "Vector",
     "compile_record",
     "decode_record",
+    "decoder_of",
+    "encode_error",
     "encode_record",
+    "encoder_of",
     "record_size_hint",
     "register_codec",
+    "slot_builder",
+    "values_decoder_of",
 ]
 
 _INT = struct.Struct(">i")
@@ -94,6 +104,10 @@ Encoder = Callable[[Any, bytearray], None]
 Decoder = Callable[[Any, int, int], tuple[Any, int]]
 
 _CODECS: dict[type, tuple[Encoder, Decoder, int]] = {}
+#: Generated records: a decoder of the field values alone, as a tuple (no record built).
+_VALUES: dict[type, Decoder] = {}
+#: Records made only of fixed-size primitive fields: their (field, wire type) list.
+_FIXED: dict[type, list[tuple[str, _Prim]]] = {}
 
 R = TypeVar("R")
 
@@ -111,6 +125,60 @@ def _min_size(spec: object) -> int:
     if isinstance(spec, Vector):
         return 4
     return _CODECS[spec][2]  # type: ignore[index]
+
+
+def _slot_setters(cls: type) -> list[tuple[str, Callable[[Any, Any], None]]] | None:
+    """The slot setters of every field of an attrs record, if it may be filled directly.
+
+    A frozen slotted attrs class stores each field in a slot; its ``__init__``
+    only parses keywords and sets those slots (``object.__setattr__``). When
+    nothing else happens in it (no validator, converter, default factory that
+    must run, ``__attrs_post_init__`` or extra slot), setting the slots through
+    their member descriptors builds the same object, about twice as fast.
+    Otherwise None: the record is built by calling the class.
+    """
+    if "__attrs_post_init__" in dir(cls) or "__attrs_pre_init__" in dir(cls):
+        return None
+    fields = attrs.fields(cls)
+    names = {f.name for f in fields}
+    slots: set[str] = set()
+    for klass in cls.__mro__:
+        slots.update(klass.__dict__.get("__slots__", ()))
+    if not slots or slots - names - {"__weakref__"}:
+        return None
+    setters: list[tuple[str, Callable[[Any, Any], None]]] = []
+    for f in fields:
+        if f.validator is not None or f.converter is not None or not f.init:
+            return None
+        descriptor = cls.__dict__.get(f.name)
+        if not isinstance(descriptor, types.MemberDescriptorType):
+            return None
+        setters.append((f.name, descriptor.__set__))
+    return setters
+
+
+def slot_builder(cls: type[R]) -> Callable[..., R]:
+    """A function building a ``cls`` record from its field values, positionally.
+
+    The result equals ``cls(**fields)``; for plain frozen slotted attrs
+    records it fills the slots directly (see :func:`_slot_setters`), which
+    the hot path of the protocol uses for the records it builds per reply.
+    """
+    names = [f.name for f in attrs.fields(cls)]  # type: ignore[arg-type]
+    setters = _slot_setters(cls)
+    ns: dict[str, object] = {"_cls": cls, "_new": object.__new__}
+    params = ", ".join(names)
+    if setters is None:
+        body = [f"    return _cls({', '.join(f'{n}={n}' for n in names)})"]
+    else:
+        body = ["    rec = _new(_cls)"]
+        for n, setter in setters:
+            ns[f"_set_{n}"] = setter
+            body.append(f"    _set_{n}(rec, {n})")
+        body.append("    return rec")
+    src = "\n".join([f"def build({params}):", *body])
+    exec(compile(src, f"<builder of {cls.__name__}>", "exec"), ns)
+    return typing.cast("Callable[..., R]", ns["build"])
 
 
 class _Gen:
@@ -132,6 +200,7 @@ class _Gen:
             "_java_utf8": _java_utf8,
             "_null": _null,
             "_bad_bool": _bad_bool,
+            "_new": object.__new__,
         }
         self.enc: list[str] = []
         self.dec: list[str] = []
@@ -146,17 +215,37 @@ class _Gen:
         self.ns[n] = value
         return n
 
-    def fixed_run(self, fields: list[tuple[str, _Prim]]) -> None:
-        """One struct call for consecutive fixed-size fields."""
-        s = struct.Struct(">" + "".join(p.code or "" for _, p in fields))
+    def fixed_run(self, fields: list[tuple[str, str, _Prim, str]]) -> None:
+        """One struct call for consecutive fixed-size fields.
+
+        Each field is (decoded variable, encoded expression, wire type, name
+        for errors); the fields of a nested fixed-size record are among them.
+        """
+        s = struct.Struct(">" + "".join(p.code or "" for _, _, p, _ in fields))
         sn = self.bind("_S", s)
-        args = [self.packable(p, f"rec.{f}", f"{self.cls.__name__}.{f}", "    ") for f, p in fields]
+        name = self.cls.__name__
+        args = [self.packable(p, expr, f"{name}.{w}", "    ") for _, expr, p, w in fields]
         self.enc.append(f"    out += {sn}.pack({', '.join(args)})")
-        where = f"{self.cls.__name__}.{'/'.join(f for f, _ in fields)}"
-        targets = "".join(f"f_{f}, " for f, _ in fields)
+        where = f"{self.cls.__name__}.{'/'.join(w for _, _, _, w in fields)}"
+        targets = "".join(f"{var}, " for var, _, _, _ in fields)
         self.dec.append(f"    if pos + {s.size} > end: _short({where!r})")
         self.dec.append(f"    {targets}= {sn}.unpack_from(buf, pos)")
         self.dec.append(f"    pos += {s.size}")
+
+    def construct(self, cls: type, target: str, values: list[tuple[str, str]], di: str) -> None:
+        """Decoder lines building ``cls`` from (field, variable) pairs into ``target``."""
+        setters = _slot_setters(cls)
+        if setters is None:
+            cn = self.bind("_C", cls)
+            args = ", ".join(f"{f}={v}" for f, v in values)
+            self.dec.append(f"{di}{target} = {cn}({args})")
+            return
+        cn = self.bind("_C", cls)
+        self.dec.append(f"{di}{target} = _new({cn})")
+        var = dict(values)
+        for fname, setter in setters:
+            setter_name = self.bind("_set", setter)
+            self.dec.append(f"{di}{setter_name}({target}, {var[fname]})")
 
     def _nullable_head(
         self, spec: _Prim | Vector, ei: str, v: str, di: str, n: str, target: str, where: str
@@ -255,30 +344,53 @@ def compile_record(cls: type[R]) -> type[R]:
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = [(f.name, _wire_spec(hints[f.name])) for f in attrs.fields(cls)]  # type: ignore[arg-type]
     g = _Gen(cls)
-    run: list[tuple[str, _Prim]] = []
-    for fname, spec in fields:
-        if isinstance(spec, _Prim) and spec.code is not None:
-            run.append((fname, spec))
-            continue
+    run: list[tuple[str, str, _Prim, str]] = []
+    nested: list[tuple[str, type]] = []
+
+    def flush() -> None:
         if run:
             g.fixed_run(run)
-            run = []
+            run.clear()
+        for fname, sub in nested:
+            values = [(f, f"f_{fname}__{f}") for f, _ in _FIXED[sub]]
+            g.construct(sub, f"f_{fname}", values, "    ")
+        nested.clear()
+
+    for fname, spec in fields:
+        if isinstance(spec, _Prim) and spec.code is not None:
+            run.append((f"f_{fname}", f"rec.{fname}", spec, fname))
+            continue
+        if isinstance(spec, type) and spec in _FIXED:
+            # A nested fixed-size record (Stat) joins the run: one struct call.
+            g.enc.append(f"    _r_{fname} = rec.{fname}")
+            for sub, prim in _FIXED[spec]:
+                run.append((f"f_{fname}__{sub}", f"_r_{fname}.{sub}", prim, f"{fname}.{sub}"))
+            nested.append((fname, spec))
+            continue
+        flush()
         g.value(spec, "    ", "    ", f"rec.{fname}", f"f_{fname}", f"{cls.__name__}.{fname}")
-    if run:
-        g.fixed_run(run)
-    args = ", ".join(f"{f}=f_{f}" for f, _ in fields)
+    flush()
+    body = list(g.dec)
+    g.construct(cls, "rec", [(f, f"f_{f}") for f, _ in fields], "    ")
+    values = "".join(f"f_{f}, " for f, _ in fields)
     src = "\n".join(
         [
             "def encode(rec, out):",
             *(g.enc or ["    pass"]),
             "def decode(buf, pos, end):",
             *g.dec,
-            f"    return _cls({args}), pos",
+            "    return rec, pos",
+            "def decode_values(buf, pos, end):",
+            *body,
+            f"    return ({values}), pos",
         ]
     )
     exec(compile(src, f"<jute codec of {cls.__name__}>", "exec"), g.ns)
     size = sum(_min_size(s) for _, s in fields)
     register_codec(cls, g.ns["encode"], g.ns["decode"], size)  # type: ignore[arg-type]
+    _VALUES[cls] = g.ns["decode_values"]  # type: ignore[assignment]
+    if fields and all(isinstance(s, _Prim) and s.code is not None for _, s in fields):
+        _FIXED[cls] = [(f, typing.cast("_Prim", s)) for f, s in fields]
     return cls
 
 
@@ -332,16 +444,35 @@ def encode_record(record: object, out: bytearray) -> None:
         raise LocalProtocolError(f"{type(record).__name__} is not a jute record")
     try:
         codec[0](record, out)
-    except struct.error as exc:
-        raise LocalProtocolError(f"cannot encode {type(record).__name__}: {exc}") from None
-    except UnicodeEncodeError as exc:
-        raise LocalProtocolError(
-            f"cannot encode {type(record).__name__}: string is not valid UTF-8 ({exc.reason})"
-        ) from None
-    except AttributeError as exc:
-        raise LocalProtocolError(f"cannot encode {type(record).__name__}: {exc}") from None
-    except TypeError as exc:
-        raise LocalProtocolError(f"cannot encode {type(record).__name__}: {exc}") from None
+    except (struct.error, UnicodeEncodeError, AttributeError, TypeError) as exc:
+        raise encode_error(record, exc) from None
+
+
+def encode_error(record: object, exc: Exception) -> LocalProtocolError:
+    """The error to raise when encoding ``record`` failed with ``exc``."""
+    name = type(record).__name__
+    if isinstance(exc, UnicodeEncodeError):
+        return LocalProtocolError(f"cannot encode {name}: string is not valid UTF-8 ({exc.reason})")
+    return LocalProtocolError(f"cannot encode {name}: {exc}")
+
+
+def encoder_of(cls: type) -> Encoder:
+    """The raw encoder of a registered record (errors unconverted; see :func:`encode_error`)."""
+    return _CODECS[cls][0]
+
+
+def values_decoder_of(cls: type) -> Decoder:
+    """A decoder of a generated record's field values: ``(values tuple, pos)``.
+
+    The same checks and errors as the record's decoder, without building the
+    record (for a caller that turns the fields into something else at once).
+    """
+    return _VALUES[cls]
+
+
+def decoder_of(cls: type) -> Decoder:
+    """The decoder of a registered record: ``decode(buf, pos, end) -> (record, pos)``."""
+    return _CODECS[cls][1]
 
 
 def decode_record(

@@ -3,8 +3,8 @@
 A :class:`Call` is made by the session for each request, waits in the
 session's outbox until a connection writes it (:meth:`Connection.submit
 <trio_zookeeper._io_connection.Connection.submit>` or the connection's writer),
-then in that connection's in-flight map until its reply comes or the
-connection dies. Its ``state`` says which of those it is in
+then in that connection's protocol's pending FIFO (as the context of its
+entry) until its reply comes or the connection dies. Its ``state`` says which of those it is in
 (:data:`QUEUED`, :data:`WRITTEN`, :data:`DONE`, :data:`ABANDONED`); the
 transition to written happens in exactly one place
 (``Connection._encode``).

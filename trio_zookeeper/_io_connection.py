@@ -7,9 +7,12 @@ It owns:
 * the byte stream and the sans-IO :class:`~trio_zookeeper._protocol.ClientProtocol`
   (the wire rules live in ``_protocol/_connection.py``; this module is the I/O
   around one instance of it);
-* the in-flight map (xid to :class:`~trio_zookeeper._calls.Call`) and the
-  FIFO of written credentials awaiting their AuthReply: the requests written
-  on this connection. When it dies they fail with
+* the requests written on this connection: each written
+  :class:`~trio_zookeeper._calls.Call` is the context of its entry in the
+  protocol's pending FIFO (the one record of what awaits a reply; its
+  :class:`~trio_zookeeper._protocol.Reply` carries the call back), and
+  written credentials wait in a FIFO of their own for their AuthReply. When
+  the connection dies they fail with
   :class:`~trio_zookeeper.ConnectionLossError` (their outcome is unknown);
 * the handshake (:meth:`Connection.handshake`) and the priming
   (:meth:`Connection.prime`: SASL, credentials, SetWatches batches);
@@ -22,8 +25,8 @@ Three rules hold here and nowhere else:
   protocol, for the handshake, the priming and the reader alike; one write
   helper (:meth:`Connection._send`) writes whole frames;
 * **one place where a call becomes written** (:meth:`Connection._encode`):
-  its xid is allocated, it enters the in-flight map, its state becomes
-  WRITTEN; before that it is only in the session's outbox;
+  its xid is allocated, it enters the protocol's pending FIFO, its state
+  becomes WRITTEN; before that it is only in the session's outbox;
 * **one mapping of transport errors** (OSError, BrokenResourceError,
   ClosedResourceError, and bytes that break the protocol) to
   :class:`ConnectionDead`, "this connection is dead", in those two helpers
@@ -123,8 +126,10 @@ class Connection:
     Attributes:
         host: The server.
         stream: The byte stream.
-        protocol: The sans-IO protocol state of this connection.
-        inflight: Written requests awaiting their reply, by xid.
+        protocol: The sans-IO protocol state of this connection, and the
+            record of the written requests awaiting their reply (each
+            pending entry's context is its :class:`Call`).
+        auth_waiters: Written credentials awaiting their AuthReply, oldest first.
         death: Why it ended, once it has (set once, by the first cause).
         handshake_sent: The ConnectRequest went out whole: the server makes
             (or resumes) a session.
@@ -146,7 +151,6 @@ class Connection:
         self.host = host
         self.stream = stream
         self.protocol = ClientProtocol(max_frame_size=max_frame_size, last_zxid=owner.last_zxid)
-        self.inflight: dict[int, Call] = {}
         self.auth_waiters: collections.deque[Call] = collections.deque()
         self.death: ConnectionDead | None = None
         self.handshake_sent = False
@@ -192,6 +196,16 @@ class Connection:
         """Serving (reader and writer running) and not dying."""
         return self._scope is not None and self.death is None
 
+    @property
+    def pending_requests(self) -> int:
+        """Requests written on this connection and awaiting their reply.
+
+        The protocol's pending entries, less its SetWatches (the session's own
+        priming, not requests); credentials awaiting an AuthReply not counted.
+        """
+        protocol = self.protocol
+        return protocol.pending_count - protocol.pending_xids().count(SET_WATCHES_XID)
+
     # ============================================================ requests
     def submit(self, call: Call) -> None:
         """Write ``call`` now if the writer is idle, else queue it for the writer.
@@ -231,20 +245,18 @@ class Connection:
             self.auth_waiters.append(call)
         else:
             try:
-                xid, frame = self.protocol.send_request(call.op, call.request)
+                _, frame = self.protocol.send_request(call.op, call.request, call)
             except LocalProtocolError as exc:
                 call.finish(None, exc)
                 return None
-            self.inflight[xid] = call
         call.state = WRITTEN
         call.written = True
         return frame
 
     def fail_pending(self, error_factory: Callable[[], BaseException]) -> None:
         """Fail every request written on this connection and not yet answered."""
-        inflight, self.inflight = self.inflight, {}
-        for call in inflight.values():
-            if call.state != DONE:
+        for call in self.protocol.drain_pending():
+            if isinstance(call, Call) and call.state != DONE:
                 call.finish(None, error_factory())
         while self.auth_waiters:
             self.auth_waiters.popleft().finish(None, error_factory())
@@ -516,8 +528,8 @@ class Connection:
                 if event.err:
                     self.owner.log.warning("SetWatches failed with error %d", event.err)
                 return
-            call = self.inflight.pop(event.xid, None)
-            if call is None:
+            call = event.context
+            if not isinstance(call, Call):
                 return
             err = event.err
             if call.on_reply is not None:
@@ -605,7 +617,7 @@ class Connection:
         await trio.aclose_forcefully(self.stream)
         if isinstance(cause, FrameTooLargeError):
             self._fail_too_large(cause)
-        if self.inflight or self.auth_waiters:
+        if self.protocol.pending_count or self.auth_waiters:
             self.fail_pending(
                 lambda: connection_loss(
                     "connection lost after the request was sent; its outcome is unknown", cause
@@ -626,8 +638,8 @@ class Connection:
             limit,
             advice,
         )
-        call = self.inflight.pop(exc.xid, None) if exc.xid is not None else None
-        if call is not None:
+        call = self.protocol.pending_context(exc.xid) if exc.xid is not None else None
+        if isinstance(call, Call):
             call.finish(
                 None,
                 connection_loss(

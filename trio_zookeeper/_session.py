@@ -7,8 +7,9 @@ password, last zxid), the states and their channels, the outbox of requests
 not yet written, close, the tracer hooks and the statistics. Its supervisor
 task (:meth:`Session.run`) picks a server and makes a
 :class:`~trio_zookeeper._io_connection.Connection` to it, which owns what dies
-with the socket: the stream, the protocol, the in-flight requests, the
-handshake and priming, and the reader, writer and pinger tasks. A request
+with the socket: the stream, the protocol (whose pending FIFO holds the
+written requests), the handshake and priming, and the reader, writer and
+pinger tasks. A request
 goes to the serving connection's ``submit`` (written at once when the writer
 is idle, else queued for it) or, with no connection, waits in the outbox.
 
@@ -633,7 +634,7 @@ class Session:
             last_zxid=self.last_zxid,
             server=None if self.server is None else str(self.server),
             queued_requests=sum(1 for c in self.outbox if c.state == QUEUED),
-            pending_requests=0 if conn is None else len(conn.inflight),
+            pending_requests=0 if conn is None else conn.pending_requests,
             watches=self.registry.count(),
             connections=self.connections,
             hosts=tuple(str(h) for h in self._host_provider.hosts),

@@ -1,8 +1,9 @@
 """The cancellation contract, each piece pinned to the one place that enforces it.
 
 * A request written on a connection that dies fails with
-  ConnectionLossError (outcome unknown): the connection's in-flight map is
-  failed in ``Connection.aclose``, and the next connection starts empty.
+  ConnectionLossError (outcome unknown): the requests pending in the
+  connection's protocol (each entry's context is its Call) are failed in
+  ``Connection.aclose``, and the next connection starts empty.
 * A request not yet written waits in the session's outbox for the next
   connection, and is sent exactly once (``Connection._encode`` is the only
   place a request leaves the outbox for the wire).
@@ -19,7 +20,7 @@ import trio
 import trio.testing
 
 from trio_zookeeper import ConnectionLossError, KeeperState, ZooKeeper, open_zookeeper
-from trio_zookeeper._calls import ABANDONED, QUEUED, Call
+from trio_zookeeper._calls import ABANDONED, QUEUED, WRITTEN, Call
 from trio_zookeeper._io_connection import Connection
 from trio_zookeeper._protocol import OpCode
 from trio_zookeeper.testing._fake import FakeZooKeeper
@@ -27,6 +28,14 @@ from trio_zookeeper.testing._fake import FakeZooKeeper
 
 def _creates(fake: FakeZooKeeper) -> list[str]:
     return [r.path for (_, op, r) in fake.request_log if op == OpCode.CREATE]  # type: ignore[attr-defined]
+
+
+def _written(conn: Connection) -> list[Call]:
+    """The calls pending in the connection's protocol, oldest first."""
+    protocol = conn.protocol
+    calls = [protocol.pending_context(xid) for xid in protocol.pending_xids()]
+    assert all(isinstance(call, Call) for call in calls), calls
+    return calls  # type: ignore[return-value]
 
 
 async def _disconnect(fake: FakeZooKeeper, zk: ZooKeeper) -> None:
@@ -55,8 +64,8 @@ async def test_in_flight_requests_die_with_their_connection(fake: FakeZooKeeper)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(doomed)
                 await trio.testing.wait_all_tasks_blocked()
-                # Written: it is in this connection's in-flight map, not queued.
-                assert len(first.inflight) == 1
+                # Written: it is pending in this connection's protocol, not queued.
+                assert [c.state for c in _written(first)] == [WRITTEN]
                 assert zk.statistics().pending_requests == 1
                 assert zk.statistics().queued_requests == 0
                 fake.hold_replies = False
@@ -65,14 +74,14 @@ async def test_in_flight_requests_die_with_their_connection(fake: FakeZooKeeper)
             await zk.wait_connected()
         assert len(outcome) == 1
         assert "outcome is unknown" in str(outcome[0])
-        # The dead connection's map was emptied as it closed; the new
+        # The dead connection's record was emptied as it closed; the new
         # connection is a new object with nothing in flight.
-        assert first.inflight == {}
+        assert first.protocol.pending_count == 0
         assert first.death is not None
         second = zk._session._connection
         assert second is not None
         assert second is not first
-        assert second.inflight == {}
+        assert second.protocol.pending_count == 0
         # It was not re-sent on the new connection.
         assert _creates(fake) == ["/x"]
         assert zk.statistics().errors == {"ConnectionLossError": 1}
@@ -136,12 +145,13 @@ async def test_a_request_cancelled_after_it_was_written_is_answered_and_dropped(
         with trio.move_on_after(0.05) as scope:
             await zk.create("/written", b"")
         assert scope.cancelled_caught
-        assert len(conn.inflight) == 1  # still awaiting its reply on this connection
+        # Still awaiting its reply on this connection.
+        assert [c.state for c in _written(conn)] == [ABANDONED]
         fake.hold_replies = False
         with trio.fail_after(10):
             await fake.release()
             assert await zk.exists("/written") is not None
-        assert conn.inflight == {}
+        assert conn.protocol.pending_count == 0
         assert _creates(fake) == ["/written"]
         assert zk._session._connection is conn  # the connection stayed in sync
 

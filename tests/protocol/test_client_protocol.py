@@ -459,11 +459,12 @@ def test_reply_with_nothing_pending(xid: int) -> None:
 def test_a_reply_to_the_wrong_caller_is_never_delivered() -> None:
     client, _ = connected()
     a, b = delete(client), delete(client)
-    # A valid reply to a, then one for b's slot with a's xid again: the first
-    # completes, the second kills the connection in the same read.
+    # A valid reply to a, then one for b's slot with a's xid again: the second
+    # kills the connection in the same read, so a's reply is never delivered
+    # either and a is pending again (its outcome is unknown, as b's).
     with pytest.raises(RemoteProtocolError):
         client.receive_data(frame(a, 1) + frame(a, 2))
-    assert client.connection_lost() == [b]
+    assert client.connection_lost() == [a, b]
 
 
 @pytest.mark.parametrize("size", [-1, -(2**31), DEFAULT_MAX_FRAME_SIZE + 1, 2**31 - 1])
@@ -569,6 +570,93 @@ def test_connection_lost_returns_pending_xids_in_order() -> None:
     assert client.connection_lost() == []
     with pytest.raises(LocalProtocolError, match="CLOSED"):
         delete(client)
+
+
+# ------------------------------------------------- the caller's context
+def test_a_reply_carries_back_the_context_of_its_request() -> None:
+    client, _ = connected()
+    first, second = object(), object()
+    a, _ = client.send_request(OpCode.DELETE, DeleteRequest(path="/a", version=-1), first)
+    client.send_set_watches(
+        SetWatches(relative_zxid=0, data_watches=(), exist_watches=(), child_watches=())
+    )
+    b, _ = client.send_request(OpCode.EXISTS, ExistsRequest(path="/b", watch=False), second)
+    c = delete(client)  # no context given
+    assert client.pending_context(a) is first
+    assert client.pending_context(b) is second
+    assert client.pending_context(c) is None
+    assert client.pending_context(999) is None
+    # Split anywhere: the inline path and the slower one give the same events.
+    stream = frame(a, 1) + frame(SET_WATCHES_XID, 2) + frame(b, 3, -101) + frame(c, 4)
+    events = feed(client, [stream[:20], stream[20:41], stream[41:]])
+    assert [(e.xid, e.context) for e in events if isinstance(e, Reply)] == [
+        (a, first),
+        (SET_WATCHES_XID, None),
+        (b, second),
+        (c, None),
+    ]
+    assert events[0] == Reply(a, 1, OpCode.DELETE, 0, None, first)
+    assert client.pending_count == 0
+
+
+def test_drain_pending_takes_the_contexts_in_order() -> None:
+    client, _ = connected(first_xid=2**31 - 1)
+    contexts = [object(), object(), object()]
+    client.send_request(OpCode.DELETE, DeleteRequest(path="/a", version=-1), contexts[0])
+    client.send_set_watches(
+        SetWatches(relative_zxid=0, data_watches=(), exist_watches=(), child_watches=())
+    )
+    client.send_request(OpCode.DELETE, DeleteRequest(path="/b", version=-1), contexts[1])
+    client.send_request(OpCode.DELETE, DeleteRequest(path="/c", version=-1), contexts[2])
+    # The first is answered: it is no longer pending.
+    [reply] = client.receive_data(frame(2**31 - 1, 1))
+    assert isinstance(reply, Reply)
+    assert reply.context is contexts[0]
+    assert client.pending_xids() == [SET_WATCHES_XID, 1, 2]
+    assert client.drain_pending() == [None, contexts[1], contexts[2]]
+    assert client.pending_count == 0
+    assert client.pending_xids() == []
+    assert client.drain_pending() == []
+
+
+@pytest.mark.parametrize(
+    "breaker",
+    [
+        frame(7, 3),  # an xid out of order
+        frame(NOTIFICATION_XID, 3, 0, b"\0\0\0\x63\0\0\0\3\xff\xff\xff\xff"),  # bad type
+        struct.pack(">ii", 5000, 1),  # a frame over the limit
+    ],
+    ids=["out-of-order", "bad-notification", "too-large"],
+)
+def test_replies_read_with_a_broken_frame_stay_pending(breaker: bytes) -> None:
+    # The replies before the broken frame are never delivered (the read
+    # raises), so their requests stay pending: a dead connection hands every
+    # one over, none is lost.
+    client, _ = connected(max_frame_size=1000)
+    contexts = [object(), object(), object()]
+    xids = [
+        client.send_request(OpCode.DELETE, DeleteRequest(path="/a", version=-1), context)[0]
+        for context in contexts
+    ]
+    client.send_set_watches(
+        SetWatches(relative_zxid=0, data_watches=(), exist_watches=(), child_watches=())
+    )
+    stream = frame(xids[0], 1) + frame(xids[1], 2) + breaker
+    with pytest.raises(RemoteProtocolError):
+        client.receive_data(stream)
+    assert client.pending_xids() == [*xids, SET_WATCHES_XID]
+    assert client.drain_pending() == [*contexts, None]
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-read", "split"])
+def test_a_reply_whose_body_is_broken_stays_pending(split: bool) -> None:
+    client, _ = connected()
+    context = object()
+    xid, _ = client.send_request(OpCode.GET_DATA, GetDataRequest(path="/a", watch=False), context)
+    broken = frame(xid, 1, 0, struct.pack(">i", 50) + b"short")
+    with pytest.raises(RemoteProtocolError):
+        feed(client, [broken[:10], broken[10:]] if split else [broken])
+    assert client.drain_pending() == [context]
 
 
 def test_receive_before_connect_and_send_before_connect() -> None:

@@ -12,10 +12,13 @@ What this layer owns:
 * the handshake: the first frame each way has no header;
 * xids: positive, increasing, wrapping from 2**31-1 to 1, never a reserved
   value (-1 notification, -2 ping, -4 auth, -8 SetWatches);
-* the pending FIFO: the server answers in request order, and a reply carries
-  no opcode, so the head of the queue says how to decode it; a reply for
-  any other xid, or with nothing pending, is a protocol error (Java's
-  "Xid out of order");
+* the pending FIFO, the one record of what awaits a reply: the server answers
+  in request order, and a reply carries no opcode, so the head of the queue
+  says how to decode it; a reply for any other xid, or with nothing pending,
+  is a protocol error (Java's "Xid out of order"). Each entry also holds the
+  caller's opaque *context* (the I/O layer's record of the request), which
+  its :class:`Reply` carries back and :meth:`ClientProtocol.drain_pending`
+  hands over when the connection dies;
 * the last zxid seen, taken only from request replies with zxid > 0
   (ZOOKEEPER-1417), never from pings or notifications.
 
@@ -142,7 +145,8 @@ class ClientProtocol:
         self.last_zxid = last_zxid
         self.state = ProtocolState.IDLE
         self._next_xid = first_xid
-        self._pending: collections.deque[tuple[int, int]] = collections.deque()
+        # (xid, opcode, context) per reply expected, oldest first.
+        self._pending: collections.deque[tuple[int, int, object]] = collections.deque()
         self._buf = bytearray()
         self._pos = 0
 
@@ -154,7 +158,28 @@ class ClientProtocol:
 
     def pending_xids(self) -> list[int]:
         """The xids awaiting a reply, oldest first."""
-        return [xid for xid, _ in self._pending]
+        return [xid for xid, _, _ in self._pending]
+
+    def pending_context(self, xid: int) -> object | None:
+        """The context of the oldest pending request with this xid (None if none).
+
+        The entry stays pending; :meth:`drain_pending` still returns it.
+        """
+        for want, _, context in self._pending:
+            if want == xid:
+                return context
+        return None
+
+    def drain_pending(self) -> list[object | None]:
+        """Take every pending entry's context, oldest first, and forget them.
+
+        For the I/O layer once the connection is dead: these requests were
+        written and never answered (their outcome is unknown). SetWatches
+        entries give None, as do requests sent without a context.
+        """
+        contexts = [context for _, _, context in self._pending]
+        self._pending.clear()
+        return contexts
 
     def connect(self, request: ConnectRequest) -> bytes:
         """Start the handshake: the ConnectRequest frame (no request header)."""
@@ -170,12 +195,17 @@ class ClientProtocol:
         if self.state not in (ProtocolState.HANDSHAKE, ProtocolState.CONNECTED):
             raise LocalProtocolError(f"cannot send a request in state {self.state.name}")
 
-    def send_request(self, op: int, request: object) -> tuple[int, bytes]:
+    def send_request(
+        self, op: int, request: object, context: object | None = None
+    ) -> tuple[int, bytes]:
         """Frame a request with a fresh xid and expect its reply.
 
         Args:
             op: The opcode.
             request: The request record of that opcode (see ``OPS``).
+            context: Anything the caller wants back with the reply (as
+                :attr:`Reply.context`) or from :meth:`drain_pending`; opaque
+                here.
 
         Returns:
             The xid and the frame to write.
@@ -213,7 +243,7 @@ class ClientProtocol:
             )
         _LEN.pack_into(out, 0, size)
         self._next_xid = 1 if xid >= _MAX_XID else xid + 1
-        self._pending.append((xid, op))
+        self._pending.append((xid, op, context))
         return xid, bytes(out)
 
     def send_ping(self) -> bytes:
@@ -250,7 +280,7 @@ class ClientProtocol:
                 f"SetWatches of {size} bytes exceeds the frame limit of {self.max_frame_size}"
             )
         _LEN.pack_into(out, 0, size)
-        self._pending.append((SET_WATCHES_XID, op))
+        self._pending.append((SET_WATCHES_XID, op, None))
         return bytes(out)
 
     # ------------------------------------------------------------ incoming
@@ -328,12 +358,11 @@ class ClientProtocol:
                     events.append(self._frame(view, start, stop))
                     continue
                 xid, zxid, err = _unpack_reply(buf, start)
-                want, op = pending[0]
+                want, op, context = pending[0]
                 if xid != want:
                     events.append(self._frame(view, start, stop))
                     continue
                 # A reply to the request at the head of the pending FIFO.
-                pending.popleft()
                 if zxid > self.last_zxid:
                     # Only request replies count (not pings or notifications,
                     # ZOOKEEPER-1417), SetWatches replies included as in Java;
@@ -346,7 +375,18 @@ class ClientProtocol:
                     if decode is not None and not (op == _ADD_WATCH and start + 16 == stop):
                         # (A server may send addWatch's ErrorResponse body or not.)
                         response, _ = decode(view, start + 16, stop)
-                events.append(_new_reply(xid, zxid, op, err, response))
+                # Taken off the FIFO only once decoded: a broken body leaves
+                # it pending, for drain_pending to hand over.
+                pending.popleft()
+                events.append(_new_reply(xid, zxid, op, err, response, context))
+        except RemoteProtocolError:
+            # The connection is dead and these events are never delivered:
+            # their requests go back to the head of the FIFO, in order, so
+            # that drain_pending hands them over with the rest.
+            for event in reversed(events):
+                if type(event) is Reply:
+                    pending.appendleft((event.xid, event.op, event.context))
+            raise
         finally:
             view.release()
         # Compact when the consumed prefix is large, so buffering stays O(n).
@@ -371,21 +411,19 @@ class ClientProtocol:
             return AuthReply(err)
         if not self._pending:
             raise RemoteProtocolError(f"reply with xid {xid} but no request is pending")
-        want, op = self._pending[0]
+        want, op, context = self._pending[0]
         if xid != want:
             raise RemoteProtocolError(f"reply xid {xid} out of order: expected xid {want}")
-        self._pending.popleft()
         if zxid > self.last_zxid:
             self.last_zxid = zxid  # as in _parse
         response: object | None = None
-        if err == 0:
+        # Tolerate a server that sends addWatch's ErrorResponse body or not.
+        if err == 0 and not (op == OpCode.ADD_WATCH and pos == end):
             decode = _DECODE[op]
             if decode is not None:
-                if op == OpCode.ADD_WATCH and pos == end:
-                    # Tolerate a server that sends no ErrorResponse body.
-                    return _new_reply(xid, zxid, op, err, None)
                 response, _ = decode(buf, pos, end)
-        return _new_reply(xid, zxid, op, err, response)
+        self._pending.popleft()  # once decoded, as in _parse
+        return _new_reply(xid, zxid, op, err, response, context)
 
     def _connect_response(self, buf: memoryview, pos: int, end: int) -> Event:
         response, after = decode_record(ConnectResponseCore, buf, pos, end)
@@ -422,10 +460,10 @@ class ClientProtocol:
 
         Returns:
             The xids that were awaiting replies, oldest first (their outcome
-            is unknown).
+            is unknown); :meth:`drain_pending` gives their contexts instead.
         """
         self.state = ProtocolState.CLOSED
-        xids = [xid for xid, _ in self._pending]
+        xids = [xid for xid, _, _ in self._pending]
         self._pending.clear()
         self._buf.clear()
         self._pos = 0

@@ -61,6 +61,8 @@ class Reply:
         err: 0, or the server's error code (the body is then absent).
         response: The decoded response record (None when err != 0 or the
             operation's reply has no body).
+        context: What the caller passed to ``ClientProtocol.send_request``
+            with the request (None for SetWatches, or when none was given).
     """
 
     xid: int
@@ -68,6 +70,7 @@ class Reply:
     op: int
     err: int
     response: object | None
+    context: object | None = None
 
 
 @attrs.frozen

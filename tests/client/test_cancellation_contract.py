@@ -15,6 +15,8 @@ Against the fake server, on trio's autojump clock.
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 import trio
 import trio.testing
@@ -85,6 +87,43 @@ async def test_in_flight_requests_die_with_their_connection(fake: FakeZooKeeper)
         # It was not re-sent on the new connection.
         assert _creates(fake) == ["/x"]
         assert zk.statistics().errors == {"ConnectionLossError": 1}
+
+
+async def test_replies_read_with_bytes_that_break_the_protocol_fail_as_lost(
+    fake: FakeZooKeeper,
+) -> None:
+    # Two replies and then a frame answering no request, in one read: the
+    # read raises, so the two replies are never delivered. Their calls are
+    # still in the protocol's record and fail with the connection; none hangs.
+    async with open_zookeeper("fake:2181", stream_factory=fake.connect) as zk:
+        first = zk._session._connection
+        assert isinstance(first, Connection)
+        fake.hold_replies = True
+        outcome: list[BaseException] = []
+
+        async def doomed(path: str) -> None:
+            try:
+                await zk.create(path, b"")
+            except ConnectionLossError as exc:
+                outcome.append(exc)
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(doomed, "/a")
+                nursery.start_soon(doomed, "/b")
+                await trio.testing.wait_all_tasks_blocked()
+                assert [c.state for c in _written(first)] == [WRITTEN, WRITTEN]
+                assert len(fake.held) == 2
+                replies = b"".join(frame for _, frame in fake.held)
+                fake.held.clear()
+                fake.hold_replies = False
+                stray = struct.pack(">iiqi", 16, 999_999, 1, 0)
+                await fake.current.send(replies + stray)
+            await zk.wait_connected()
+        assert len(outcome) == 2
+        assert all("outcome is unknown" in str(exc) for exc in outcome)
+        assert first.protocol.pending_count == 0
+        assert sorted(_creates(fake)) == ["/a", "/b"]  # each sent once
 
 
 async def test_unwritten_requests_wait_for_the_next_connection_and_go_once(

@@ -72,7 +72,7 @@ from ._session import Session, SessionStatistics, StreamFactory
 from ._trace import Tracer
 from ._tree import DEFAULT_CONCURRENCY, ErrorHook, TreeNode, delete_subtree, walk_tree
 from ._watchers import WatchEvents, WatchKind
-from ._watchplumbing import ServerWatches
+from ._watchplumbing import Registrar, ServerWatches
 
 __all__ = [
     "MultiRead",
@@ -314,6 +314,21 @@ class ZooKeeper:
 
     def _strip(self, path: str) -> str:
         return self._chroot.strip(path)
+
+    async def _watching_read(
+        self, op: int, request: object, path: str, hook: Registrar | None
+    ) -> Any:
+        """A read that may set a one-shot watch: ``hook`` registers it on the reply.
+
+        The hook is settled however the call ends, so that a watching read
+        that was never answered stops counting as one on its way.
+        """
+        if hook is None:
+            return await self._call(op, request, path)
+        try:
+            return await self._call(op, request, path, hook)
+        finally:
+            hook.settle()
 
     async def _call(
         self,
@@ -568,12 +583,9 @@ class ZooKeeper:
         )
         hook = None if watcher is None else self._watches.exists_registrar(path, watcher)
         try:
-            response: ExistsResponse = await self._call(OpCode.EXISTS, request, path, hook)
+            response: ExistsResponse = await self._watching_read(OpCode.EXISTS, request, path, hook)
         except NoNodeError:
             return None
-        finally:
-            if hook is not None:
-                hook.settle()
         return response.stat
 
     async def get_data(self, path: str) -> tuple[bytes, Stat]:
@@ -592,11 +604,7 @@ class ZooKeeper:
             watch=self._watches.wants_server_watch(WatchKind.DATA, path, watcher),
         )
         hook = None if watcher is None else self._watches.registrar(WatchKind.DATA, path, watcher)
-        try:
-            response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
-        finally:
-            if hook is not None:
-                hook.settle()
+        response: GetDataResponse = await self._watching_read(OpCode.GET_DATA, request, path, hook)
         return response.data or b"", response.stat
 
     async def get_children(self, path: str) -> list[str]:
@@ -613,13 +621,9 @@ class ZooKeeper:
             watch=self._watches.wants_server_watch(WatchKind.CHILD, path, watcher),
         )
         hook = None if watcher is None else self._watches.registrar(WatchKind.CHILD, path, watcher)
-        try:
-            response: GetChildrenResponse = await self._call(
-                OpCode.GET_CHILDREN, request, path, hook
-            )
-        finally:
-            if hook is not None:
-                hook.settle()
+        response: GetChildrenResponse = await self._watching_read(
+            OpCode.GET_CHILDREN, request, path, hook
+        )
         return list(response.children or ())
 
     async def get_children2(self, path: str) -> tuple[list[str], Stat]:
@@ -638,13 +642,9 @@ class ZooKeeper:
             watch=self._watches.wants_server_watch(WatchKind.CHILD, path, watcher),
         )
         hook = None if watcher is None else self._watches.registrar(WatchKind.CHILD, path, watcher)
-        try:
-            response: GetChildren2Response = await self._call(
-                OpCode.GET_CHILDREN2, request, path, hook
-            )
-        finally:
-            if hook is not None:
-                hook.settle()
+        response: GetChildren2Response = await self._watching_read(
+            OpCode.GET_CHILDREN2, request, path, hook
+        )
         return list(response.children or ()), response.stat
 
     def walk(
@@ -804,11 +804,7 @@ class ZooKeeper:
         path = "/zookeeper/config"
         request = GetDataRequest(path=path, watch=watcher is not None)
         hook = None if watcher is None else self._watches.registrar(WatchKind.DATA, path, watcher)
-        try:
-            response: GetDataResponse = await self._call(OpCode.GET_DATA, request, path, hook)
-        finally:
-            if hook is not None:
-                hook.settle()
+        response: GetDataResponse = await self._watching_read(OpCode.GET_DATA, request, path, hook)
         return response.data or b"", response.stat
 
     async def reconfig(

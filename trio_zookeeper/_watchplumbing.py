@@ -54,7 +54,7 @@ from ._protocol import (
 )
 from ._watchers import WatchEvents, WatchKind, WatchRegistry
 
-__all__ = ["ServerWatches", "WatchSession"]
+__all__ = ["Registrar", "ServerWatches", "WatchSession"]
 
 _ONE_SHOT = (WatchKind.DATA, WatchKind.EXIST, WatchKind.CHILD)
 _PERSISTENT_KIND = {
@@ -72,7 +72,7 @@ def _slot(kind: WatchKind, path: str) -> tuple[bool, str]:
     return kind is WatchKind.CHILD, path
 
 
-class _Registrar:
+class Registrar:
     """The reply hook of one watching read, and its place in the in-flight count.
 
     ``__call__`` runs in the reader task as the reply is dispatched;
@@ -169,7 +169,7 @@ class ServerWatches:
         """Whether a read must ask the server for a watch (see ``WatchRegistry.covered``)."""
         return watcher is not None and not self._registry.covered(kind, path)
 
-    def registrar(self, kind: WatchKind, path: str, watcher: WatchEvents) -> _Registrar:
+    def registrar(self, kind: WatchKind, path: str, watcher: WatchEvents) -> Registrar:
         """The reply hook of a watching read: registers the watch if the read succeeded.
 
         Until the read is answered (or known never to be), the path counts as
@@ -183,9 +183,9 @@ class ServerWatches:
             if err == 0:
                 session.registry.add(kind, path, watcher, session.last_zxid)
 
-        return _Registrar(self._in_flight, _slot(kind, path), register)
+        return Registrar(self._in_flight, _slot(kind, path), register)
 
-    def exists_registrar(self, path: str, watcher: WatchEvents) -> _Registrar:
+    def exists_registrar(self, path: str, watcher: WatchEvents) -> Registrar:
         """The reply hook of a watching exists (see :meth:`registrar`)."""
         session = self._session
 
@@ -197,7 +197,7 @@ class ServerWatches:
             elif err == ErrorCode.NO_NODE:
                 session.registry.add(WatchKind.EXIST, path, watcher, session.last_zxid)
 
-        return _Registrar(self._in_flight, _slot(WatchKind.DATA, path), register)
+        return Registrar(self._in_flight, _slot(WatchKind.DATA, path), register)
 
     def _wanted(self, kind: WatchKind, path: str) -> bool:
         """Whether a local watcher, or a watching read on its way, needs this server slot."""

@@ -17,6 +17,7 @@ from ._protocol import (
     DEFAULT_MAX_FRAME_SIZE,
     CreateMode,
 )
+from ._protocol._sasl import SaslMechanism
 
 PROG = "trio-zookeeper"
 HOSTS_ENV = "ZOOKEEPER_HOSTS"
@@ -116,3 +117,4 @@ class _Connection:
     auth: tuple[tuple[str, str], ...]
     ssl_context: ssl.SSLContext | None
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    sasl: SaslMechanism | None = None

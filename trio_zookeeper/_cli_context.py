@@ -48,6 +48,7 @@ from ._protocol import (
     WatchedEvent,
     validate_path,
 )
+from ._protocol._sasl import SaslMechanism
 
 
 # ============================================================== preparation
@@ -76,21 +77,61 @@ def _connection(args: argparse.Namespace) -> _Connection:
                 f"--auth takes SCHEME:CREDENTIAL, e.g. digest:user:password: {item!r}"
             )
         auth.append((scheme, credential))
-    ssl_context: ssl.SSLContext | None = None
-    if args.tls_ca is not None:
-        try:
-            ssl_context = ssl.create_default_context(cafile=args.tls_ca)
-        except (OSError, ssl.SSLError) as exc:
-            raise _UsageError(
-                f"--tls-ca: cannot load {args.tls_ca}: {getattr(exc, 'strerror', None) or exc}"
-            ) from None
     return _Connection(
         hosts=hosts,
         timeout=args.timeout,
         auth=tuple(auth),
-        ssl_context=ssl_context,
+        ssl_context=_ssl_context(args),
         max_frame_size=args.max_frame_size,
+        sasl=_kerberos(args),
     )
+
+
+def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """``--tls-ca`` (and a client certificate from ``--tls-cert``/``--tls-key``)."""
+    if args.tls_ca is None:
+        if args.tls_cert is not None or args.tls_key is not None:
+            raise _UsageError("--tls-cert and --tls-key need --tls-ca (TLS)")
+        return None
+    try:
+        context = ssl.create_default_context(cafile=args.tls_ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise _UsageError(
+            f"--tls-ca: cannot load {args.tls_ca}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    if args.tls_cert is None:
+        if args.tls_key is not None:
+            raise _UsageError("--tls-key needs --tls-cert")
+        return context
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        files = args.tls_cert if args.tls_key is None else f"{args.tls_cert} and {args.tls_key}"
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise _UsageError(
+            f"--tls-cert: cannot load the certificate from {files}: {reason}"
+        ) from None
+    return context
+
+
+def _kerberos(args: argparse.Namespace) -> SaslMechanism | None:
+    """``--kerberos`` and its options, as a SaslGSSAPI (None when not asked for)."""
+    if not (args.kerberos or args.keytab or args.principal or args.server_principal):
+        return None
+    if args.keytab is not None and not os.path.isfile(args.keytab):
+        raise _UsageError(f"--keytab: no such file: {args.keytab}")
+    try:
+        from ._kerberos import SaslGSSAPI
+
+        return SaslGSSAPI(
+            keytab=args.keytab,
+            principal=args.principal,
+            server_principal=args.server_principal,
+        )
+    except ImportError as exc:
+        raise _UsageError(f"--kerberos: {exc}") from None
+    except ValueError as exc:
+        raise _UsageError(f"--kerberos: {exc}") from None
 
 
 def _create_mode(args: argparse.Namespace) -> tuple[CreateMode, int | None]:
@@ -249,6 +290,7 @@ async def _connect(conn: _Connection) -> AsyncIterator[ZooKeeper]:
             auth=conn.auth,
             ssl_context=conn.ssl_context,
             max_frame_size=conn.max_frame_size,
+            sasl=conn.sasl,
             connect_rounds=1,
         ) as zk:
             connecting.deadline = math.inf

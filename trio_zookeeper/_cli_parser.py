@@ -109,6 +109,46 @@ def _add_connection_options(parser: argparse.ArgumentParser, *, top: bool) -> No
         **default(None),
     )
     group.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="present this client certificate (PEM) to TLS servers that ask for one "
+        "(ZooKeeper's x509 auth); needs --tls-ca",
+        **default(None),
+    )
+    group.add_argument(
+        "--tls-key",
+        metavar="FILE",
+        help="the private key of --tls-cert (PEM), when it is not in that file",
+        **default(None),
+    )
+    group.add_argument(
+        "--kerberos",
+        action="store_true",
+        help="authenticate with Kerberos (SASL GSSAPI), with the tickets of the "
+        "default credential cache ($KRB5CCNAME, kinit) unless --keytab is given",
+        **default(False),
+    )
+    group.add_argument(
+        "--keytab",
+        metavar="FILE",
+        help="Kerberos: log in from this keytab (implies --kerberos)",
+        **default(None),
+    )
+    group.add_argument(
+        "--principal",
+        metavar="NAME",
+        help="Kerberos: the client principal, e.g. app@EXAMPLE.COM (implies --kerberos; "
+        "default: the credential cache's or the keytab's)",
+        **default(None),
+    )
+    group.add_argument(
+        "--server-principal",
+        metavar="NAME",
+        help="Kerberos: the server's whole principal (implies --kerberos; "
+        "default: zookeeper/<host> in the default realm)",
+        **default(None),
+    )
+    group.add_argument(
         "--max-frame-size",
         type=_positive_int,
         metavar="BYTES",

@@ -13,6 +13,7 @@ message naming what to install (scripts/bootstrap.sh installs both).
 
 from __future__ import annotations
 
+import json
 import pathlib
 import ssl
 import threading
@@ -450,3 +451,78 @@ async def test_failed_reauthentication_ends_the_session_clearly(
             for _ in range(2):  # final: no reconnecting behind the error
                 with pytest.raises(AuthFailedError, match=f"the keytab {keytab} does not exist"):
                     await zk.exists("/")
+
+
+# ------------------------------------------------------------ the command line
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the command line in-process (it bounds itself by its --timeout)."""
+    from trio_zookeeper._cli import main
+
+    code = main(["--timeout", str(BOUND), *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_kerberos_keytab_login(
+    server: ZooKeeperServer,
+    alice: tuple[str, pathlib.Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    principal, keytab = alice
+    argv = ["-H", server.connect_string, "--keytab", str(keytab), "--principal", principal]
+    code, out, err = _cli(capsys, *argv, "whoami")
+    assert (code, err) == (0, ""), err
+    assert f"sasl: {principal}" in out.splitlines()
+    # Without credentials the enforcing server refuses the session, and the
+    # command says so in one line instead of hanging.
+    code, out, err = _cli(capsys, "-H", server.connect_string, "whoami")
+    assert code == 1
+    assert out == ""
+    assert err.startswith("error: "), err
+    assert err.count("\n") == 1, err
+    assert "requires authentication" in err, err
+
+
+def test_cli_kerberos_credential_cache_login(
+    server: ZooKeeperServer,
+    realm: KerberosRealm,
+    bob: tuple[str, pathlib.Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KRB5CCNAME", realm.kinit(bob[0]))
+    code, out, err = _cli(capsys, "-H", server.connect_string, "--kerberos", "whoami", "--json")
+    assert (code, err) == (0, ""), err
+    assert {"scheme": "sasl", "user": bob[0]} in json.loads(out)
+
+
+def test_cli_client_certificate(
+    server: ZooKeeperServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert server.secure_connect_string is not None
+    assert server.tls_ca_file is not None
+    material = server.tls_material
+    assert material is not None
+    cert = make_client_certificate(material, "cli-user")
+    tls = ["--tls-ca", str(server.tls_ca_file), "--tls-cert", str(cert.cert_file)]
+    tls += ["--tls-key", str(cert.key_file)]
+    code, out, err = _cli(capsys, "-H", server.secure_connect_string, *tls, "whoami")
+    assert (code, err) == (0, ""), err
+    assert f"x509: {cert.subject}" in out.splitlines()
+
+
+def test_cli_security_options_are_checked(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Wrong security options are usage errors naming the option, before connecting."""
+    missing = tmp_path / "missing.keytab"
+    cases = [
+        (["--keytab", str(missing)], f"--keytab: no such file: {missing}"),
+        (["--tls-cert", str(missing)], "--tls-cert and --tls-key need --tls-ca"),
+        (["--tls-ca", str(missing)], f"--tls-ca: cannot load {missing}"),
+    ]
+    for options, expected in cases:
+        code, out, err = _cli(capsys, "-H", "127.0.0.1:1", *options, "whoami")
+        assert code == 2, (options, err)
+        assert out == "", (options, err)
+        assert expected in err, (options, err)

@@ -6,6 +6,7 @@ ASCII (``b"42"``, ``b"2.5"``); empty data means the default value.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from .. import (
@@ -14,9 +15,10 @@ from .. import (
     ConnectionLossError,
     NoNodeError,
     SessionExpiredError,
+    Stat,
     ZooKeeper,
 )
-from ._common import check_acl, check_path, ensure_node, retry
+from ._common import check_acl, check_path, ensure_node, pipelined, retry
 
 __all__ = ["Counter"]
 
@@ -64,6 +66,9 @@ class Counter:
         self._type: type[int | float] = type(default)
         self.pre_value: int | float | None = None
         self.post_value: int | float | None = None
+        # The data and version last seen (read, or written by us): the next
+        # attempt writes against them, and a stale version just fails.
+        self._known: tuple[bytes, int] | None = None
 
     def _decode(self, data: bytes) -> int | float:
         if not data:
@@ -73,7 +78,7 @@ class Counter:
     def _encode(self, value: float) -> bytes:
         return repr(value).encode("ascii")
 
-    async def _read(self) -> tuple[int | float, int]:
+    async def _read(self) -> tuple[bytes, int]:
         zk = self._zk
         while True:
             try:
@@ -81,7 +86,8 @@ class Counter:
             except NoNodeError:
                 await ensure_node(zk, self.path, self.acl)
                 continue
-            return self._decode(data), stat.version
+            self._known = (data, stat.version)
+            return data, stat.version
 
     async def get(self) -> int | float:
         """The current value.
@@ -89,11 +95,21 @@ class Counter:
         Returns:
             The value (the default for a new counter).
         """
-        value, _ = await self._read()
-        return value
+        data, _ = await self._read()
+        return self._decode(data)
+
+    async def _set(self, data: bytes, version: int) -> Stat | BadVersionError | NoNodeError:
+        try:
+            return await self._zk.set_data(self.path, data, version=version)
+        except (BadVersionError, NoNodeError) as exc:
+            return exc
 
     async def add(self, delta: float) -> int | float:
         """Add ``delta`` atomically (retrying on concurrent changes).
+
+        Each attempt writes with the version last seen and reads the node
+        again in the same round trip, so that a retry (or the next call)
+        starts from a fresh value without another round trip.
 
         Args:
             delta: An int, or for a float counter an int or float.
@@ -112,23 +128,35 @@ class Counter:
             raise TypeError("an int counter takes int deltas")
         zk = self._zk
         while True:
-            pre, version = await self._read()
+            known, self._known = self._known, None
+            raw, version = known if known is not None else await self._read()
+            pre = self._decode(raw)
             post = pre + delta
             data = self._encode(post)
             try:
-                await zk.set_data(self.path, data, version=version)
-            except BadVersionError:
-                continue
+                written, read = await pipelined(
+                    functools.partial(self._set, data, version),
+                    functools.partial(zk.get_data, self.path),
+                )
             except (ConnectionLossError, SessionExpiredError) as exc:
                 await zk.wait_connected()
-                now, stat = await retry(zk, zk.get_data, self.path)
-                if stat.version == version:
+                now, now_version = await self._read()
+                if now_version == version:
                     continue  # not applied
-                if stat.version != version + 1 or now != data:
+                if now_version != version + 1 or now != data:
                     raise ConnectionLossError(
                         f"counter {self.path}: the connection dropped during the update and "
                         "the counter changed since; whether our update was applied is unknown"
                     ) from exc
+            else:
+                if not isinstance(read, Exception):
+                    self._known = (read[0], read[1].version)
+                if isinstance(written, NoNodeError):
+                    continue  # deleted meanwhile: read (and create) it again
+                if isinstance(written, BadVersionError):
+                    continue
+                if self._known is None:
+                    self._known = (data, written.version)
             self.pre_value, self.post_value = pre, post
             return post
 

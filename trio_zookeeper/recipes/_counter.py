@@ -6,7 +6,6 @@ ASCII (``b"42"``, ``b"2.5"``); empty data means the default value.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 from .. import (
@@ -15,10 +14,9 @@ from .. import (
     ConnectionLossError,
     NoNodeError,
     SessionExpiredError,
-    Stat,
     ZooKeeper,
 )
-from ._common import check_acl, check_path, ensure_node, pipelined, retry
+from ._common import check_acl, check_path, ensure_node, retry
 
 __all__ = ["Counter"]
 
@@ -66,8 +64,8 @@ class Counter:
         self._type: type[int | float] = type(default)
         self.pre_value: int | float | None = None
         self.post_value: int | float | None = None
-        # The data and version last seen (read, or written by us): the next
-        # attempt writes against them, and a stale version just fails.
+        # What our last change wrote and the version it made, when it met
+        # no concurrent change: the next one writes against it directly.
         self._known: tuple[bytes, int] | None = None
 
     def _decode(self, data: bytes) -> int | float:
@@ -86,7 +84,6 @@ class Counter:
             except NoNodeError:
                 await ensure_node(zk, self.path, self.acl)
                 continue
-            self._known = (data, stat.version)
             return data, stat.version
 
     async def get(self) -> int | float:
@@ -98,18 +95,13 @@ class Counter:
         data, _ = await self._read()
         return self._decode(data)
 
-    async def _set(self, data: bytes, version: int) -> Stat | BadVersionError | NoNodeError:
-        try:
-            return await self._zk.set_data(self.path, data, version=version)
-        except (BadVersionError, NoNodeError) as exc:
-            return exc
-
     async def add(self, delta: float) -> int | float:
         """Add ``delta`` atomically (retrying on concurrent changes).
 
-        Each attempt writes with the version last seen and reads the node
-        again in the same round trip, so that a retry (or the next call)
-        starts from a fresh value without another round trip.
+        When this object's last change met no concurrent one, the next
+        starts by writing against the version that change left, with no
+        read first (one round trip when nobody else writes; a stale version
+        just fails and the node is read again).
 
         Args:
             delta: An int, or for a float counter an int or float.
@@ -127,6 +119,7 @@ class Counter:
         if self._type is int and not isinstance(delta, int):
             raise TypeError("an int counter takes int deltas")
         zk = self._zk
+        contended = False
         while True:
             known, self._known = self._known, None
             raw, version = known if known is not None else await self._read()
@@ -134,10 +127,10 @@ class Counter:
             post = pre + delta
             data = self._encode(post)
             try:
-                written, read = await pipelined(
-                    functools.partial(self._set, data, version),
-                    functools.partial(zk.get_data, self.path),
-                )
+                stat = await zk.set_data(self.path, data, version=version)
+            except (BadVersionError, NoNodeError):
+                contended = True
+                continue
             except (ConnectionLossError, SessionExpiredError) as exc:
                 await zk.wait_connected()
                 now, now_version = await self._read()
@@ -148,15 +141,10 @@ class Counter:
                         f"counter {self.path}: the connection dropped during the update and "
                         "the counter changed since; whether our update was applied is unknown"
                     ) from exc
+                contended = True
             else:
-                if not isinstance(read, Exception):
-                    self._known = (read[0], read[1].version)
-                if isinstance(written, NoNodeError):
-                    continue  # deleted meanwhile: read (and create) it again
-                if isinstance(written, BadVersionError):
-                    continue
-                if self._known is None:
-                    self._known = (data, written.version)
+                if not contended:
+                    self._known = (data, stat.version)
             self.pre_value, self.post_value = pre, post
             return post
 

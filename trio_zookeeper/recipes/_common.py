@@ -22,6 +22,7 @@ Everything here uses only the public client API.
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import functools
 import socket
@@ -722,7 +723,8 @@ async def held_scope(
         node,
         what,
         extra,
-        name=f"trio_zookeeper monitor of {what}",
+        name="trio_zookeeper.recipes hold monitor",
+        context=contextvars.copy_context(),  # the caller's, as a child task would have
     )
     try:
         with guard.scope:

@@ -98,6 +98,38 @@ async def test_waiters_watch_only_predecessor_in_order(layout: Layout, zk: ZooKe
         assert order == ["a", "b", "c"]
 
 
+async def test_waiter_whose_node_was_deleted_loses_the_hold(
+    layout: Layout, zk: ZooKeeper, connect: Connect
+) -> None:
+    # The waiter's only predecessor goes: it holds without listing again, so
+    # a deletion of its own node while it waited is caught by the hold's
+    # monitor, which cancels the block.
+    with trio.fail_after(15):
+        async with connect() as other:
+            release = trio.Event()
+            outcome: list[str] = []
+            async with trio.open_nursery() as nursery:
+                await nursery.start(hold, Lock(zk, LOCK, "first", layout=layout), release)
+
+                async def waiter() -> None:
+                    try:
+                        async with Lock(
+                            other, LOCK, "second", cancel_on=LossPolicy.LOST, layout=layout
+                        ):
+                            await trio.sleep_forever()
+                    except LockLostError as exc:
+                        outcome.append(exc.reason)
+
+                nursery.start_soon(waiter)
+                names = await wait_children(zk, LOCK, count_is(2))
+                second = max(names, key=lambda name: name[-10:])
+                await zk.delete(f"{LOCK}/{second}")
+                release.set()
+            assert len(outcome) == 1
+            assert "deleted" in outcome[0]
+            assert await children(zk, LOCK) == []
+
+
 @pytest.mark.parametrize("point", ["before-send", "in-flight", "waiting"])
 async def test_cancelled_waiter_leaves_no_node(
     layout: Layout, zk: ZooKeeper, point: str, rng: random.Random

@@ -138,6 +138,22 @@ async def test_counter(connect: Connect) -> None:
             assert (await a.get_data("/ratio"))[0] == b"0.75"
 
 
+async def test_counter_after_changes_elsewhere(connect: Connect) -> None:
+    # A Counter writes against the version it saw last: changes by others,
+    # and a deleted node, make that attempt fail and it starts again.
+    with trio.fail_after(10):
+        async with connect() as a, connect() as b:
+            mine, theirs = Counter(a, "/stale"), Counter(b, "/stale")
+            assert await mine.add(1) == 1
+            assert await theirs.add(10) == 11
+            assert await mine.add(1) == 12
+            await b.set_data("/stale", b"100")
+            assert await mine.add(1) == 101
+            await b.delete("/stale")
+            assert await mine.add(1) == 1
+            assert (await b.get_data("/stale"))[0] == b"1"
+
+
 async def test_party(connect: Connect) -> None:
     with trio.fail_after(10):
         async with connect() as a, connect() as b:

@@ -13,13 +13,16 @@
   directories as CONTAINER nodes (Curator's
   ``creatingParentContainersIfNeeded``), which the server removes once empty;
 * :class:`Layout` chooses kazoo's or Apache Curator's node names, and
-  :func:`curator_prefix` makes Curator's protected-mode ``_c_<uuid>-`` prefix.
+  :func:`curator_prefix` makes Curator's protected-mode ``_c_<uuid>-`` prefix;
+* :func:`pipelined` sends a second request right behind a first one, so that
+  both replies come back in one round trip.
 
 Everything here uses only the public client API.
 """
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import functools
 import socket
@@ -73,6 +76,7 @@ __all__ = [
     "local_address",
     "new_guid",
     "no_auth",
+    "pipelined",
     "protected_create",
     "retry",
     "wait_any",
@@ -82,6 +86,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 _TERMINAL = (SessionExpiredError, AuthFailedError, trio.ClosedResourceError)
 
@@ -337,6 +342,51 @@ async def retry(zk: ZooKeeper, fn: Callable[..., Awaitable[T]], *args: Any, **kw
             await zk.wait_connected()
 
 
+async def pipelined(
+    main: Callable[[], Awaitable[T]], follower: Callable[[], Awaitable[U]]
+) -> tuple[T, U | Exception]:
+    """Run ``main()`` with ``follower()``'s request sent right behind main's first one.
+
+    ``follower`` runs in a child task, which trio starts only once this task
+    blocks, and the client writes (or queues) a request before its first
+    checkpoint: so the follower's request goes right after main's. One
+    session's requests are handled by the server in order, so the follower
+    sees what main's request did, and both replies come back in one round
+    trip. The order is how it is fast, not why it is right: when ``main``
+    first waits (for a connection, say), the follower may go first, so
+    callers check what it read (e.g. that a listing holds the node main made).
+
+    Returns:
+        What ``main`` returned, and what ``follower`` returned or the
+        :class:`Exception` it raised.
+
+    Raises:
+        What ``main`` raises (the follower is then cancelled).
+    """
+    followed: list[U | Exception] = []
+
+    async def follow() -> None:
+        try:
+            followed.append(await follower())
+        except Exception as exc:
+            followed.append(exc)
+
+    error: BaseException | None = None
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(follow)
+        try:
+            result = await main()
+        except BaseException as exc:
+            error = exc
+            nursery.cancel_scope.cancel()
+    if error is not None:
+        try:
+            raise error
+        finally:
+            error = None
+    return result, followed[0]
+
+
 async def wait_connected_same_session(zk: ZooKeeper, session_id: int) -> bool:
     """Wait until ``zk`` is connected again on session ``session_id``.
 
@@ -541,11 +591,16 @@ async def watch_node_gone(zk: ZooKeeper, path: str) -> str:
 
 
 class HoldGuard:
-    """What a monitor task records when a hold is lost (internal)."""
+    """What the monitor of a hold records when the hold is lost (internal)."""
 
     def __init__(self) -> None:
         self.scope = trio.CancelScope()
         self.reason: str | None = None
+        # Set when the body has ended: a monitor that had not started yet
+        # then returns at once (a short body costs no watch, no channel).
+        self.ended = False
+        # What made the monitor fail, if it did (raised after the body).
+        self.failure: Exception | None = None
 
     def lose(self, reason: str) -> None:
         """Record the first reason and cancel the body."""
@@ -556,7 +611,7 @@ class HoldGuard:
     @property
     def lost(self) -> bool:
         """True if the body was cancelled because the hold was lost."""
-        return self.reason is not None and self.scope.cancelled_caught
+        return self.reason is not None and self.failure is None and self.scope.cancelled_caught
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
@@ -569,21 +624,10 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return out
 
 
-async def monitor_session(
-    zk: ZooKeeper,
-    guard: HoldGuard,
-    session_id: int,
-    policy: LossPolicy,
-    node: str | None,
-    what: str,
-    extra: Callable[[HoldGuard], Awaitable[None]] | None = None,
+async def _watch_states(
+    zk: ZooKeeper, guard: HoldGuard, session_id: int, policy: LossPolicy, what: str
 ) -> None:
-    """Cancel ``guard``'s body when the session (or ``node``) is lost, per ``policy``.
-
-    ``extra``, if given, runs alongside and may call ``guard.lose`` itself.
-
-    Runs until cancelled. Never raises except Cancelled.
-    """
+    """Cancel ``guard``'s body when the session is lost, or suspended (per ``policy``)."""
 
     def bad(state: KeeperState) -> str | None:
         if zk.session_id != session_id or state in (
@@ -592,37 +636,52 @@ async def monitor_session(
             KeeperState.AUTH_FAILED,
         ):
             return f"{what} was lost: the session ended ({state.name})"
-        if policy is LossPolicy.SUSPENDED and state not in (KeeperState.SYNC_CONNECTED,):
+        if policy is LossPolicy.SUSPENDED and state is not KeeperState.SYNC_CONNECTED:
             return f"{what} may have been lost: the connection was suspended ({state.name})"
         return None
 
-    async def watch_states() -> None:
-        async with zk.session_states() as states:
-            reason = bad(zk.state)
-            if reason is not None:
-                guard.lose(reason)
-                return
-            while True:
-                try:
-                    state = await states.receive()
-                except (trio.EndOfChannel, trio.ClosedResourceError):
-                    guard.lose(f"{what} was lost: the client was closed")
-                    return
+    async with zk.session_states() as states:
+        reason = bad(zk.state)
+        while reason is None:
+            try:
+                state = await states.receive()
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                reason = f"{what} was lost: the client was closed"
+            else:
                 reason = bad(state)
-                if reason is not None:
-                    guard.lose(reason)
-                    return
+        guard.lose(reason)
 
-    async def watch_node(path: str) -> None:
-        why = await watch_node_gone(zk, path)
-        guard.lose(f"{what} was lost: {why}")
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(watch_states)
-        if node is not None:
-            nursery.start_soon(watch_node, node)
-        if extra is not None:
-            nursery.start_soon(extra, guard)
+async def _watch_node(zk: ZooKeeper, guard: HoldGuard, node: str, what: str) -> None:
+    """Cancel ``guard``'s body when ``node`` is deleted."""
+    why = await watch_node_gone(zk, node)
+    guard.lose(f"{what} was lost: {why}")
+
+
+async def _monitor(
+    zk: ZooKeeper,
+    guard: HoldGuard,
+    scope: trio.CancelScope,
+    session_id: int,
+    policy: LossPolicy,
+    node: str | None,
+    what: str,
+    extra: Callable[[HoldGuard], Awaitable[None]] | None,
+) -> None:
+    """The monitor of one hold; runs until ``scope`` is cancelled, never raises."""
+    if guard.ended:
+        return  # the body ended before the monitor ran: nothing to watch
+    try:
+        with scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_watch_states, zk, guard, session_id, policy, what)
+                if node is not None:
+                    nursery.start_soon(_watch_node, zk, guard, node, what)
+                if extra is not None:
+                    nursery.start_soon(extra, guard)
+    except Exception as exc:
+        guard.failure = exc
+        guard.lose(f"the {what} monitor failed")
 
 
 @asynccontextmanager
@@ -637,37 +696,44 @@ async def held_scope(
 ) -> AsyncIterator[HoldGuard]:
     """Run the body in a cancel scope that is cancelled when the hold is lost.
 
-    The caller converts ``guard.lost`` into its Lost error after the block.
-    The body's own exceptions, and outer cancellations, leave unchanged (not
-    wrapped in an exception group).
+    A monitor cancels the body when the session ends (or, with
+    ``LossPolicy.SUSPENDED``, the connection is suspended), when ``node`` is
+    deleted, or when ``extra(guard)`` calls ``guard.lose``. It runs as a trio
+    system task, cancelled when the body ends and never waited for, so that
+    a hold costs its block no scheduling round (a body that ends before the
+    monitor first runs costs no watch either). The caller converts
+    ``guard.lost`` into its Lost error after the block. The body's own
+    exceptions, and outer cancellations, leave unchanged.
 
     Yields:
         The guard; ``guard.lost`` tells, after the block, if loss cancelled it.
+
+    Raises:
+        ZooKeeperInternalError: The monitor failed (the body was cancelled).
     """
     guard = HoldGuard()
-    body_error: BaseException | None = None
+    monitor_scope = trio.CancelScope()
+    trio.lowlevel.spawn_system_task(
+        _monitor,
+        zk,
+        guard,
+        monitor_scope,
+        session_id,
+        policy,
+        node,
+        what,
+        extra,
+        name="trio_zookeeper.recipes hold monitor",
+        context=contextvars.copy_context(),  # the caller's, as a child task would have
+    )
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(monitor_session, zk, guard, session_id, policy, node, what, extra)
-            try:
-                with guard.scope:
-                    yield guard
-            except BaseException as exc:
-                body_error = exc
-            finally:
-                nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        leaves = _leaves(group)
-        others = [e for e in leaves if e is not body_error and not isinstance(e, trio.Cancelled)]
-        if others:
-            raise ZooKeeperInternalError(f"the {what} monitor task failed") from group
-        if body_error is None:
-            raise leaves[0] from None
-    if body_error is not None:
-        try:
-            raise body_error
-        finally:
-            body_error = None
+        with guard.scope:
+            yield guard
+    finally:
+        guard.ended = True
+        monitor_scope.cancel()
+    if guard.failure is not None:
+        raise ZooKeeperInternalError(f"the {what} monitor task failed") from guard.failure
 
 
 class ManagedBlock:
@@ -789,26 +855,33 @@ async def wait_any(*channels: WatchEvents) -> None:
             nursery.start_soon(one, channel, nursery.cancel_scope)
 
 
-async def wait_for_node_change(zk: ZooKeeper, path: str) -> None:
+async def wait_for_node_change(zk: ZooKeeper, path: str) -> bool:
     """Return when ``path`` is deleted or changed, or the session is disturbed.
 
     The caller re-checks its position afterwards, so returning early is safe.
+
+    Returns:
+        True if ``path`` is known to be gone (it did not exist, or its
+        deletion was seen); False for any other reason to look again.
     """
     try:
         result = await zk.with_watcher().exists(path)
     except (ConnectionLossError, SessionExpiredError):
         await zk.wait_connected()
-        return
+        return False
     stat, events = result
     try:
         if stat is None:
-            return
+            return True
         async for event in events:
+            if event.event_type is EventType.NODE_DELETED:
+                return True
             if event.event_type is not EventType.NONE:
-                return
+                return False
             # DISCONNECTED / SYNC_CONNECTED: the watch survives a reconnect;
             # EXPIRED ends the channel and the caller re-creates its node.
     except ZooKeeperError:
-        return
+        return False
     finally:
         events.close()
+    return False

@@ -64,6 +64,9 @@ class Counter:
         self._type: type[int | float] = type(default)
         self.pre_value: int | float | None = None
         self.post_value: int | float | None = None
+        # What our last change wrote and the version it made, when it met
+        # no concurrent change: the next one writes against it directly.
+        self._known: tuple[bytes, int] | None = None
 
     def _decode(self, data: bytes) -> int | float:
         if not data:
@@ -73,7 +76,7 @@ class Counter:
     def _encode(self, value: float) -> bytes:
         return repr(value).encode("ascii")
 
-    async def _read(self) -> tuple[int | float, int]:
+    async def _read(self) -> tuple[bytes, int]:
         zk = self._zk
         while True:
             try:
@@ -81,7 +84,7 @@ class Counter:
             except NoNodeError:
                 await ensure_node(zk, self.path, self.acl)
                 continue
-            return self._decode(data), stat.version
+            return data, stat.version
 
     async def get(self) -> int | float:
         """The current value.
@@ -89,11 +92,16 @@ class Counter:
         Returns:
             The value (the default for a new counter).
         """
-        value, _ = await self._read()
-        return value
+        data, _ = await self._read()
+        return self._decode(data)
 
     async def add(self, delta: float) -> int | float:
         """Add ``delta`` atomically (retrying on concurrent changes).
+
+        When this object's last change met no concurrent one, the next
+        starts by writing against the version that change left, with no
+        read first (one round trip when nobody else writes; a stale version
+        just fails and the node is read again).
 
         Args:
             delta: An int, or for a float counter an int or float.
@@ -111,24 +119,32 @@ class Counter:
         if self._type is int and not isinstance(delta, int):
             raise TypeError("an int counter takes int deltas")
         zk = self._zk
+        contended = False
         while True:
-            pre, version = await self._read()
+            known, self._known = self._known, None
+            raw, version = known if known is not None else await self._read()
+            pre = self._decode(raw)
             post = pre + delta
             data = self._encode(post)
             try:
-                await zk.set_data(self.path, data, version=version)
-            except BadVersionError:
+                stat = await zk.set_data(self.path, data, version=version)
+            except (BadVersionError, NoNodeError):
+                contended = True
                 continue
             except (ConnectionLossError, SessionExpiredError) as exc:
                 await zk.wait_connected()
-                now, stat = await retry(zk, zk.get_data, self.path)
-                if stat.version == version:
+                now, now_version = await self._read()
+                if now_version == version:
                     continue  # not applied
-                if stat.version != version + 1 or now != data:
+                if now_version != version + 1 or now != data:
                     raise ConnectionLossError(
                         f"counter {self.path}: the connection dropped during the update and "
                         "the counter changed since; whether our update was applied is unknown"
                     ) from exc
+                contended = True
+            else:
+                if not contended:
+                    self._known = (data, stat.version)
             self.pre_value, self.post_value = pre, post
             return post
 

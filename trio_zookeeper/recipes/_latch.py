@@ -218,7 +218,7 @@ class LeaderLatch(BackgroundBlock):
                 if zk.session_id != self._session_id or name not in children:
                     self.node = None  # gone (expired, or deleted): join again
                     continue
-                predecessor = self._names._predecessor(name, children)
+                predecessor, _ = self._names._predecessor(name, children)
                 self._set_leader(predecessor is None)
                 if not started:
                     started = True

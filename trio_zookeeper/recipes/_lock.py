@@ -71,6 +71,7 @@ from ._common import (
     local_address,
     new_guid,
     no_auth,
+    pipelined,
     protected_create,
     retry,
     wait_any,
@@ -246,17 +247,50 @@ class _Contender(_HeldBlock):
         return out
 
     # ---------------------------------------------------------- machinery
-    def _predecessor(self, name: str, children: list[str]) -> str | None:
+    def _predecessor(self, name: str, children: list[str]) -> tuple[str | None, bool]:
+        """The node we wait for, and whether it is the only one we wait for.
+
+        Returns:
+            The nearest lower node of a kind we wait for (None: we hold),
+            and True if no other such node is lower than ours: once it is
+            deleted we hold, since sequence numbers only grow and no lower
+            node can appear.
+        """
         mine = _sequence(name)
         assert mine is not None
         best: tuple[int, str] | None = None
+        below = 0
         for child in children:
             parsed = _sequence(child)
-            if parsed is None or parsed[0] not in self._waits_for:
+            if parsed is None or parsed[0] not in self._waits_for or parsed[1] >= mine[1]:
                 continue
-            if parsed[1] < mine[1] and (best is None or parsed[1] > best[0]):
+            below += 1
+            if best is None or parsed[1] > best[0]:
                 best = (parsed[1], child)
-        return None if best is None else best[1]
+        return (None, True) if best is None else (best[1], below == 1)
+
+    async def _enqueue(self) -> list[str] | None:
+        """Create our node, and list the directory in the same round trip.
+
+        Returns:
+            The listing, or None if it failed; it counts only if it holds
+            our node (then it was made after our node was created).
+        """
+        zk = self._zk
+        (node, stat), children = await pipelined(
+            lambda: protected_create(
+                zk,
+                self.path,
+                self._prefix,
+                self._data,
+                CreateMode.EPHEMERAL_SEQUENTIAL,
+                acl=self.acl,
+            ),
+            lambda: zk.get_children(self.path),
+        )
+        self.node, self.stat = node, stat
+        self._session_id = stat.ephemeral_owner
+        return None if isinstance(children, Exception) else children
 
     async def _acquire(self) -> None:
         """Wait until we hold the lock; cancellable, and leaves no node behind if it fails."""
@@ -269,30 +303,32 @@ class _Contender(_HeldBlock):
         zk = self._zk
         try:
             while True:
+                children: list[str] | None = None
                 if self.node is None or zk.session_id != self._session_id:
                     self.node = self.stat = None
-                    await zk.wait_connected()
-                    node, stat = await protected_create(
-                        zk,
-                        self.path,
-                        self._prefix,
-                        self._data,
-                        CreateMode.EPHEMERAL_SEQUENTIAL,
-                        acl=self.acl,
-                    )
-                    self.node, self.stat = node, stat
-                    self._session_id = stat.ephemeral_owner
+                    if not zk.connected:
+                        await zk.wait_connected()
+                    children = await self._enqueue()
+                assert self.node is not None
                 name = self.node.rsplit("/", 1)[1]
-                children = await retry(zk, zk.get_children, self.path)
+                if children is None or name not in children:
+                    children = await retry(zk, zk.get_children, self.path)
                 if zk.session_id != self._session_id or name not in children:
                     # Our node went with an expired session: queue again.
                     self.node = None
                     continue
-                predecessor = self._predecessor(name, children)
-                if predecessor is None:
-                    self._held = True
-                    return
-                await wait_for_node_change(zk, join_path(self.path, predecessor))
+                predecessor, only = self._predecessor(name, children)
+                if predecessor is not None:
+                    gone = await wait_for_node_change(zk, join_path(self.path, predecessor))
+                    if not (gone and only and zk.connected):
+                        continue  # look again
+                    if zk.session_id != self._session_id:
+                        continue
+                    # The only node we waited for is gone: we hold, with no
+                    # second listing. (Were our own node deleted meanwhile,
+                    # the hold's monitor would see it and cancel the block.)
+                self._held = True
+                return
         except NoAuthError as exc:
             await self._cleanup()
             raise no_auth(self.path, self._WHAT, self.acl, exc) from None

@@ -16,6 +16,8 @@ ancestors are created as containers.
 
 from __future__ import annotations
 
+import collections
+import functools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -40,6 +42,7 @@ from ._common import (
     guaranteed_delete,
     join_path,
     new_guid,
+    pipelined,
     retry,
     wait_any,
     wait_connected_same_session,
@@ -77,6 +80,12 @@ class Queue:
     the item is returned (another consumer's delete in that same instant
     would also return it: the outcome of a lost request is unknowable).
 
+    As with kazoo, each consumer lists the queue once and takes the listed
+    items in order (priority, then FIFO), listing again only when they are
+    used up: an item put meanwhile, even with a lower priority, comes after
+    them. Each take deletes one item and reads the next one's data in the
+    same round trip.
+
     Example::
 
         queue = Queue(zk, "/queues/mail")
@@ -96,6 +105,10 @@ class Queue:
         self.path = check_path(path)
         self.acl = check_acl(acl)
         self._ensured = False
+        # The items listed and not yet tried, in order, and the first one's
+        # data when it was read ahead (name, data).
+        self._listed: collections.deque[str] = collections.deque()
+        self._ahead: tuple[str, bytes] | None = None
 
     async def _ensure(self) -> None:
         if not self._ensured:
@@ -131,23 +144,53 @@ class Queue:
         children = await retry(self._zk, self._zk.get_children, self.path)
         return sum(1 for c in children if c.startswith(self.prefix))
 
-    async def _take(self, name: str) -> bytes | None:
+    def _list(self, children: list[str]) -> None:
+        self._listed = collections.deque(sorted(c for c in children if c.startswith(self.prefix)))
+        self._ahead = None
+
+    async def _delete(self, path: str) -> bool:
+        """Delete an item we read: True if our delete took it."""
         zk = self._zk
-        path = join_path(self.path, name)
-        try:
-            data, _ = await retry(zk, zk.get_data, path)
-        except NoNodeError:
-            return None
         while True:
             try:
                 await zk.delete(path)
-                return data
+                return True
             except NoNodeError:
-                return None
+                return False
             except (ConnectionLossError, SessionExpiredError):
                 await zk.wait_connected()
                 if await retry(zk, zk.exists, path) is None:
-                    return data  # outcome unknown; see the class docstring
+                    return True  # outcome unknown; see the class docstring
+
+    async def _take_listed(self) -> bytes | None:
+        """Take the first listed item still there; None once the listing is used up."""
+        zk = self._zk
+        listed = self._listed
+        while listed:
+            name = listed.popleft()
+            ahead, self._ahead = self._ahead, None
+            path = join_path(self.path, name)
+            if ahead is not None and ahead[0] == name:
+                data = ahead[1]
+            else:
+                try:
+                    data, _ = await retry(zk, zk.get_data, path)
+                except NoNodeError:
+                    continue  # taken by another consumer
+            if not listed:
+                taken = await self._delete(path)
+            else:
+                # Read the next item's data behind the delete: one round trip.
+                following = listed[0]
+                taken, read = await pipelined(
+                    functools.partial(self._delete, path),
+                    functools.partial(zk.get_data, join_path(self.path, following)),
+                )
+                if not isinstance(read, Exception) and listed and listed[0] == following:
+                    self._ahead = (following, read[0])
+            if taken:
+                return data
+        return None
 
     async def get_nowait(self) -> bytes | None:
         """Take the first item if there is one.
@@ -156,12 +199,11 @@ class Queue:
             The item, or None if the queue is empty.
         """
         await self._ensure()
-        children = await retry(self._zk, self._zk.get_children, self.path)
-        for name in sorted(c for c in children if c.startswith(self.prefix)):
-            value = await self._take(name)
-            if value is not None:
-                return value
-        return None
+        value = await self._take_listed()
+        if value is None:
+            self._list(await retry(self._zk, self._zk.get_children, self.path))
+            value = await self._take_listed()
+        return value
 
     async def get(self) -> bytes:
         """Take the first item, waiting for one (bound it with ``trio.fail_after``).
@@ -171,13 +213,14 @@ class Queue:
         """
         await self._ensure()
         while True:
+            value = await self._take_listed()
+            if value is not None:
+                return value
             children, events = await _children_watch(self._zk, self.path)
             try:
-                for name in sorted(c for c in children if c.startswith(self.prefix)):
-                    value = await self._take(name)
-                    if value is not None:
-                        return value
-                await wait_any(events)
+                self._list(children)
+                if not self._listed:
+                    await wait_any(events)
             finally:
                 events.close()
 

@@ -66,7 +66,6 @@ async def wait_gone(zk: ZooKeeper, path: str) -> None:
 
 Factory = Callable[[ZooKeeper], AbstractAsyncContextManager[object]]
 DIRECTORIES: dict[str, tuple[Factory, str]] = {
-    "lock-kazoo": (lambda zk: Lock(zk, "/app/locks/order-1"), "/app/locks/order-1"),
     "lock-curator": (
         lambda zk: Lock(zk, "/app/locks/order-1", layout=Layout.CURATOR),
         "/app/locks/order-1",
@@ -79,8 +78,12 @@ DIRECTORIES: dict[str, tuple[Factory, str]] = {
         lambda zk: Semaphore(zk, "/app/sem/s", max_leases=2, layout=Layout.CURATOR),
         "/app/sem/s",
     ),
-    "semaphore-kazoo": (lambda zk: Semaphore(zk, "/app/sem/s", max_leases=2), "/app/sem/s"),
     "latch": (lambda zk: LeaderLatch(zk, "/app/latch/l", "me"), "/app/latch/l"),
+}
+#: The kazoo layout's own directories are PERSISTENT, as kazoo makes them.
+KAZOO_DIRECTORIES: dict[str, tuple[Factory, str]] = {
+    "lock-kazoo": (lambda zk: Lock(zk, "/app/locks/order-1"), "/app/locks/order-1"),
+    "semaphore-kazoo": (lambda zk: Semaphore(zk, "/app/sem/s", max_leases=2), "/app/sem/s"),
 }
 
 
@@ -98,6 +101,24 @@ async def test_empty_recipe_directories_are_removed_by_the_server(
         # The next user makes them again.
         async with factory(zk):
             assert await zk.exists(directory) is not None
+
+
+@pytest.mark.parametrize("recipe", list(KAZOO_DIRECTORIES))
+async def test_kazoo_layout_directories_outlast_their_users(zk: ZooKeeper, recipe: str) -> None:
+    """A kazoo object checks its directory once and relies on it: it must not be reaped."""
+    factory, directory = KAZOO_DIRECTORIES[recipe]
+    with trio.fail_after(20):
+        async with factory(zk):
+            assert await zk.exists(directory) is not None
+        # A container emptied after ours: once the server has removed it, its
+        # container sweep has also seen our emptied directory.
+        await zk.create("/sweep-marker", mode=CreateMode.CONTAINER)
+        await zk.delete(await zk.create("/sweep-marker/x"))
+        await wait_gone(zk, "/sweep-marker")
+        stat = await zk.exists(directory)
+        assert stat is not None
+        assert stat.ephemeral_owner == 0
+        assert stat.num_children == 0
 
 
 ALL_MODES = list(CreateMode)
@@ -331,7 +352,7 @@ async def test_acl_that_locks_the_session_out_fails_clearly(zk: ZooKeeper, recip
                     await discovery.query("a")
         assert "not allowed" in str(info.value)
         # Clean up what the session may delete; the server removes the containers.
-        if recipe == "shared-count":
+        if recipe in ("shared-count", "lock-kazoo"):  # persistent nodes
             await zk.delete("/guarded")
         await wait_gone(zk, "/guarded")
 

@@ -98,35 +98,37 @@ async def test_waiters_watch_only_predecessor_in_order(layout: Layout, zk: ZooKe
         assert order == ["a", "b", "c"]
 
 
-async def test_waiter_whose_node_was_deleted_loses_the_hold(
+async def test_waiter_whose_node_was_deleted_never_enters_on_it(
     layout: Layout, zk: ZooKeeper, connect: Connect
 ) -> None:
-    # The waiter's only predecessor goes: it holds without listing again, so
-    # a deletion of its own node while it waited is caught by the hold's
-    # monitor, which cancels the block.
+    # The waiter's only predecessor goes: it holds without listing again, but
+    # it watched its own node too, so a deletion of its own node while it
+    # waited is seen first (the server notifies one session in the order of
+    # the changes): it queues again and enters only on its new node.
     with trio.fail_after(15):
         async with connect() as other:
             release = trio.Event()
-            outcome: list[str] = []
+            entered: list[tuple[str, bool, list[str]]] = []
             async with trio.open_nursery() as nursery:
                 await nursery.start(hold, Lock(zk, LOCK, "first", layout=layout), release)
 
                 async def waiter() -> None:
-                    try:
-                        async with Lock(
-                            other, LOCK, "second", cancel_on=LossPolicy.LOST, layout=layout
-                        ):
-                            await trio.sleep_forever()
-                    except LockLostError as exc:
-                        outcome.append(exc.reason)
+                    lock = Lock(other, LOCK, "second", cancel_on=LossPolicy.LOST, layout=layout)
+                    async with lock:
+                        assert lock.node is not None
+                        name = lock.node.rsplit("/", 1)[1]
+                        entered.append((name, release.is_set(), await children(zk, LOCK)))
 
                 nursery.start_soon(waiter)
                 names = await wait_children(zk, LOCK, count_is(2))
                 second = max(names, key=lambda name: name[-10:])
-                await zk.delete(f"{LOCK}/{second}")
+                await zk.delete(f"{LOCK}/{second}")  # before the holder's node goes
+                assert entered == []
                 release.set()
-            assert len(outcome) == 1
-            assert "deleted" in outcome[0]
+            [(name, released, listing)] = entered
+            assert released
+            assert name != second
+            assert listing == [name]
             assert await children(zk, LOCK) == []
 
 
@@ -440,8 +442,13 @@ async def test_no_herd_each_waiter_watches_its_predecessor(
                         break
                     await trio.sleep(0.05)
                 for session, paths in watched.items():
-                    predecessor = nodes[waiters[session]]
-                    assert paths == {f"{chroot}{LOCK}/{predecessor}"}
+                    i = waiters[session]
+                    expected = {nodes[i]}  # its predecessor
+                    if i == 0:
+                        # Next in line also watches its own node: it will
+                        # take the lock on its predecessor's deletion alone.
+                        expected.add(nodes[1])
+                    assert paths == {f"{chroot}{LOCK}/{node}" for node in expected}
                 release.set()
                 nursery.cancel_scope.cancel()
 

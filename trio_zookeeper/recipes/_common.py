@@ -498,6 +498,7 @@ async def protected_create(
     *,
     acl: Sequence[ACL] | None = None,
     ttl: int | None = None,
+    persistent_parent: bool = False,
 ) -> tuple[str, Stat]:
     """Create ``parent/prefix`` (plus a sequence number for sequential modes), exactly once.
 
@@ -505,7 +506,10 @@ async def protected_create(
     (outcome unknown) the parent's children are listed for that prefix: the
     node is adopted if the lost create was applied, and created otherwise; a
     second node is never made. Missing parents are created as containers
-    (:func:`ensure_container`) with the same ACL.
+    (:func:`ensure_container`) with the same ACL; with ``persistent_parent``,
+    ``parent`` itself is made PERSISTENT (:func:`ensure_node`), as kazoo makes
+    its recipe directories: a kazoo object checks its directory once and then
+    relies on it, so a container the server removed would fail it.
 
     Args:
         zk: The client.
@@ -515,6 +519,7 @@ async def protected_create(
         mode: The create mode.
         acl: The node's (and new parents') ACL; None for the client's default.
         ttl: For the TTL modes, milliseconds.
+        persistent_parent: Make a missing ``parent`` PERSISTENT, not a container.
 
     Returns:
         The node's path and its Stat.
@@ -543,7 +548,7 @@ async def protected_create(
         except SessionExpiredError:
             await zk.wait_connected()
         except NoNodeError:
-            await ensure_container(zk, parent, acl)
+            await (ensure_node if persistent_parent else ensure_container)(zk, parent, acl)
         except NodeExistsError:
             # Only for a non-sequential name, which holds our GUID: a create
             # of ours whose reply was lost. Adopt it unless it is an ephemeral
@@ -855,27 +860,43 @@ async def wait_any(*channels: WatchEvents) -> None:
             nursery.start_soon(one, channel, nursery.cancel_scope)
 
 
-async def wait_for_node_change(zk: ZooKeeper, path: str) -> bool:
+async def wait_for_node_change(zk: ZooKeeper, path: str, *, unless_gone: str | None = None) -> bool:
     """Return when ``path`` is deleted or changed, or the session is disturbed.
 
     The caller re-checks its position afterwards, so returning early is safe.
 
+    With ``unless_gone`` (the caller's own node), that node is watched too, in
+    the same round trip: the server sends one session's notifications in the
+    order of the changes, so when ``path``'s deletion arrives, a deletion of
+    ``unless_gone`` that came before it has already arrived. A waiter whose
+    only predecessor was ``path`` can then take the lock without listing the
+    directory again, and still never enters on a node someone deleted.
+
     Returns:
         True if ``path`` is known to be gone (it did not exist, or its
-        deletion was seen); False for any other reason to look again.
+        deletion was seen), and ``unless_gone`` was not seen gone before it;
+        False for any other reason to look again.
     """
+    mine: WatchEvents | None = None
     try:
-        result = await zk.with_watcher().exists(path)
+        if unless_gone is None:
+            result = await zk.with_watcher().exists(path)
+        else:
+            result, (own_stat, mine) = await _exists_watches(zk, path, unless_gone)
+            if own_stat is None:
+                result[1].close()
+                mine.close()
+                return False
     except (ConnectionLossError, SessionExpiredError):
         await zk.wait_connected()
         return False
     stat, events = result
     try:
         if stat is None:
-            return True
+            return mine is None or _not_deleted(mine)
         async for event in events:
             if event.event_type is EventType.NODE_DELETED:
-                return True
+                return mine is None or _not_deleted(mine)
             if event.event_type is not EventType.NONE:
                 return False
             # DISCONNECTED / SYNC_CONNECTED: the watch survives a reconnect;
@@ -884,4 +905,52 @@ async def wait_for_node_change(zk: ZooKeeper, path: str) -> bool:
         return False
     finally:
         events.close()
+        if mine is not None:
+            mine.close()
     return False
+
+
+async def _exists_watches(
+    zk: ZooKeeper, first: str, second: str
+) -> tuple[tuple[Stat | None, WatchEvents], tuple[Stat | None, WatchEvents]]:
+    """Exists watches on two nodes, both requests in flight at once.
+
+    Raises:
+        The first error either request raised; no watch is left open then.
+    """
+    got: dict[str, tuple[Stat | None, WatchEvents] | Exception] = {}
+
+    async def watch(path: str) -> None:
+        try:
+            got[path] = await zk.with_watcher().exists(path)
+        except Exception as exc:
+            got[path] = exc
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch, first)
+            nursery.start_soon(watch, second)
+        one, two = got[first], got[second]
+        if isinstance(one, Exception):
+            raise one
+        if isinstance(two, Exception):
+            raise two
+        return one, two
+    except BaseException:
+        for value in got.values():
+            if not isinstance(value, Exception):
+                value[1].close()
+        raise
+
+
+def _not_deleted(events: WatchEvents) -> bool:
+    """True if no deletion (or other change, or end) is buffered on ``events``."""
+    while True:
+        try:
+            event = events.receive_nowait()
+        except trio.WouldBlock:
+            return True
+        except (trio.EndOfChannel, ZooKeeperError):
+            return False
+        if event.event_type is not EventType.NONE:
+            return False

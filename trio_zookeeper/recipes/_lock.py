@@ -62,7 +62,6 @@ from ._common import (
     check_acl,
     check_path,
     cleanup_prefix,
-    create_container,
     curator_prefix,
     ensure_parents,
     guaranteed_delete,
@@ -285,6 +284,7 @@ class _Contender(_HeldBlock):
                 self._data,
                 CreateMode.EPHEMERAL_SEQUENTIAL,
                 acl=self.acl,
+                persistent_parent=self.layout is Layout.KAZOO,
             ),
             lambda: zk.get_children(self.path),
         )
@@ -319,14 +319,17 @@ class _Contender(_HeldBlock):
                     continue
                 predecessor, only = self._predecessor(name, children)
                 if predecessor is not None:
-                    gone = await wait_for_node_change(zk, join_path(self.path, predecessor))
+                    gone = await wait_for_node_change(
+                        zk,
+                        join_path(self.path, predecessor),
+                        unless_gone=self.node if only else None,
+                    )
                     if not (gone and only and zk.connected):
                         continue  # look again
                     if zk.session_id != self._session_id:
                         continue
-                    # The only node we waited for is gone: we hold, with no
-                    # second listing. (Were our own node deleted meanwhile,
-                    # the hold's monitor would see it and cancel the block.)
+                    # The only node we waited for is gone, and our own node
+                    # was not deleted before it: we hold, with no second listing.
                 self._held = True
                 return
         except NoAuthError as exc:
@@ -527,12 +530,17 @@ class Semaphore(_HeldBlock):
         self._busy = False
 
     async def _ensure(self) -> None:
-        """Kazoo layout: make the semaphore node (a container holding max_leases)."""
+        """Kazoo layout: make the semaphore node, holding max_leases.
+
+        A PERSISTENT node, as kazoo makes it: a kazoo ``Semaphore`` checks for
+        it once and then relies on it, so a container (removed by the server
+        once the last lease is gone) would fail kazoo peers that outlive us.
+        """
         zk = self._zk
         data = str(self.max_leases).encode()
         while True:
             try:
-                await create_container(zk, self.path, data, self.acl)
+                await zk.create(self.path, data, acl=self.acl)
                 return
             except NodeExistsError:
                 pass

@@ -67,6 +67,7 @@ class _BaseParty:
             self.identifier.encode("utf-8"),
             CreateMode.EPHEMERAL,
             acl=self.acl,
+            persistent_parent=True,  # kazoo's Party relies on its directory
         )
         self._session_id = stat.ephemeral_owner
 

@@ -212,7 +212,7 @@ class ServerWatches:
         """Close a one-shot watcher and release the server's watches no one else needs."""
         registrations = watcher._reg_list()
         watcher.close()
-        for _, kind, path in registrations:
+        for kind, path in registrations:
             if kind is WatchKind.CHILD and not self._wanted(kind, path):
                 await self.release(path, WatcherType.CHILDREN)
             elif kind in (WatchKind.DATA, WatchKind.EXIST) and not self._wanted(kind, path):

@@ -267,8 +267,9 @@ class WatchRegistry:
     """
 
     def __init__(self) -> None:
-        # Per kind, path -> the watchers behind the server's watch (the watcher alone, else a list):
-        # no list and no key tuple per watch, since a client may hold
+        # Per kind, path -> the watchers behind the server's watch: the
+        # watcher itself when it is the only one (nearly always), else a
+        # list. No list and no key tuple per watch: a client may hold
         # hundreds of thousands.
         self._by_kind: dict[WatchKind, dict[str, WatchEvents | list[WatchEvents]]] = {
             kind: {} for kind in WatchKind

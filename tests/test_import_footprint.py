@@ -16,7 +16,12 @@ import pytest
 
 import trio_zookeeper
 
-LAZY_MODULES = ("trio_zookeeper._kerberos", "trio_zookeeper._protocol._server", "secrets")
+LAZY_MODULES = (
+    "trio_zookeeper._kerberos",
+    "trio_zookeeper._protocol._server",
+    "trio_zookeeper._retry",
+    "secrets",
+)
 
 
 def _modules_after(code: str) -> set[str]:
@@ -57,12 +62,17 @@ def test_codecs_are_generated_on_first_use_not_at_import() -> None:
 
 def test_lazy_names_resolve_on_first_use() -> None:
     loaded = _modules_after(
-        "from trio_zookeeper import SaslGSSAPI\n"
+        "from trio_zookeeper import SaslGSSAPI, Retry, RetryFailedError\n"
+        "assert Retry.__module__ == RetryFailedError.__module__ == 'trio_zookeeper._retry'\n"
         "from trio_zookeeper._protocol import ServerProtocol, ClientRequest\n"
         "assert SaslGSSAPI.__module__ == 'trio_zookeeper._kerberos'\n"
         "assert ServerProtocol.__module__ == 'trio_zookeeper._protocol._server'\n"
     )
-    assert {"trio_zookeeper._kerberos", "trio_zookeeper._protocol._server"} <= loaded
+    assert {
+        "trio_zookeeper._kerberos",
+        "trio_zookeeper._protocol._server",
+        "trio_zookeeper._retry",
+    } <= loaded
     assert "SaslGSSAPI" in dir(trio_zookeeper)
     assert trio_zookeeper.SaslGSSAPI.__name__ == "SaslGSSAPI"
 

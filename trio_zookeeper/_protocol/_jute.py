@@ -365,8 +365,12 @@ def compile_record(cls: type[R]) -> type[R]:
 
 
 def _generate(cls: type) -> None:
-    """Generate and register the codec of a record declared with :func:`compile_record`."""
-    _PENDING.discard(cls)
+    """Generate and register the codec of a record declared with :func:`compile_record`.
+
+    It leaves the pending set last, once everything about it is registered:
+    a thread that finds it still pending generates it too (the same codec),
+    never a half-registered one.
+    """
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = [(f.name, _wire_spec(hints[f.name])) for f in attrs.fields(cls)]
     g = _Gen(cls)
@@ -415,10 +419,11 @@ def _generate(cls: type) -> None:
     )
     exec(compile(src, f"<jute codec of {cls.__name__}>", "exec"), g.ns)
     size = sum(_min_size(s) for _, s in fields)
-    register_codec(cls, g.ns["encode"], g.ns["decode"], size)  # type: ignore[arg-type]
     _VALUES[cls] = g.ns["decode_values"]  # type: ignore[assignment]
     if fields and all(isinstance(s, _Prim) and s.code is not None for _, s in fields):
         _FIXED[cls] = [(f, typing.cast("_Prim", s)) for f, s in fields]
+    register_codec(cls, g.ns["encode"], g.ns["decode"], size)  # type: ignore[arg-type]
+    _PENDING.discard(cls)
 
 
 def register_codec(cls: type, encode: Encoder, decode: Decoder, min_size: int) -> None:

@@ -12,6 +12,7 @@ Every loop is bounded twice: by its operation count and by ``max_seconds``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import resource
@@ -103,6 +104,12 @@ def peak_rss_kib() -> float:
     except OSError:
         pass
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def reset_peak_rss() -> None:
+    """Start :func:`peak_rss_kib` over from the current RSS (Linux ``clear_refs``; else a no-op)."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 
 
 def rss_now_kib() -> float:

@@ -8,8 +8,10 @@ its own thread, as a kazoo application would.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import threading
 import time
 from typing import Any
@@ -23,15 +25,17 @@ from _common import (
     latencies,
     payload,
     peak_rss_kib,
+    reset_peak_rss,
     rss_now_kib,
     throughput,
 )
+from kazoo.client import KazooState
 from kazoo.recipe.cache import TreeCache, TreeEvent
 from kazoo.recipe.counter import Counter
 from kazoo.recipe.election import Election
 from kazoo.recipe.lock import Lock
 from kazoo.recipe.queue import Queue
-from raw_client import Writer
+from raw_client import OP_CREATE, OP_DELETE, RawClient, RawError, Writer, create_body, delete_body
 from workloads_kazoo import close_client, connect
 
 logging.getLogger("kazoo").setLevel(logging.ERROR)
@@ -271,35 +275,85 @@ def treecache(spec: Spec) -> Result:
 
 # ------------------------------------------------------------------- scale
 def scale_watches(spec: Spec) -> Result:
-    """Exists watches on missing nodes with one shared callback, pipelined through exists_async."""
+    """Exists watches on missing nodes with one shared callback, pipelined through exists_async.
+
+    Then the connection is dropped (its socket shut down). kazoo does not
+    re-register watches (it sends no SetWatches: on a lost connection it
+    fires every watcher with a NONE event and forgets them), so, as a kazoo
+    application must, the watches are set again with exists_async once
+    reconnected; timed like trio_zookeeper's, from reconnected until the
+    last node's event.
+    """
     result = Result()
     prefix = f"{spec['recipe_prefix']}/nowatch-kazoo-{os.getpid()}"
     count = spec["scale_watches"]
-    zk = connect(spec)
+    paths = [f"{prefix}/n{i}" for i in range(count)]
+    last = paths[-1]
+    connected = threading.Event()
+    fired = threading.Event()
 
     def on_event(event: Any) -> None:
-        pass
+        if event.type == "CREATED" and event.path == last:
+            fired.set()
 
-    try:
-        zk.get(spec["node"])
-        rss0 = rss_now_kib()
-        t0 = clock()
+    def on_state(state: Any) -> None:
+        if state == KazooState.CONNECTED:
+            connected.set()
+        else:
+            connected.clear()
+
+    def set_watches() -> None:
         window: list[Any] = []
-        for i in range(count):
-            window.append(zk.exists_async(f"{prefix}/n{i}", watch=on_event))
+        for path in paths:
+            window.append(zk.exists_async(path, watch=on_event))
             if len(window) >= spec["in_flight"]:
                 for r in window:
                     r.get(timeout=30)
                 window.clear()
         for r in window:
             r.get(timeout=30)
+
+    writer: RawClient | None = None
+    zk = connect(spec)
+    try:
+        zk.get(spec["node"])
+        rss0 = rss_now_kib()
+        t0 = clock()
+        set_watches()
         elapsed = clock() - t0
         rss1 = rss_now_kib()
+        result.add("register_s", elapsed, "s")
+        result.add("rss_per_watch_b", (rss1 - rss0) * 1024 / count, "B")
+        result.add("rss_watches_kib", rss1, "KiB")
+        zk.add_listener(on_state)
+        reset_peak_rss()
+        t0 = clock()
+        connected.clear()
+        zk._connection._socket.shutdown(socket.SHUT_RDWR)
+        if not connected.wait(timeout=spec["max_seconds"]):
+            raise RuntimeError("kazoo did not reconnect in time")
+        t1 = clock()
+        set_watches()
+        t_set = clock()
+        # (A raw session that never pings: made now, not to expire while the
+        # watches are set again; its handshake is not counted.)
+        writer = RawClient(spec["connect"])
+        writer.call(OP_CREATE, create_body(prefix, b""))
+        t_writer = clock()
+        writer.call(OP_CREATE, create_body(last, b""))
+        if not fired.wait(timeout=spec["max_seconds"]):
+            raise RuntimeError("the last node's watch did not fire in time")
+        t2 = clock() - (t_writer - t_set)
+        result.add("reconnect_s", t1 - t0, "s")
+        result.add("rewatch_s", t2 - t1, "s")
+        result.add("rewatch_rss_kib", peak_rss_kib() - rss1, "KiB")
     finally:
         close_client(zk)
-    result.add("register_s", elapsed, "s")
-    result.add("rss_per_watch_b", (rss1 - rss0) * 1024 / count, "B")
-    result.add("rss_watches_kib", rss1, "KiB")
+        if writer is not None:
+            with contextlib.suppress(RawError):
+                writer.call(OP_DELETE, delete_body(last))
+            writer.call(OP_DELETE, delete_body(prefix))
+            writer.close()
     return result
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import socket
 import time
 from collections.abc import Callable
 
@@ -24,13 +25,14 @@ from _common import (
     latencies,
     payload,
     peak_rss_kib,
+    reset_peak_rss,
     rss_now_kib,
     throughput,
 )
-from raw_client import Writer
+from raw_client import OP_CREATE, OP_DELETE, RawClient, RawError, Writer, create_body, delete_body
 from workloads_trio import in_trio
 
-from trio_zookeeper import ZooKeeper, open_zookeeper
+from trio_zookeeper import KeeperState, ZooKeeper, open_zookeeper
 from trio_zookeeper.recipes import Counter, Election, Lock, Queue, TreeCache, TreeEventType
 
 clock = time.perf_counter
@@ -243,33 +245,78 @@ async def _treecache(spec: Spec) -> Result:
 
 # ------------------------------------------------------------------- scale
 async def _scale_watches(spec: Spec) -> Result:
-    """Register ``watches`` exists watches on one session (missing nodes); time and RSS."""
+    """Register ``watches`` exists watches on one session (missing nodes), then re-register them.
+
+    Time and RSS of registering; then the connection is dropped (its socket
+    shut down): the time to reconnect (with the client's random pause of up
+    to 1 s, as Java's), and from reconnected until every watch is set again
+    (SetWatches, by the client itself), measured by creating the last watched
+    node and waiting for its event; and the peak RSS re-registration adds.
+    """
     result = Result()
     prefix = f"{spec['recipe_prefix']}/nowatch-trio-{os.getpid()}"
     count = spec["scale_watches"]
-    async with open_zookeeper(spec["connect"], watch_buffer=count + 16) as zk:
-        await zk.get_data(spec["node"])
-        rss0 = rss_now_kib()
-        next_index = [0]
-        deadline = deadline_after(spec["max_seconds"])
+    sockets: list[trio.socket.SocketType] = []
 
-        async def register() -> None:
-            while next_index[0] < count and clock() < deadline:
-                i = next_index[0]
-                next_index[0] += 1
-                await zk.watch().exists(f"{prefix}/n{i}")
+    async def open_tcp(host: str, port: int) -> trio.abc.Stream:
+        stream = await trio.open_tcp_stream(host, port)
+        sockets.append(stream.socket)
+        return stream
 
-        t0 = clock()
-        async with trio.open_nursery() as nursery:
-            for _ in range(spec["in_flight"]):
-                nursery.start_soon(register)
-        elapsed = clock() - t0
-        if next_index[0] < count:
-            raise RuntimeError("registering the watches took longer than max_seconds")
-        rss1 = rss_now_kib()
-    result.add("register_s", elapsed, "s")
-    result.add("rss_per_watch_b", (rss1 - rss0) * 1024 / count, "B")
-    result.add("rss_watches_kib", rss1, "KiB")
+    last = f"{prefix}/n{count - 1}"
+    writer: RawClient | None = None
+    try:
+        async with open_zookeeper(
+            spec["connect"], watch_buffer=count + 16, stream_factory=open_tcp
+        ) as zk:
+            await zk.get_data(spec["node"])
+            rss0 = rss_now_kib()
+            next_index = [0]
+            deadline = deadline_after(spec["max_seconds"])
+
+            async def register() -> None:
+                while next_index[0] < count and clock() < deadline:
+                    i = next_index[0]
+                    next_index[0] += 1
+                    await zk.watch().exists(f"{prefix}/n{i}")
+
+            t0 = clock()
+            async with trio.open_nursery() as nursery:
+                for _ in range(spec["in_flight"]):
+                    nursery.start_soon(register)
+            elapsed = clock() - t0
+            if next_index[0] < count:
+                raise RuntimeError("registering the watches took longer than max_seconds")
+            rss1 = rss_now_kib()
+            result.add("register_s", elapsed, "s")
+            result.add("rss_per_watch_b", (rss1 - rss0) * 1024 / count, "B")
+            result.add("rss_watches_kib", rss1, "KiB")
+            # (A raw session that never pings: made now, not to expire meanwhile.)
+            writer = RawClient(spec["connect"])
+            writer.call(OP_CREATE, create_body(prefix, b""))
+            reset_peak_rss()
+            events = zk.default_watcher
+            async with zk.session_states() as states:
+                t0 = clock()
+                sockets[-1].shutdown(socket.SHUT_RDWR)
+                with trio.fail_after(spec["max_seconds"]):
+                    while await states.receive() is not KeeperState.SYNC_CONNECTED:
+                        pass
+                t1 = clock()
+                writer.call(OP_CREATE, create_body(last, b""))
+                with trio.fail_after(spec["max_seconds"]):
+                    while (await events.receive()).path != last:
+                        pass
+                t2 = clock()
+            result.add("reconnect_s", t1 - t0, "s")
+            result.add("rewatch_s", t2 - t1, "s")
+            result.add("rewatch_rss_kib", peak_rss_kib() - rss1, "KiB")
+    finally:
+        if writer is not None:
+            with contextlib.suppress(RawError):
+                writer.call(OP_DELETE, delete_body(last))
+            writer.call(OP_DELETE, delete_body(prefix))
+            writer.close()
     return result
 
 

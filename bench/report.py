@@ -104,6 +104,9 @@ METRICS: dict[str, list[tuple[str, str, bool]]] = {
     "scale_watches": [
         ("register_s", "registering, s", False),
         ("rss_per_watch_b", "RSS per watch, bytes", False),
+        ("reconnect_s", "connection drop to reconnected, s", False),
+        ("rewatch_s", "reconnected to every watch set again, s", False),
+        ("rewatch_rss_kib", "peak RSS added by re-registering, KiB", False),
     ],
     "scale_sessions": [
         ("connect_all_s", "connecting all, s", False),
@@ -526,6 +529,7 @@ PLOTS: list[tuple[str, list[tuple[str, str]], str]] = [
         "Scale: time",
         [
             ("scale_watches", "register_s"),
+            ("scale_watches", "rewatch_s"),
             ("scale_sessions", "connect_all_s"),
             ("recipe_treecache", "load_s"),
         ],
@@ -566,6 +570,7 @@ _METRIC_SHORT = {
     "watch_rss_delta_kib": "added by watches",
     "event_p50_us": "TreeCache event",
     "load_s": "TreeCache load",
+    "rewatch_s": "watches re-set",
 }
 
 

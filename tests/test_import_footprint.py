@@ -1,8 +1,9 @@
 """``import trio_zookeeper`` loads what a plain client needs and nothing more.
 
 Kerberos (``SaslGSSAPI``) and the server side of the protocol (used by the
-test fakes) are imported on first use; the names still resolve. Checked in a
-fresh interpreter, since this test process has imported everything already.
+test fakes) are imported on first use, and each record's jute codec is
+generated on its first use; the names still resolve. Checked in a fresh
+interpreter, since this test process has imported everything already.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ import pytest
 
 import trio_zookeeper
 
-LAZY_MODULES = ("trio_zookeeper._kerberos", "trio_zookeeper._protocol._server", "secrets")
+LAZY_MODULES = (
+    "trio_zookeeper._kerberos",
+    "trio_zookeeper._protocol._server",
+    "trio_zookeeper._retry",
+    "secrets",
+)
 
 
 def _modules_after(code: str) -> set[str]:
@@ -33,14 +39,40 @@ def test_plain_import_leaves_the_rarely_used_modules_unloaded() -> None:
         assert module not in loaded, module
 
 
+def test_codecs_are_generated_on_first_use_not_at_import() -> None:
+    probe = (
+        "import json\n"
+        "import trio_zookeeper\n"
+        "from trio_zookeeper._protocol import _jute, GetDataRequest\n"
+        "def names(classes): return sorted(c.__name__ for c in classes)\n"
+        "at_import = [names(_jute._CODECS), names(_jute._PENDING)]\n"
+        "_jute.encode_record(GetDataRequest(path='/a', watch=False), bytearray())\n"
+        "print(json.dumps([*at_import, names(_jute._CODECS)]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    generated, pending, after_use = map(set, json.loads(out.stdout.splitlines()[-1]))
+    # The records a plain import defines wait for their first use...
+    assert {"GetDataRequest", "ReconfigRequest", "SetWatches", "Stat"} <= pending
+    assert not {"GetDataRequest", "ReconfigRequest", "SetWatches", "Stat"} & generated
+    # ...which generates that record's codec, and no other record's.
+    assert after_use - generated == {"GetDataRequest"}
+
+
 def test_lazy_names_resolve_on_first_use() -> None:
     loaded = _modules_after(
-        "from trio_zookeeper import SaslGSSAPI\n"
+        "from trio_zookeeper import SaslGSSAPI, Retry, RetryFailedError\n"
+        "assert Retry.__module__ == RetryFailedError.__module__ == 'trio_zookeeper._retry'\n"
         "from trio_zookeeper._protocol import ServerProtocol, ClientRequest\n"
         "assert SaslGSSAPI.__module__ == 'trio_zookeeper._kerberos'\n"
         "assert ServerProtocol.__module__ == 'trio_zookeeper._protocol._server'\n"
     )
-    assert {"trio_zookeeper._kerberos", "trio_zookeeper._protocol._server"} <= loaded
+    assert {
+        "trio_zookeeper._kerberos",
+        "trio_zookeeper._protocol._server",
+        "trio_zookeeper._retry",
+    } <= loaded
     assert "SaslGSSAPI" in dir(trio_zookeeper)
     assert trio_zookeeper.SaslGSSAPI.__name__ == "SaslGSSAPI"
 

@@ -7,7 +7,7 @@ Use it as::
 
 Everything public is re-exported here; the modules behind it are private.
 What a plain client does not need is imported on first use (``SaslGSSAPI``
-and its Kerberos bindings), so ``import trio_zookeeper`` stays small.
+and its Kerberos bindings, ``Retry``), so ``import trio_zookeeper`` stays small.
 """
 
 from __future__ import annotations
@@ -93,7 +93,6 @@ from ._protocol._errors import (
     ZooKeeperInternalError,
 )
 from ._protocol._sasl import SaslDigestMD5, SaslExchange, SaslMechanism
-from ._retry import Retry, RetryFailedError
 from ._session import ConnectFailedError, SessionStatistics
 from ._trace import RequestTrace, Tracer
 from ._tree import TreeNode
@@ -193,9 +192,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._kerberos import SaslGSSAPI
+    from ._retry import Retry, RetryFailedError
 
 #: Public names whose module is imported on first use: name -> module.
-_LAZY = {"SaslGSSAPI": "._kerberos"}
+_LAZY = {"SaslGSSAPI": "._kerberos", "Retry": "._retry", "RetryFailedError": "._retry"}
 
 
 __getattr__ = lazy_exports(__name__, _LAZY, globals())

@@ -91,6 +91,14 @@ class Call:
         else:
             self.task = trio.lowlevel.current_task()
             await trio.lowlevel.wait_task_rescheduled(self._abort)
-        if self.error is not None:
-            raise self.error
+        error = self.error
+        if error is not None:
+            # Raised with no reference cycle (call -> error -> traceback ->
+            # this frame -> call): a failed request, such as the NoNode of a
+            # watching exists, is freed at once, not by the cycle collector.
+            self.error = None
+            try:
+                raise error
+            finally:
+                del error
         return self.result

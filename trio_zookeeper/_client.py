@@ -6,9 +6,9 @@ import logging
 import math
 import random
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from typing import Any, TypeVar, final
+from typing import Any, final
 
 import trio
 
@@ -85,7 +85,6 @@ __all__ = [
 
 log = logging.getLogger("trio_zookeeper.client")
 
-T = TypeVar("T")
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 #: The largest TTL in milliseconds the server accepts for the TTL create
 #: modes (``EphemeralType.EXTENDED_FEATURE_VALUE_MASK``, about 34 years).
@@ -1003,33 +1002,46 @@ class WithWatcherClient:
         self._zk = zk
         self._buffer = buffer
 
-    async def _run(
-        self, fn: Callable[[str, WatchEvents], Awaitable[T]], path: str
-    ) -> tuple[T, WatchEvents]:
-        watcher = WatchEvents(max_buffer=self._buffer, one_shot=True)
-        try:
-            result = await fn(path, watcher)
-        except BaseException:
-            if not watcher._reg_list():
-                watcher.close()
-            raise
-        return result, watcher
+    def _watcher(self) -> _OwnWatcher:
+        return _OwnWatcher(WatchEvents(max_buffer=self._buffer, one_shot=True))
 
+    # Each method awaits the read itself (no helper coroutine in between):
+    # a task per watching read in flight, thousands at once, each frame counts.
     async def exists(self, path: str) -> tuple[Stat | None, WatchEvents]:
         """:meth:`ZooKeeper.exists`, watching for creation, deletion or data change."""
-        return await self._run(self._zk._exists, path)
+        with self._watcher() as watcher:
+            return await self._zk._exists(path, watcher), watcher
 
     async def get_data(self, path: str) -> tuple[tuple[bytes, Stat], WatchEvents]:
         """:meth:`ZooKeeper.get_data`, watching for deletion or data change."""
-        return await self._run(self._zk._get_data, path)
+        with self._watcher() as watcher:
+            return await self._zk._get_data(path, watcher), watcher
 
     async def get_children(self, path: str) -> tuple[list[str], WatchEvents]:
         """:meth:`ZooKeeper.get_children`, watching for child changes or deletion."""
-        return await self._run(self._zk._get_children, path)
+        with self._watcher() as watcher:
+            return await self._zk._get_children(path, watcher), watcher
 
     async def get_children2(self, path: str) -> tuple[tuple[list[str], Stat], WatchEvents]:
         """:meth:`ZooKeeper.get_children2`, watching for child changes or deletion."""
-        return await self._run(self._zk._get_children2, path)
+        with self._watcher() as watcher:
+            return await self._zk._get_children2(path, watcher), watcher
+
+
+class _OwnWatcher:
+    """The channel of one watching read: closed if the read fails before registering it."""
+
+    __slots__ = ("_watcher",)
+
+    def __init__(self, watcher: WatchEvents) -> None:
+        self._watcher = watcher
+
+    def __enter__(self) -> WatchEvents:
+        return self._watcher
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None and not self._watcher._reg_list():
+            self._watcher.close()
 
 
 class _Follower:

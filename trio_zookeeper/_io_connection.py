@@ -85,6 +85,8 @@ from ._protocol._sasl import SaslDigestMD5, SaslMechanism
 __all__ = ["Connection", "ConnectionDead", "ConnectionOwner", "connection_loss"]
 
 _RECV_SIZE = 65536
+#: Priming bytes (credentials, SetWatches batches) are written once this many are encoded.
+_PRIMING_WRITE = 256 * 1024
 #: Java pings at least every 10 s, whatever the timeout (MAX_SEND_PING_INTERVAL).
 _MAX_PING_INTERVAL = 10.0
 _EMPTY = Empty()
@@ -347,7 +349,8 @@ class Connection:
         """Prepare the connection for requests, in Java's ``primeConnection`` order.
 
         SASL first (before anything else is sent), then the credentials and
-        the watches in one write, then wait for the credentials' answers: a
+        the watches (in one write, or one per ~256 KiB of watches), then wait
+        for the credentials' answers: a
         rejection ends the session and must not be reported as connected.
 
         Raises:
@@ -368,6 +371,11 @@ class Connection:
             placeholders.append(placeholder)
         for request in set_watches:
             priming += self.protocol.send_set_watches(request)
+            if len(priming) >= _PRIMING_WRITE:
+                # Many watches: written as they are encoded (each batch is
+                # ~128 KiB), not all held in one buffer (4.5 MB at 100,000).
+                await self._send(priming)
+                priming = bytearray()
         if priming:
             await self._send(priming)
         if not placeholders:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import collections
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import trio
 
@@ -61,10 +61,6 @@ class WatchKind(enum.Enum):
     PERSISTENT_RECURSIVE = "persistent_recursive"
 
 
-#: A registration: which registry, which kind of server-side watch, which path.
-_Key = tuple["WatchRegistry", WatchKind, str]
-
-
 class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     """A receive channel of watch events for one watcher.
 
@@ -81,6 +77,11 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     # Slots, and a buffer and parking lot made only when needed: a client
     # may hold tens of thousands of watchers, most of which never buffer an
     # event or see a waiting consumer (an empty deque alone is ~600 bytes).
+    # Where the watcher is registered is kept without an object per
+    # registration: the registry, a count, and the (kind, path) itself while
+    # it is the only one (nearly always). A watcher behind many watches (the
+    # default watcher) keeps the count only; its registrations are looked up
+    # in the registry on the rare occasions they are needed (it is closed).
     __slots__ = (
         "_buffer",
         "_closed",
@@ -89,7 +90,10 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         "_lot",
         "_max_buffer",
         "_one_shot",
-        "_registrations",
+        "_reg_count",
+        "_reg_kind",
+        "_reg_path",
+        "_registry",
         "_session_events",
         "delivered",
     )
@@ -107,10 +111,11 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         self._ended = False  # no more events will be pushed
         self._error: BaseException | None = None
         self._closed = False  # closed by the consumer
-        # Where this watcher is registered. Nearly always one place, kept as
-        # the bare key; a dict (an insertion-ordered set, O(1) removal) only
-        # for watchers behind several watches, like the default watcher.
-        self._registrations: _Key | dict[_Key, None] | None = None
+        self._registry: WatchRegistry | None = None
+        self._reg_count = 0
+        # The one registration, while there is exactly one and it is known.
+        self._reg_kind: WatchKind | None = None
+        self._reg_path: str | None = None
         self.delivered = 0
 
     # ------------------------------------------------------------ producer
@@ -146,35 +151,44 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         self._error = error
         self._end()
 
-    def _reg_add(self, key: _Key) -> None:
-        regs = self._registrations
-        if regs is None:
-            self._registrations = key
-        elif isinstance(regs, dict):
-            regs[key] = None
-        elif regs != key:
-            self._registrations = {regs: None, key: None}
+    def _reg_add(self, registry: WatchRegistry, kind: WatchKind, path: str) -> None:
+        """Count a new registration (the registry never adds one twice)."""
+        if self._reg_count == 0:
+            self._registry = registry
+            self._reg_kind = kind
+            self._reg_path = path
+        else:
+            self._reg_kind = self._reg_path = None  # several: counted only
+        self._reg_count += 1
 
-    def _reg_remove(self, key: _Key) -> None:
-        regs = self._registrations
-        if isinstance(regs, dict):
-            regs.pop(key, None)
-        elif regs == key:
-            self._registrations = None
+    def _reg_remove(self) -> None:
+        """Count a registration gone (the registry removed it)."""
+        self._reg_count -= 1
+        if self._reg_count <= 0:
+            self._forget()
 
-    def _reg_list(self) -> list[_Key]:
-        regs = self._registrations
-        if regs is None:
+    def _reg_list(self) -> list[tuple[WatchKind, str]]:
+        """The (kind, path) of each watch this watcher stands behind."""
+        if self._reg_count == 0 or self._registry is None:
             return []
-        if isinstance(regs, dict):
-            return list(regs)
-        return [regs]
+        if self._reg_kind is not None and self._reg_path is not None:
+            return [(self._reg_kind, self._reg_path)]
+        return self._registry._registrations_of(self)
 
     def _detach(self) -> None:
+        """Remove every registration of this watcher from its registry."""
+        registry = self._registry
+        if registry is None:
+            return
         regs = self._reg_list()
-        self._registrations = None
-        for registry, kind, path in regs:
+        self._forget()
+        for kind, path in regs:
             registry._discard(kind, path, self)
+
+    def _forget(self) -> None:
+        """Drop the record of the registrations (their registry forgot them)."""
+        self._reg_count = 0
+        self._registry = self._reg_kind = self._reg_path = None
 
     # ------------------------------------------------------------ consumer
     def receive_nowait(self) -> WatchedEvent:
@@ -253,39 +267,77 @@ class WatchRegistry:
     """
 
     def __init__(self) -> None:
-        self._by_kind: dict[WatchKind, dict[str, list[WatchEvents]]] = {
+        # Per kind, path -> the watchers behind the server's watch: the
+        # watcher itself when it is the only one (nearly always), else a
+        # list. No list and no key tuple per watch: a client may hold
+        # hundreds of thousands.
+        self._by_kind: dict[WatchKind, dict[str, WatchEvents | list[WatchEvents]]] = {
             kind: {} for kind in WatchKind
         }
-        # The zxid each one-shot watch was set at (the newest zxid seen when
+        # Per kind, the zxid each watch was set at (the newest zxid seen when
         # its reply arrived): re-set with SetWatches at that zxid, the server
         # fires at once for a change the watch would have seen meanwhile.
-        self._zxids: dict[tuple[WatchKind, str], int] = {}
+        self._zxids: dict[WatchKind, dict[str, int]] = {kind: {} for kind in WatchKind}
 
     def add(self, kind: WatchKind, path: str, watcher: WatchEvents, zxid: int = 0) -> None:
         """Register ``watcher`` for the server-side watch (kind, path), set at ``zxid``."""
         if not watcher.active:
             return
+        if watcher._registry not in (None, self):
+            raise RuntimeError("a watch channel stands behind the watches of one client only")
         table = self._by_kind[kind]
-        lst = table.get(path)
-        if lst is None:
-            lst = table[path] = []
-            self._zxids[kind, path] = zxid
-        if watcher not in lst:
-            lst.append(watcher)
-            watcher._reg_add((self, kind, path))
+        behind = table.get(path)
+        if behind is None:
+            table[path] = watcher
+            self._zxids[kind][path] = zxid
+        elif behind is watcher:
+            return
+        elif isinstance(behind, list):
+            if watcher in behind:
+                return
+            behind.append(watcher)
+        else:
+            table[path] = [behind, watcher]
+        watcher._reg_add(self, kind, path)
 
     def _discard(self, kind: WatchKind, path: str, watcher: WatchEvents) -> None:
         table = self._by_kind[kind]
-        lst = table.get(path)
-        if lst is None:
+        behind = table.get(path)
+        if behind is None:
             return
-        try:
-            lst.remove(watcher)
-        except ValueError:
+        if isinstance(behind, list):
+            try:
+                behind.remove(watcher)
+            except ValueError:
+                return
+            if len(behind) > 1:
+                return
+            table[path] = behind[0]
             return
-        if not lst:
-            del table[path]
-            self._zxids.pop((kind, path), None)
+        if behind is not watcher:
+            return
+        del table[path]
+        del self._zxids[kind][path]
+
+    def _pop(self, kind: WatchKind, path: str) -> Sequence[WatchEvents]:
+        """Forget the watch (kind, path); its watchers (each told it is gone)."""
+        behind = self._by_kind[kind].pop(path, None)
+        if behind is None:
+            return ()
+        del self._zxids[kind][path]
+        watchers = behind if isinstance(behind, list) else (behind,)
+        for w in watchers:
+            w._reg_remove()
+        return watchers
+
+    def _registrations_of(self, watcher: WatchEvents) -> list[tuple[WatchKind, str]]:
+        """The watches ``watcher`` stands behind, by a walk of every table (rarely needed)."""
+        found: list[tuple[WatchKind, str]] = []
+        for kind, table in self._by_kind.items():
+            for path, behind in table.items():
+                if behind is watcher or (isinstance(behind, list) and watcher in behind):
+                    found.append((kind, path))
+        return found
 
     def has(self, kind: WatchKind, path: str) -> bool:
         """True if some local watcher stands behind (kind, path)."""
@@ -293,7 +345,7 @@ class WatchRegistry:
 
     def zxid(self, kind: WatchKind, path: str) -> int:
         """The zxid the watch (kind, path) was set at (0 if there is none)."""
-        return self._zxids.get((kind, path), 0)
+        return self._zxids[kind].get(path, 0)
 
     def covered(self, kind: WatchKind, path: str) -> bool:
         """True if a persistent watch on ``path`` delivers what a one-shot ``kind`` waits for.
@@ -343,14 +395,11 @@ class WatchRegistry:
         """
         told: list[WatchEvents] = []
         for kind in kinds:
-            popped = self._by_kind[kind].pop(path, ())
-            self._zxids.pop((kind, path), None)
-            for w in popped:
-                w._reg_remove((self, kind, path))
+            for w in self._pop(kind, path):
                 if w not in told:
                     told.append(w)
         for w in told:
-            w._push(event, final=w is not keep_open and not w._reg_list())
+            w._push(event, final=w is not keep_open and not w._reg_count)
         return len(told)
 
     def paths(self, kind: WatchKind) -> list[str]:
@@ -365,8 +414,8 @@ class WatchRegistry:
         """Every registered watcher, once each."""
         seen: set[int] = set()
         for table in self._by_kind.values():
-            for lst in table.values():
-                for w in lst:
+            for behind in table.values():
+                for w in behind if isinstance(behind, list) else (behind,):
                     if id(w) not in seen:
                         seen.add(id(w))
                         yield w
@@ -382,18 +431,14 @@ class WatchRegistry:
         for kind in _FIRES.get(t, ()):
             # These watches are spent: forget exactly these registrations
             # (a watcher's other kinds of watch on the path stay armed).
-            popped = tables[kind].pop(path, ())
-            self._zxids.pop((kind, path), None)
-            for w in popped:
-                w._reg_remove((self, kind, path))
-            fired += popped
+            fired += self._pop(kind, path)
         if t in _REMOVALS:
             # A removal concerns the removed watches only, not persistent or
             # recursive watchers that merely cover the path.
             for w in fired:
                 w._push(event)
             return len(fired)
-        persistent = tables[WatchKind.PERSISTENT].get(path, ())
+        persistent = _watchers_of(tables[WatchKind.PERSISTENT].get(path))
         recursive: list[WatchEvents] = []
         if t is not EventType.NODE_CHILDREN_CHANGED and tables[WatchKind.PERSISTENT_RECURSIVE]:
             recursive = _covering(tables[WatchKind.PERSISTENT_RECURSIVE], path)
@@ -410,15 +455,19 @@ class WatchRegistry:
     def session_event(self, state: KeeperState, *, persistent_only: bool = False) -> None:
         """Tell watchers about a session change without ending them."""
         event = WatchedEvent(EventType.NONE, state, None)
-        for w in list(self.watchers()):
-            if not w._session_events:
-                continue
-            if persistent_only and not any(
-                k in (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE)
-                for _, k, _ in w._reg_list()
-            ):
-                continue
-            w._push(event)
+        if persistent_only:
+            tables = self._by_kind
+            watchers: Iterable[WatchEvents] = dict.fromkeys(
+                w
+                for kind in (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE)
+                for behind in tables[kind].values()
+                for w in _watchers_of(behind)
+            )
+        else:
+            watchers = self.watchers()
+        for w in list(watchers):
+            if w._session_events:
+                w._push(event)
 
     def end_all(self, state: KeeperState, *, keep_open: WatchEvents | None = None) -> None:
         """The session is gone: wake every watcher with ``state`` and end it.
@@ -427,16 +476,18 @@ class WatchRegistry:
         open for the watches of later sessions.
         """
         event = WatchedEvent(EventType.NONE, state, None)
-        for w in list(self.watchers()):
-            if w is keep_open:
-                w._detach()
-                w._push(event)
-                continue
-            w._push(event, final=True)
-            w._end()
+        watchers = list(self.watchers())
         for table in self._by_kind.values():
             table.clear()
-        self._zxids.clear()
+        for zxids in self._zxids.values():
+            zxids.clear()
+        for w in watchers:
+            w._forget()
+            if w is keep_open:
+                w._push(event)
+            else:
+                w._push(event, final=True)
+                w._end()
 
 
 #: The server-side watches (of a path) that an event fires and thereby ends.
@@ -463,7 +514,13 @@ _FIRES: dict[EventType, tuple[WatchKind, ...]] = {
 _PREFIX_MATCH_LIMIT = 32
 
 
-def _covering(table: dict[str, list[WatchEvents]], path: str) -> list[WatchEvents]:
+def _watchers_of(behind: WatchEvents | list[WatchEvents] | None) -> Sequence[WatchEvents]:
+    if behind is None:
+        return ()
+    return behind if isinstance(behind, list) else (behind,)
+
+
+def _covering(table: dict[str, WatchEvents | list[WatchEvents]], path: str) -> list[WatchEvents]:
     """The watchers of ``table`` (recursive watches by root) whose root is ``path`` or above it.
 
     With few roots (the usual case) each is compared as a prefix, so that an
@@ -474,10 +531,10 @@ def _covering(table: dict[str, list[WatchEvents]], path: str) -> list[WatchEvent
     if len(table) <= _PREFIX_MATCH_LIMIT:
         for root, watchers in table.items():
             if root == path or root == "/" or path.startswith(root + "/"):
-                found += watchers
+                found += _watchers_of(watchers)
         return found
     for ancestor in _self_and_ancestors(path):
-        found += table.get(ancestor, ())
+        found += _watchers_of(table.get(ancestor))
     return found
 
 

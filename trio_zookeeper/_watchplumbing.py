@@ -75,40 +75,56 @@ def _slot(kind: WatchKind, path: str) -> tuple[bool, str]:
 class Registrar:
     """The reply hook of one watching read, and its place in the in-flight count.
 
-    ``__call__`` runs in the reader task as the reply is dispatched;
-    :meth:`settle` runs when the caller is done with the request, whatever
-    happened (never written, connection lost, cancelled). Whichever comes
-    first takes the read off the count.
+    ``__call__`` runs in the reader task as the reply is dispatched and
+    registers the watch if the read set one; :meth:`settle` runs when the
+    caller is done with the request, whatever happened (never written,
+    connection lost, cancelled). Whichever comes first takes the read off the
+    count. One small object per read, no closure: thousands may be on the wire.
     """
 
-    __slots__ = ("_counts", "_done", "_register", "_slot")
+    __slots__ = ("_counts", "_done", "_exists", "_kind", "_path", "_session", "_watcher")
 
     def __init__(
         self,
         counts: dict[tuple[bool, str], int],
-        slot: tuple[bool, str],
-        register: Callable[[int], None],
+        session: WatchSession,
+        kind: WatchKind,
+        path: str,
+        watcher: WatchEvents,
+        *,
+        exists: bool = False,
     ) -> None:
         self._counts = counts
-        self._slot = slot
-        self._register = register
+        self._session = session
+        self._kind = kind
+        self._path = path
+        self._watcher = watcher
+        self._exists = exists
         self._done = False
+        slot = _slot(kind, path)
         counts[slot] = counts.get(slot, 0) + 1
 
     def __call__(self, err: int) -> None:
         self.settle()
-        self._register(err)
+        session = self._session
+        if err == 0:
+            session.registry.add(self._kind, self._path, self._watcher, session.last_zxid)
+        elif err == ErrorCode.NO_NODE and self._exists:
+            # An exists watch on a present node is a data watch; on an absent
+            # one, an exists watch (Java's ExistsWatchRegistration).
+            session.registry.add(WatchKind.EXIST, self._path, self._watcher, session.last_zxid)
 
     def settle(self) -> None:
         """Take this read off the in-flight count (once)."""
         if self._done:
             return
         self._done = True
-        left = self._counts[self._slot] - 1
+        slot = _slot(self._kind, self._path)
+        left = self._counts[slot] - 1
         if left:
-            self._counts[self._slot] = left
+            self._counts[slot] = left
         else:
-            del self._counts[self._slot]
+            del self._counts[slot]
 
 
 class WatchSession(Protocol):
@@ -177,27 +193,11 @@ class ServerWatches:
         same path meanwhile does not remove the server watch this read is
         setting (the server applies the removal after the read).
         """
-        session = self._session
-
-        def register(err: int) -> None:
-            if err == 0:
-                session.registry.add(kind, path, watcher, session.last_zxid)
-
-        return Registrar(self._in_flight, _slot(kind, path), register)
+        return Registrar(self._in_flight, self._session, kind, path, watcher)
 
     def exists_registrar(self, path: str, watcher: WatchEvents) -> Registrar:
         """The reply hook of a watching exists (see :meth:`registrar`)."""
-        session = self._session
-
-        def register(err: int) -> None:
-            # An exists watch on a present node is a data watch; on an absent
-            # one, an exists watch (Java's ExistsWatchRegistration).
-            if err == 0:
-                session.registry.add(WatchKind.DATA, path, watcher, session.last_zxid)
-            elif err == ErrorCode.NO_NODE:
-                session.registry.add(WatchKind.EXIST, path, watcher, session.last_zxid)
-
-        return Registrar(self._in_flight, _slot(WatchKind.DATA, path), register)
+        return Registrar(self._in_flight, self._session, WatchKind.DATA, path, watcher, exists=True)
 
     def _wanted(self, kind: WatchKind, path: str) -> bool:
         """Whether a local watcher, or a watching read on its way, needs this server slot."""
@@ -212,7 +212,7 @@ class ServerWatches:
         """Close a one-shot watcher and release the server's watches no one else needs."""
         registrations = watcher._reg_list()
         watcher.close()
-        for _, kind, path in registrations:
+        for kind, path in registrations:
             if kind is WatchKind.CHILD and not self._wanted(kind, path):
                 await self.release(path, WatcherType.CHILDREN)
             elif kind in (WatchKind.DATA, WatchKind.EXIST) and not self._wanted(kind, path):

@@ -162,7 +162,8 @@ RECIPE_AND_SCALE = {
     "recipe_queue": ("ops_per_s", "cpu_us_per_op"),
     "recipe_counter": ("ops_per_s", "cpu_us_per_op"),
     "recipe_treecache": ("load_s", "nodes", "event_p50_us", "peak_rss_kib"),
-    "scale_watches": ("register_s", "rss_watches_kib"),
+    # (and rewatch_rss_kib, which may be 0 at this size)
+    "scale_watches": ("register_s", "rss_watches_kib", "reconnect_s", "rewatch_s"),
     "scale_sessions": ("connect_all_s", "close_all_s"),
     "scale_payload": ("ops_per_s", "mb_per_s", "cpu_us_per_op"),
     "scale_children": ("p50_us", "peak_rss_kib"),

@@ -6,6 +6,8 @@ Every timer runs on trio's clock, so these tests use ``autojump_clock``: a
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import trio
 import trio.testing
@@ -217,3 +219,26 @@ async def test_a_one_shot_watch_that_cannot_be_set_again_ends_with_an_event(
                 with pytest.raises(trio.EndOfChannel):
                     await children.receive()
                 assert zk.statistics().watches == 1
+
+
+async def test_a_failed_request_leaves_no_reference_cycle(fake: FakeZooKeeper) -> None:
+    # A missing node is the everyday error (an exists watch on a node still to
+    # be created): its exception, traceback and request must be freed at once,
+    # not pile up for the cycle collector (100,000 exists watches did).
+    async with open_zookeeper("fake:2181", stream_factory=fake.connect) as zk:
+        await zk.exists("/")
+        gc.collect()
+        gc.disable()
+        try:
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            for i in range(20):
+                assert await zk.exists(f"/missing{i}") is None
+                _stat, _events = await zk.with_watcher().exists(f"/missing{i}")
+                with pytest.raises(NoNodeError):
+                    await zk.get_data(f"/missing{i}")
+            gc.collect()
+            assert [type(o).__name__ for o in gc.garbage if isinstance(o, BaseException)] == []
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()

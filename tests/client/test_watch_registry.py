@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from trio_zookeeper import EventType, KeeperState, WatchedEvent, WatchEvents
 from trio_zookeeper._watchers import WatchKind, WatchRegistry
 
@@ -116,3 +118,53 @@ def test_recursive_watches_cover_their_subtree_only_by_whole_names() -> None:
         )
         assert delivered == 2
         assert [root for root, w in watchers.items() if w.buffered] == ["/", "/a"]
+
+
+def test_a_watcher_behind_many_watches_is_detached_from_all_of_them() -> None:
+    # Such a watcher (the default watcher) only counts its registrations; the
+    # registry is searched when it is closed, and every one of them goes.
+    registry = WatchRegistry()
+    many, single = WatchEvents(), WatchEvents(one_shot=True)
+    for kind in (WatchKind.DATA, WatchKind.EXIST, WatchKind.CHILD):
+        for i in range(3):
+            registry.add(kind, f"/{kind.value}{i}", many)
+    registry.add(WatchKind.DATA, "/data0", single)
+    registry.add(WatchKind.DATA, "/data0", many)  # already there: not twice
+    assert registry.count() == 9
+    assert set(many._reg_list()) == {
+        (kind, f"/{kind.value}{i}")
+        for kind in (WatchKind.DATA, WatchKind.EXIST, WatchKind.CHILD)
+        for i in range(3)
+    }
+    assert single._reg_list() == [(WatchKind.DATA, "/data0")]
+    many.close()
+    assert registry.count() == 1
+    assert list(registry.watchers()) == [single]
+    registry.dispatch(WatchedEvent(EventType.NODE_DELETED, KeeperState.SYNC_CONNECTED, "/data0"))
+    assert registry.count() == 0
+    assert single.receive_nowait().event_type is EventType.NODE_DELETED
+    assert not single.active
+
+
+def test_a_watch_channel_serves_one_registry_only() -> None:
+    watcher = WatchEvents()
+    WatchRegistry().add(WatchKind.DATA, "/a", watcher)
+    other = WatchRegistry()
+    with pytest.raises(RuntimeError, match="one client"):
+        other.add(WatchKind.DATA, "/a", watcher)
+    assert other.count() == 0
+
+
+def test_session_events_for_persistent_watchers_only() -> None:
+    registry = WatchRegistry()
+    persistent, one_shot = WatchEvents(), WatchEvents(one_shot=True)
+    registry.add(WatchKind.PERSISTENT_RECURSIVE, "/p", persistent)
+    registry.add(WatchKind.CHILD, "/p", persistent)
+    registry.add(WatchKind.DATA, "/p", one_shot)
+    registry.session_event(KeeperState.SYNC_CONNECTED, persistent_only=True)
+    assert (persistent.buffered, one_shot.buffered) == (1, 0)
+    registry.end_all(KeeperState.EXPIRED)
+    assert registry.count() == 0
+    assert not persistent._reg_list()
+    assert persistent.receive_nowait().keeper_state is KeeperState.SYNC_CONNECTED
+    assert persistent.receive_nowait().keeper_state is KeeperState.EXPIRED

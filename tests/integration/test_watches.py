@@ -445,6 +445,58 @@ async def test_many_watches_are_re_registered_in_batches_after_a_reconnect(
             assert zk.statistics().watches == 0
 
 
+async def test_watches_beyond_the_servers_buffer_are_all_re_registered_after_a_reconnect(
+    zookeeper_server: Server, chroot: str, connect: Connect
+) -> None:
+    # 20,000 exists watches of ~80-byte paths: ~1.6 MB of SetWatches, more
+    # than the server's jute.maxbuffer (1 MiB): one frame would be refused
+    # and the connection closed, again and again. Split into batches (at
+    # 128 KiB, as Java, even when the client accepts larger frames for big
+    # replies), every one is set again; the server's own list (wchc) says so.
+    count, name = 20_000, "w" * 64
+    with trio.fail_after(180):
+        async with (
+            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
+            open_zookeeper(
+                proxy.address + chroot, watch_buffer=count + 16, max_frame_size=4 * 1024 * 1024
+            ) as zk,
+            connect() as writer,
+            zk.session_states() as states,
+        ):
+            await writer.create("/big")
+            paths = [f"/big/{name}{i:05d}" for i in range(count)]
+            pending = iter(paths)
+
+            async def watch() -> None:
+                for path in pending:
+                    assert await zk.watch().exists(path) is None
+
+            async with trio.open_nursery() as nursery:
+                for _ in range(64):
+                    nursery.start_soon(watch)
+            assert zk.statistics().watches == count
+            assert sum(len(chroot + p) + 4 for p in paths) > 1024 * 1024
+            await proxy.reset()
+            assert await states.receive() is KeeperState.DISCONNECTED
+            assert await states.receive() is KeeperState.SYNC_CONNECTED
+            await zk.exists("/")  # after the SetWatches on the session's queue
+            answer = await trio.to_thread.run_sync(zookeeper_server.four_letter_word, "wchc")
+            session = f"{zk.session_id:#x}"
+            watched: set[str] = set()
+            lines = iter(answer.splitlines())
+            for line in lines:
+                if line.strip() == session:
+                    for path in lines:
+                        if not path.startswith("\t"):
+                            break
+                        watched.add(path.strip())
+            assert watched == {chroot + p for p in paths}
+            await writer.create(paths[-1])
+            event = await node_event(zk.default_watcher)
+            assert (event.event_type, event.path) == (CREATED, paths[-1])
+            assert zk.statistics().watches == count - 1
+
+
 async def test_closing_a_follower_keeps_the_watch_another_read_is_setting(
     zookeeper_server: Server, chroot: str, connect: Connect
 ) -> None:

@@ -45,6 +45,8 @@ from ._events import (
     WatchedEvent,
 )
 from ._jute import (
+    Decoder,
+    Encoder,
     decode_record,
     decoder_of,
     encode_error,
@@ -96,8 +98,31 @@ _KEEPER_STATES = {int(s): s for s in KeeperState}
 # The hot path: per opcode, what a request is checked against and how it is
 # encoded, and how its reply is decoded; records built per reply fill their
 # slots directly (see _jute.slot_builder).
-_SEND = {op: (req, encoder_of(req)) for op, (req, _resp) in OPS.items()}
-_DECODE = {op: (decoder_of(resp) if resp is not None else None) for op, (_r, resp) in OPS.items()}
+# Both are filled per opcode on first use: a record's codec is generated
+# when it is first needed (see _jute), not at import.
+_SEND: dict[int, tuple[type, Encoder]] = {}
+
+
+def _send_entry(op: int) -> tuple[type, Encoder] | None:
+    """``_SEND[op]``, made on the opcode's first request (None for an unknown opcode)."""
+    known = OPS.get(op)
+    if known is None:
+        return None
+    entry = _SEND[op] = (known[0], encoder_of(known[0]))
+    return entry
+
+
+class _Decoders(dict[int, "Decoder | None"]):
+    """``_DECODE[op]``: the reply decoder of an opcode (None: no body), made on first use."""
+
+    def __missing__(self, op: int) -> Decoder | None:
+        resp = OPS[op][1]  # the op was sent, so it is known
+        decode = self[op] = decoder_of(resp) if resp is not None else None
+        return decode
+
+
+_DECODE = _Decoders()
+
 _MULTI_OPS = frozenset((OpCode.MULTI, OpCode.MULTI_READ))
 _decode_watcher_event = values_decoder_of(WatcherEvent)
 _new_reply = slot_builder(Reply)
@@ -217,7 +242,7 @@ class ClientProtocol:
         """
         if self.state is not _CONNECTED:
             self._check_can_send()
-        entry = _SEND.get(op)
+        entry = _SEND.get(op) or _send_entry(op)
         if entry is None or type(request) is not entry[0]:
             raise LocalProtocolError(f"opcode {op} cannot carry a {type(request).__name__} request")
         if op in _MULTI_OPS:

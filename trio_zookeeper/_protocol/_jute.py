@@ -10,7 +10,9 @@ A record is its fields in order, with no tags, all big-endian:
 
 Records declare their wire types with ``typing.Annotated`` (see
 ``_records.py``); :func:`compile_record` turns a declaration into a pair of
-specialised encode/decode functions, generated once at import time. Generating
+specialised encode/decode functions, generated once, when the record is first
+encoded or decoded (a client that never sends a reconfig never pays for its
+codec; ``import`` stays small). Generating
 them (rather than walking the declaration on every call) keeps the per-request
 cost low: runs of fixed-size fields become a single ``struct`` call (a nested
 record made only of fixed-size fields, such as ``Stat``, joins its parent's
@@ -108,13 +110,15 @@ _CODECS: dict[type, tuple[Encoder, Decoder, int]] = {}
 _VALUES: dict[type, Decoder] = {}
 #: Records made only of fixed-size primitive fields: their (field, wire type) list.
 _FIXED: dict[type, list[tuple[str, _Prim]]] = {}
+#: Records declared with :func:`compile_record` whose codec is not generated yet.
+_PENDING: set[type] = set()
 
 R = TypeVar("R")
 
 
 def _wire_spec(hint: object) -> object:
     for meta in getattr(hint, "__metadata__", ()):
-        if isinstance(meta, (_Prim, Vector)) or (isinstance(meta, type) and meta in _CODECS):
+        if isinstance(meta, (_Prim, Vector)) or (isinstance(meta, type) and _is_record(meta)):
             return meta
     raise TypeError(f"no jute wire type in annotation {hint!r}")
 
@@ -124,7 +128,22 @@ def _min_size(spec: object) -> int:
         return struct.calcsize(">" + spec.code) if spec.code else 4
     if isinstance(spec, Vector):
         return 4
-    return _CODECS[spec][2]  # type: ignore[index]
+    return _codec(typing.cast("type", spec))[2]
+
+
+def _is_record(cls: type) -> bool:
+    return cls in _CODECS or cls in _PENDING
+
+
+def _codec(cls: type) -> tuple[Encoder, Decoder, int]:
+    """The codec of a record, generated now if it was not yet (KeyError if none)."""
+    codec = _CODECS.get(cls)
+    if codec is None:
+        if cls not in _PENDING:
+            raise KeyError(cls)
+        _generate(cls)
+        codec = _CODECS[cls]
+    return codec
 
 
 def _slot_setters(cls: type) -> list[tuple[str, Callable[[Any, Any], None]]] | None:
@@ -326,8 +345,8 @@ class _Gen:
             self.value(spec.elem, ei + "        ", di + "        ", it, el, where + "[]")
             self.dec.append(f"{di}        {lst}.append({el})")
             self.dec.append(f"{di}    {target} = tuple({lst})")
-        elif isinstance(spec, type) and spec in _CODECS:
-            enc, dec, _ = _CODECS[spec]
+        elif isinstance(spec, type) and _is_record(spec):
+            enc, dec, _ = _codec(spec)
             en, dn = self.bind("_enc", enc), self.bind("_dec", dec)
             self.enc.append(f"{ei}{en}({expr}, out)")
             self.dec.append(f"{di}{target}, pos = {dn}(buf, pos, end)")
@@ -336,13 +355,24 @@ class _Gen:
 
 
 def compile_record(cls: type[R]) -> type[R]:
-    """Class decorator: generate and register the jute codec of an attrs record.
+    """Class decorator: register an attrs record, whose jute codec is generated on first use.
 
     The field order of the attrs class is the wire order; each field's
     annotation is ``Annotated[<python type>, <wire type>]``.
     """
+    _PENDING.add(cls)
+    return cls
+
+
+def _generate(cls: type) -> None:
+    """Generate and register the codec of a record declared with :func:`compile_record`.
+
+    It leaves the pending set last, once everything about it is registered:
+    a thread that finds it still pending generates it too (the same codec),
+    never a half-registered one.
+    """
     hints = typing.get_type_hints(cls, include_extras=True)
-    fields = [(f.name, _wire_spec(hints[f.name])) for f in attrs.fields(cls)]  # type: ignore[arg-type]
+    fields = [(f.name, _wire_spec(hints[f.name])) for f in attrs.fields(cls)]
     g = _Gen(cls)
     run: list[tuple[str, str, _Prim, str]] = []
     nested: list[tuple[str, type]] = []
@@ -360,6 +390,8 @@ def compile_record(cls: type[R]) -> type[R]:
         if isinstance(spec, _Prim) and spec.code is not None:
             run.append((f"f_{fname}", f"rec.{fname}", spec, fname))
             continue
+        if isinstance(spec, type) and spec in _PENDING:
+            _generate(spec)  # a nested record first: is it fixed-size?
         if isinstance(spec, type) and spec in _FIXED:
             # A nested fixed-size record (Stat) joins the run: one struct call.
             g.enc.append(f"    _r_{fname} = rec.{fname}")
@@ -387,11 +419,11 @@ def compile_record(cls: type[R]) -> type[R]:
     )
     exec(compile(src, f"<jute codec of {cls.__name__}>", "exec"), g.ns)
     size = sum(_min_size(s) for _, s in fields)
-    register_codec(cls, g.ns["encode"], g.ns["decode"], size)  # type: ignore[arg-type]
     _VALUES[cls] = g.ns["decode_values"]  # type: ignore[assignment]
     if fields and all(isinstance(s, _Prim) and s.code is not None for _, s in fields):
         _FIXED[cls] = [(f, typing.cast("_Prim", s)) for f, s in fields]
-    return cls
+    register_codec(cls, g.ns["encode"], g.ns["decode"], size)  # type: ignore[arg-type]
+    _PENDING.discard(cls)
 
 
 def register_codec(cls: type, encode: Encoder, decode: Decoder, min_size: int) -> None:
@@ -441,7 +473,9 @@ def encode_record(record: object, out: bytearray) -> None:
     """
     codec = _CODECS.get(type(record))
     if codec is None:
-        raise LocalProtocolError(f"{type(record).__name__} is not a jute record")
+        if type(record) not in _PENDING:
+            raise LocalProtocolError(f"{type(record).__name__} is not a jute record")
+        codec = _codec(type(record))
     try:
         codec[0](record, out)
     except (struct.error, UnicodeEncodeError, AttributeError, TypeError) as exc:
@@ -458,7 +492,7 @@ def encode_error(record: object, exc: Exception) -> LocalProtocolError:
 
 def encoder_of(cls: type) -> Encoder:
     """The raw encoder of a registered record (errors unconverted; see :func:`encode_error`)."""
-    return _CODECS[cls][0]
+    return _codec(cls)[0]
 
 
 def values_decoder_of(cls: type) -> Decoder:
@@ -467,12 +501,13 @@ def values_decoder_of(cls: type) -> Decoder:
     The same checks and errors as the record's decoder, without building the
     record (for a caller that turns the fields into something else at once).
     """
+    _codec(cls)
     return _VALUES[cls]
 
 
 def decoder_of(cls: type) -> Decoder:
     """The decoder of a registered record: ``decode(buf, pos, end) -> (record, pos)``."""
-    return _CODECS[cls][1]
+    return _codec(cls)[1]
 
 
 def decode_record(
@@ -488,10 +523,10 @@ def decode_record(
     """
     if end is None:
         end = len(buf)
-    rec, pos = _CODECS[cls][1](buf, pos, end)
+    rec, pos = _codec(cls)[1](buf, pos, end)
     return typing.cast("R", rec), pos
 
 
 def record_size_hint(cls: type) -> int:
     """The smallest number of bytes one ``cls`` record can take on the wire."""
-    return _CODECS[cls][2]
+    return _codec(cls)[2]

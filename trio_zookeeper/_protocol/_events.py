@@ -1,4 +1,8 @@
-"""What the sans-IO client protocol reports: one frozen record per event."""
+"""What the sans-IO client protocol reports: one frozen record per event.
+
+:class:`Reply`, one per request, is a :class:`TupleRecord` (built in one
+call); the rarer events are frozen attrs classes.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import attrs
 
 from ._enums import EventType, KeeperState
 from ._records import ConnectResponse
+from ._tuplerecord import TupleRecord
 
 __all__ = [
     "AuthReply",
@@ -50,8 +55,7 @@ class Connected:
     read_only_flag: bool = True
 
 
-@attrs.frozen
-class Reply:
+class Reply(TupleRecord, kw_only=False):
     """The reply to the request with this xid.
 
     Attributes:
@@ -64,6 +68,8 @@ class Reply:
         context: What the caller passed to ``ClientProtocol.send_request``
             with the request (None for SetWatches, or when none was given).
     """
+
+    __slots__ = ()
 
     xid: int
     zxid: int

@@ -16,8 +16,9 @@ It owns:
   :class:`~trio_zookeeper.ConnectionLossError` (their outcome is unknown);
 * the handshake (:meth:`Connection.handshake`) and the priming
   (:meth:`Connection.prime`: SASL, credentials, SetWatches batches);
-* the reader, writer and pinger tasks (:meth:`Connection.serve`) and the
-  callers' fast direct write, all behind :meth:`Connection.submit`.
+* the reader and writer tasks (:meth:`Connection.serve`; the writer also
+  sends the pings) and the callers' fast direct write, all behind
+  :meth:`Connection.submit`.
 
 Three rules hold here and nowhere else:
 
@@ -167,7 +168,6 @@ class Connection:
         self._writer_busy = False
         self._leftover = bytearray()
         self._wake_writer = trio.Event()
-        self._ping_due = False
         self._scope: trio.CancelScope | None = None
         self._response: ConnectResponse | None = None
 
@@ -452,7 +452,7 @@ class Connection:
         on_serving: Callable[[], None],
         extra: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Run the reader, writer and pinger (and ``extra``) until the connection dies.
+        """Run the reader and the writer (and ``extra``) until the connection dies.
 
         ``on_serving`` runs once the tasks exist, with no checkpoint before
         it: by the time the session reports itself connected, a request (or
@@ -469,7 +469,6 @@ class Connection:
                 self._direct = self._fd >= 0
                 nursery.start_soon(self._reader)
                 nursery.start_soon(self._writer)
-                nursery.start_soon(self._pinger)
                 if extra is not None:
                     nursery.start_soon(extra)
                 on_serving()
@@ -566,22 +565,35 @@ class Connection:
         # PingReply and ConnectionClosed need nothing here.
 
     async def _writer(self) -> None:
+        """Write what callers queued, the rest of a direct write, and the pings.
+
+        A ping is due when nothing has been sent for 1/3 of the session
+        timeout (at most 10 s, as Java): the idle wait ends then, so no task
+        of its own keeps that time.
+        """
         outbox = self._outbox
         protocol = self.protocol
         encode = self._encode
+        interval = min(self.owner.negotiated_timeout / 3, _MAX_PING_INTERVAL)
         try:
             while True:
-                if not outbox and not self._ping_due and not self._leftover:
+                ping = False
+                if not outbox and not self._leftover:
                     self._wake_writer = trio.Event()
-                    await self._wake_writer.wait()
+                    with trio.move_on_at(self.last_send + interval):
+                        await self._wake_writer.wait()
+                    if not self._wake_writer.is_set():
+                        # Woken by the deadline alone: idle for the interval.
+                        if trio.current_time() < self.last_send + interval:
+                            continue  # a direct write went out meanwhile
+                        ping = True
                 if protocol.state is ProtocolState.CLOSED:
                     return  # the reader saw the end; queued calls wait for the next connection
                 # What a caller's direct write could not hand to the kernel
                 # goes first: the rest of that frame.
                 batch = bytearray(self._leftover)
                 self._leftover = bytearray()
-                if self._ping_due:
-                    self._ping_due = False
+                if ping:
                     batch += protocol.send_ping()
                 while outbox and len(batch) < _RECV_SIZE * 4:
                     call = outbox.popleft()
@@ -601,15 +613,6 @@ class Connection:
                         self._writer_busy = False
         except ConnectionDead as exc:
             self._die(exc)
-
-    async def _pinger(self) -> None:
-        interval = min(self.owner.negotiated_timeout / 3, _MAX_PING_INTERVAL)
-        while True:
-            await trio.sleep_until(self.last_send + interval)
-            if trio.current_time() >= self.last_send + interval:
-                self._ping_due = True
-                self.last_send = trio.current_time()
-                self._wake_writer.set()
 
     # ============================================================ the end
     async def aclose(self, cause: BaseException | None) -> None:

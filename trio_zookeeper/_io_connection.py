@@ -158,7 +158,10 @@ class Connection:
         self.adopted = False
         self.bytes_sent = 0
         self.bytes_received = 0
-        self.last_send = trio.current_time()
+        # trio.current_time() is this clock's reading, through two more calls:
+        # the per-request stamps below read the clock directly.
+        self._now = trio.lowlevel.current_clock().current_time
+        self.last_send = self._now()
         self._outbox = owner.outbox
         # On a plain TCP socket, the reader reads the fd and callers write it
         # directly (see submit); other streams (TLS, test streams) go through
@@ -223,7 +226,7 @@ class Connection:
             frame = self._encode(call)
             if frame is None:
                 return
-            self.last_send = trio.current_time()
+            self.last_send = self._now()
             try:
                 sent = os.write(self._fd, frame)
             except BlockingIOError:
@@ -512,6 +515,7 @@ class Connection:
         read_timeout = owner.negotiated_timeout * 2 / 3
         receive = self._receive
         dispatch = self._dispatch
+        now = self._now
         try:
             while True:
                 # The read deadline is re-armed only when it fires, from the
@@ -519,7 +523,7 @@ class Connection:
                 with trio.move_on_at(owner.last_recv + read_timeout):
                     while True:
                         events = await receive()
-                        owner.last_recv = trio.current_time()
+                        owner.last_recv = now()
                         for event in events:
                             dispatch(event)
                             if isinstance(event, ConnectionClosed):
@@ -560,8 +564,7 @@ class Connection:
                     self.owner.auth_failed(error_for_code(err))
                     self.kill("the server requires authentication")
         elif isinstance(event, Notification):
-            raw = event.event
-            self.owner.deliver(WatchedEvent(raw.event_type, raw.keeper_state, raw.path, raw.zxid))
+            self.owner.deliver(event.event)
         elif isinstance(event, _AuthReply):
             waiter = self.auth_waiters.popleft() if self.auth_waiters else None
             if event.err == ErrorCode.AUTH_FAILED:
@@ -617,7 +620,7 @@ class Connection:
                     if frame is not None:
                         batch += frame
                 if batch:
-                    self.last_send = trio.current_time()
+                    self.last_send = self._now()
                     # Callers queue behind the writer while it sends, so that
                     # frames are never interleaved and stay in xid order.
                     self._writer_busy = True

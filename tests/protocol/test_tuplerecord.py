@@ -1,10 +1,11 @@
-"""The tuple-stored records behave as the frozen keyword-only attrs records they replaced.
+"""The tuple-stored records behave as the frozen attrs records they replaced.
 
-``Stat``, the common read/write requests and replies, ``WatcherEvent`` and
-``Reply`` are :class:`TupleRecord` classes (one ``tuple.__new__`` to build);
-these tests pin down every behaviour the attrs classes had: construction by
-keyword, equality only within the class, hashing, no ordering, immutability,
-repr, ``attrs.fields``/``evolve``/``asdict``, copy and pickle.
+``Stat``, the common read/write requests and replies, ``WatcherEvent``,
+``WatchedEvent``, ``Notification`` and ``Reply`` are :class:`TupleRecord`
+classes (one ``tuple.__new__`` to build); these tests pin down every
+behaviour the attrs classes had: construction (by keyword where it was),
+equality only within the class, hashing, no ordering, immutability, repr,
+``attrs.fields``/``evolve``/``asdict``, copy and pickle.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 import attrs
 import pytest
 
-from trio_zookeeper import Stat
+from trio_zookeeper import EventType, KeeperState, Stat, WatchedEvent
 from trio_zookeeper._protocol import (
     ExistsRequest,
     ExistsResponse,
     GetDataRequest,
     GetDataResponse,
+    Notification,
     Reply,
     SetDataRequest,
     SetDataResponse,
@@ -93,6 +95,19 @@ def test_reply_takes_positional_arguments_and_its_default() -> None:
     match reply:
         case Reply(xid, _, op):
             assert (xid, op) == (7, 4)
+
+
+def test_watched_event_takes_positional_arguments_and_its_default() -> None:
+    event = WatchedEvent(EventType.NODE_CREATED, KeeperState.SYNC_CONNECTED, "/a")
+    assert event.zxid == -1
+    assert event == WatchedEvent(
+        event_type=EventType.NODE_CREATED, keeper_state=KeeperState.SYNC_CONNECTED, path="/a"
+    )
+    assert repr(event) == (
+        "WatchedEvent(event_type=<EventType.NODE_CREATED: 1>, "
+        "keeper_state=<KeeperState.SYNC_CONNECTED: 3>, path='/a', zxid=-1)"
+    )
+    assert Notification(5, event).event is event
 
 
 def test_equality_and_hash_only_within_the_class() -> None:

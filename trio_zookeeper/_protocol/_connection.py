@@ -50,7 +50,6 @@ from ._jute import (
     encode_error,
     encode_record,
     encoder_of,
-    slot_builder,
     values_decoder_of,
 )
 from ._multi import MULTI_READ_OPS, MULTI_WRITE_OPS, MultiRequest
@@ -94,18 +93,16 @@ _EVENT_TYPES = {int(e): e for e in EventType}
 _KEEPER_STATES = {int(s): s for s in KeeperState}
 
 # The hot path: per opcode, what a request is checked against and how it is
-# encoded, and how its reply is decoded; records built per reply fill their
-# slots directly (see _jute.slot_builder), a Reply is one tuple.__new__ call.
+# encoded, and how its reply is decoded; the records built per frame are
+# TupleRecords (a Reply, a Notification), each one tuple.__new__ call.
 _SEND = {op: (req, encoder_of(req)) for op, (req, _resp) in OPS.items()}
 _DECODE = {op: (decoder_of(resp) if resp is not None else None) for op, (_r, resp) in OPS.items()}
 _MULTI_OPS = frozenset((OpCode.MULTI, OpCode.MULTI_READ))
 _decode_watcher_event = values_decoder_of(WatcherEvent)
-_tnew = tuple.__new__  # builds a Reply (a TupleRecord) from its field values
+_tnew = tuple.__new__
 _unpack_len = _LEN.unpack_from
 _unpack_reply = _REPLY.unpack_from
 _ADD_WATCH = OpCode.ADD_WATCH
-_new_notification = slot_builder(Notification)
-_new_watched_event = slot_builder(WatchedEvent)
 
 
 class ProtocolState(enum.Enum):
@@ -461,7 +458,7 @@ class ClientProtocol:
         state = _KEEPER_STATES.get(raw_state)
         if state is None:
             raise RemoteProtocolError(f"watch notification with unknown keeper state {raw_state}")
-        return _new_notification(zxid, _new_watched_event(event_type, state, path, zxid))
+        return _tnew(Notification, (zxid, _tnew(WatchedEvent, (event_type, state, path, zxid))))
 
     def connection_lost(self) -> list[int]:
         """The connection is gone: forget everything pending.

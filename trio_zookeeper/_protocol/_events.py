@@ -1,7 +1,8 @@
 """What the sans-IO client protocol reports: one frozen record per event.
 
-:class:`Reply`, one per request, is a :class:`TupleRecord` (built in one
-call); the rarer events are frozen attrs classes.
+:class:`Reply` (one per request), :class:`Notification` and
+:class:`WatchedEvent` are :class:`TupleRecord` classes (built in one call);
+the rarer events are frozen attrs classes.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen
-class WatchedEvent:
+class WatchedEvent(TupleRecord, kw_only=False):
     """A watch notification, or a session event on a watcher's channel.
 
     Attributes:
@@ -36,6 +36,8 @@ class WatchedEvent:
         zxid: The zxid of the change that fired the watch, when the server
             sends it (ZooKeeper 3.9+); -1 otherwise.
     """
+
+    __slots__ = ()
 
     event_type: EventType
     keeper_state: KeeperState
@@ -79,9 +81,10 @@ class Reply(TupleRecord, kw_only=False):
     context: object | None = None
 
 
-@attrs.frozen
-class Notification:
+class Notification(TupleRecord, kw_only=False):
     """A watch event pushed by the server (xid -1)."""
+
+    __slots__ = ()
 
     zxid: int
     event: WatchedEvent

@@ -45,6 +45,7 @@ from ._events import (
     WatchedEvent,
 )
 from ._jute import (
+    Decoder,
     decode_record,
     decoder_of,
     encode_error,
@@ -97,12 +98,23 @@ _KEEPER_STATES = {int(s): s for s in KeeperState}
 # TupleRecords (a Reply, a Notification), each one tuple.__new__ call.
 _SEND = {op: (req, encoder_of(req)) for op, (req, _resp) in OPS.items()}
 _DECODE = {op: (decoder_of(resp) if resp is not None else None) for op, (_r, resp) in OPS.items()}
+
+
+def _decode_add_watch(
+    buf: bytes | memoryview, pos: int, end: int, _decode: Decoder | None = _DECODE[OpCode.ADD_WATCH]
+) -> tuple[object | None, int]:
+    """Decode the reply to addWatch: a server may send its ErrorResponse body or nothing."""
+    if pos == end or _decode is None:
+        return None, pos
+    return _decode(buf, pos, end)
+
+
+_DECODE[OpCode.ADD_WATCH] = _decode_add_watch
 _MULTI_OPS = frozenset((OpCode.MULTI, OpCode.MULTI_READ))
 _decode_watcher_event = values_decoder_of(WatcherEvent)
 _tnew = tuple.__new__
 _unpack_len = _LEN.unpack_from
 _unpack_reply = _REPLY.unpack_from
-_ADD_WATCH = OpCode.ADD_WATCH
 
 
 class ProtocolState(enum.Enum):
@@ -358,8 +370,7 @@ class ClientProtocol:
                 response: object | None = None
                 if err == 0:
                     decode = _DECODE[op]
-                    if decode is not None and not (op == _ADD_WATCH and start + 16 == stop):
-                        # (A server may send addWatch's ErrorResponse body or not.)
+                    if decode is not None:
                         response, _ = decode(src, start + 16, stop)
                 # Taken off the FIFO only once decoded: a broken body leaves
                 # it pending, for drain_pending to hand over.
@@ -423,7 +434,7 @@ class ClientProtocol:
             self.last_zxid = zxid  # as in _parse
         response: object | None = None
         # Tolerate a server that sends addWatch's ErrorResponse body or not.
-        if err == 0 and not (op == OpCode.ADD_WATCH and pos == end):
+        if err == 0:
             decode = _DECODE[op]
             if decode is not None:
                 response, _ = decode(buf, pos, end)

@@ -12,7 +12,6 @@ import math
 import sys
 from collections.abc import Sequence
 
-import attrs
 import trio
 
 from ._cli_common import (
@@ -121,7 +120,7 @@ class _JsonList:
 
 
 def _stat_dict(stat: Stat) -> dict[str, int]:
-    return {name: int(value) for name, value in attrs.asdict(stat).items()}
+    return {name: int(value) for name, value in zip(Stat.__record_fields__, stat, strict=True)}
 
 
 def _format_millis(millis: int) -> str:

@@ -16,8 +16,9 @@ It owns:
   :class:`~trio_zookeeper.ConnectionLossError` (their outcome is unknown);
 * the handshake (:meth:`Connection.handshake`) and the priming
   (:meth:`Connection.prime`: SASL, credentials, SetWatches batches);
-* the reader, writer and pinger tasks (:meth:`Connection.serve`) and the
-  callers' fast direct write, all behind :meth:`Connection.submit`.
+* the reader and writer tasks (:meth:`Connection.serve`; the writer also
+  sends the pings) and the callers' fast direct write, all behind
+  :meth:`Connection.submit`.
 
 Three rules hold here and nowhere else:
 
@@ -159,7 +160,10 @@ class Connection:
         self.adopted = False
         self.bytes_sent = 0
         self.bytes_received = 0
-        self.last_send = trio.current_time()
+        # trio.current_time() is this clock's reading, through two more calls:
+        # the per-request stamps below read the clock directly.
+        self._now = trio.lowlevel.current_clock().current_time
+        self.last_send = self._now()
         self._outbox = owner.outbox
         # On a plain TCP socket, the reader reads the fd and callers write it
         # directly (see submit); other streams (TLS, test streams) go through
@@ -169,7 +173,6 @@ class Connection:
         self._writer_busy = False
         self._leftover = bytearray()
         self._wake_writer = trio.Event()
-        self._ping_due = False
         self._scope: trio.CancelScope | None = None
         self._response: ConnectResponse | None = None
 
@@ -225,7 +228,7 @@ class Connection:
             frame = self._encode(call)
             if frame is None:
                 return
-            self.last_send = trio.current_time()
+            self.last_send = self._now()
             try:
                 sent = os.write(self._fd, frame)
             except BlockingIOError:
@@ -292,10 +295,24 @@ class Connection:
             raise _dead(f"protocol error from the server: {exc}", exc) from exc
 
     async def _send(self, data: bytes | bytearray) -> None:
-        """The one write helper for whole frames (the writer, handshake, priming)."""
+        """The one write helper for whole frames (the writer, handshake, priming).
+
+        On a plain TCP socket the bytes go to the kernel at once (``os.write``
+        on the non-blocking socket, as a caller's direct write): no scheduler
+        pass when they all fit, which they nearly always do; the rest, if
+        any, goes through the stream.
+        """
         try:
-            await self.stream.send_all(data)
-            self.bytes_sent += len(data)
+            sent = 0
+            if self._fd >= 0:
+                try:
+                    sent = os.write(self._fd, data)
+                except BlockingIOError:
+                    sent = 0
+                self.bytes_sent += sent
+            if sent < len(data):
+                await self.stream.send_all(memoryview(data)[sent:] if sent else data)
+                self.bytes_sent += len(data) - sent
         except TRANSPORT_ERRORS as exc:
             raise _dead(f"write failed: {exc!r}", exc) from exc
 
@@ -460,7 +477,7 @@ class Connection:
         on_serving: Callable[[], None],
         extra: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Run the reader, writer and pinger (and ``extra``) until the connection dies.
+        """Run the reader and the writer (and ``extra``) until the connection dies.
 
         ``on_serving`` runs once the tasks exist, with no checkpoint before
         it: by the time the session reports itself connected, a request (or
@@ -477,7 +494,6 @@ class Connection:
                 self._direct = self._fd >= 0
                 nursery.start_soon(self._reader)
                 nursery.start_soon(self._writer)
-                nursery.start_soon(self._pinger)
                 if extra is not None:
                     nursery.start_soon(extra)
                 on_serving()
@@ -507,6 +523,7 @@ class Connection:
         read_timeout = owner.negotiated_timeout * 2 / 3
         receive = self._receive
         dispatch = self._dispatch
+        now = self._now
         try:
             while True:
                 # The read deadline is re-armed only when it fires, from the
@@ -514,7 +531,7 @@ class Connection:
                 with trio.move_on_at(owner.last_recv + read_timeout):
                     while True:
                         events = await receive()
-                        owner.last_recv = trio.current_time()
+                        owner.last_recv = now()
                         for event in events:
                             dispatch(event)
                             if isinstance(event, ConnectionClosed):
@@ -555,8 +572,7 @@ class Connection:
                     self.owner.auth_failed(error_for_code(err))
                     self.kill("the server requires authentication")
         elif isinstance(event, Notification):
-            raw = event.event
-            self.owner.deliver(WatchedEvent(raw.event_type, raw.keeper_state, raw.path, raw.zxid))
+            self.owner.deliver(event.event)
         elif isinstance(event, _AuthReply):
             waiter = self.auth_waiters.popleft() if self.auth_waiters else None
             if event.err == ErrorCode.AUTH_FAILED:
@@ -574,22 +590,35 @@ class Connection:
         # PingReply and ConnectionClosed need nothing here.
 
     async def _writer(self) -> None:
+        """Write what callers queued, the rest of a direct write, and the pings.
+
+        A ping is due when nothing has been sent for 1/3 of the session
+        timeout (at most 10 s, as Java): the idle wait ends then, so no task
+        of its own keeps that time.
+        """
         outbox = self._outbox
         protocol = self.protocol
         encode = self._encode
+        interval = min(self.owner.negotiated_timeout / 3, _MAX_PING_INTERVAL)
         try:
             while True:
-                if not outbox and not self._ping_due and not self._leftover:
+                ping = False
+                if not outbox and not self._leftover:
                     self._wake_writer = trio.Event()
-                    await self._wake_writer.wait()
+                    with trio.move_on_at(self.last_send + interval):
+                        await self._wake_writer.wait()
+                    if not self._wake_writer.is_set():
+                        # Woken by the deadline alone: idle for the interval.
+                        if trio.current_time() < self.last_send + interval:
+                            continue  # a direct write went out meanwhile
+                        ping = True
                 if protocol.state is ProtocolState.CLOSED:
                     return  # the reader saw the end; queued calls wait for the next connection
                 # What a caller's direct write could not hand to the kernel
                 # goes first: the rest of that frame.
                 batch = bytearray(self._leftover)
                 self._leftover = bytearray()
-                if self._ping_due:
-                    self._ping_due = False
+                if ping:
                     batch += protocol.send_ping()
                 while outbox and len(batch) < _RECV_SIZE * 4:
                     call = outbox.popleft()
@@ -599,7 +628,7 @@ class Connection:
                     if frame is not None:
                         batch += frame
                 if batch:
-                    self.last_send = trio.current_time()
+                    self.last_send = self._now()
                     # Callers queue behind the writer while it sends, so that
                     # frames are never interleaved and stay in xid order.
                     self._writer_busy = True
@@ -610,19 +639,14 @@ class Connection:
         except ConnectionDead as exc:
             self._die(exc)
 
-    async def _pinger(self) -> None:
-        interval = min(self.owner.negotiated_timeout / 3, _MAX_PING_INTERVAL)
-        while True:
-            await trio.sleep_until(self.last_send + interval)
-            if trio.current_time() >= self.last_send + interval:
-                self._ping_due = True
-                self.last_send = trio.current_time()
-                self._wake_writer.set()
-
     # ============================================================ the end
     async def aclose(self, cause: BaseException | None) -> None:
         """Close the stream; fail what was written on it (outcome unknown)."""
-        await trio.aclose_forcefully(self.stream)
+        if type(self.stream) is trio.SocketStream:
+            # What aclose() does, without its checkpoint (a scheduler pass).
+            self.stream.socket.close()
+        else:
+            await trio.aclose_forcefully(self.stream)
         if isinstance(cause, FrameTooLargeError):
             self._fail_too_large(cause)
         if self.protocol.pending_count or self.auth_waiters:

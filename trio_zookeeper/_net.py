@@ -3,10 +3,11 @@
 This module owns the two things every part of the package that talks to a
 ZooKeeper port needs, once:
 
-* :func:`open_stream`: resolve a :class:`~trio_zookeeper._hosts.HostPort` now,
-  connect to one of its addresses (every address behind a name is a
-  candidate, tried in a shuffled order so that clients spread over them) and,
-  with an ``ssl_context``, complete the TLS handshake;
+* :func:`open_stream`: resolve a :class:`~trio_zookeeper._hosts.HostPort` now
+  (an IP address without the resolver thread), connect to one of its
+  addresses (every address behind a name is a candidate, tried in a shuffled
+  order so that clients spread over them) and, with an ``ssl_context``,
+  complete the TLS handshake;
 * :func:`four_letter_word`: send an admin command (``srvr``, ``mntr``,
   ``isro``, ...) instead of a ConnectRequest and read the answer to EOF,
   bounded in size, over TCP or TLS;
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import ssl
+from typing import Any
 
 import trio
 
@@ -43,27 +46,63 @@ TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
 MAX_FOUR_LETTER_ANSWER = 16 * 1024 * 1024
 
 
+#: getaddrinfo flags that accept only an IP address and a numeric port: no DNS.
+_NUMERIC_ONLY = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+
+
+async def _resolve(host: HostPort) -> list[tuple[Any, ...]]:
+    """The TCP addresses of ``host`` (``getaddrinfo`` entries), resolved now.
+
+    An IP address is converted at once, with no resolver thread and no
+    checkpoint (the connect that follows is one); a name is resolved in
+    trio's resolver thread.
+
+    Raises:
+        OSError: the name does not resolve (``socket.gaierror``).
+    """
+    try:
+        return socket.getaddrinfo(
+            host.host, host.port, type=socket.SOCK_STREAM, flags=_NUMERIC_ONLY
+        )
+    except socket.gaierror:
+        pass
+    return await trio.socket.getaddrinfo(host.host, host.port, type=trio.socket.SOCK_STREAM)
+
+
 async def open_tcp(host: HostPort, rng: random.Random | None = None) -> trio.SocketStream:
     """Resolve ``host`` now and connect to one of its addresses.
 
     Every address behind the name is a candidate (several A/AAAA records are
-    several servers), tried in a shuffled order (``rng``; none: the resolver's
-    order) so that clients spread over them.
+    several servers), tried one after the other in a shuffled order (``rng``;
+    none: the resolver's order) so that clients spread over them. Each is
+    connected to directly, as resolved: no second resolution and no task per
+    attempt (``trio.open_tcp_stream`` would add both, for happy eyeballs,
+    which a list of servers tried in turn does not need).
 
     Raises:
-        OSError: the name does not resolve, or no address accepted.
+        OSError: the name does not resolve, or no address accepted (the
+            last address's error, e.g. ``ConnectionRefusedError``).
     """
-    infos = await trio.socket.getaddrinfo(host.host, host.port, type=trio.socket.SOCK_STREAM)
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    candidates: dict[str, tuple[Any, ...]] = {}
+    for info in await _resolve(host):
+        candidates.setdefault(str(info[4][0]), info)
+    infos = list(candidates.values())
     if rng is not None:
-        rng.shuffle(addresses)
+        rng.shuffle(infos)
     error: OSError | None = None
-    for address in addresses:
+    for family, type_, proto, _, sockaddr in infos:
+        sock = trio.socket.socket(family, type_, proto)
         try:
-            return await trio.open_tcp_stream(address, host.port)
+            await sock.connect(sockaddr)
         except OSError as exc:
-            log.debug("%s (%s) refused: %r", host, address, exc)
+            sock.close()
+            log.debug("%s (%s) refused: %r", host, sockaddr[0], exc)
             error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return trio.SocketStream(sock)
     raise error or OSError(f"{host.host} resolved to no address")
 
 

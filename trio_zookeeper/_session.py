@@ -8,8 +8,8 @@ not yet written, close, the tracer hooks and the statistics. Its supervisor
 task (:meth:`Session.run`) picks a server and makes a
 :class:`~trio_zookeeper._io_connection.Connection` to it, which owns what dies
 with the socket: the stream, the protocol (whose pending FIFO holds the
-written requests), the handshake and priming, and the reader, writer and
-pinger tasks. A request
+written requests), the handshake and priming, and the reader and writer
+tasks. A request
 goes to the serving connection's ``submit`` (written at once when the writer
 is idle, else queued for it) or, with no connection, waits in the outbox.
 

@@ -52,7 +52,6 @@ from ._jute import (
     encode_error,
     encode_record,
     encoder_of,
-    slot_builder,
     values_decoder_of,
 )
 from ._multi import MULTI_READ_OPS, MULTI_WRITE_OPS, MultiRequest
@@ -96,8 +95,8 @@ _EVENT_TYPES = {int(e): e for e in EventType}
 _KEEPER_STATES = {int(s): s for s in KeeperState}
 
 # The hot path: per opcode, what a request is checked against and how it is
-# encoded, and how its reply is decoded; records built per reply fill their
-# slots directly (see _jute.slot_builder).
+# encoded, and how its reply is decoded; the records built per frame are
+# TupleRecords (a Reply, a Notification), each one tuple.__new__ call.
 # Both are filled per opcode on first use: a record's codec is generated
 # when it is first needed (see _jute), not at import.
 _SEND: dict[int, tuple[type, Encoder]] = {}
@@ -112,25 +111,35 @@ def _send_entry(op: int) -> tuple[type, Encoder] | None:
     return entry
 
 
+def _add_watch_decoder(decode: Decoder | None) -> Decoder:
+    """Decode the reply to addWatch: a server may send its ErrorResponse body or nothing."""
+
+    def decode_add_watch(buf: bytes | memoryview, pos: int, end: int) -> tuple[object | None, int]:
+        if pos == end or decode is None:
+            return None, pos
+        return decode(buf, pos, end)
+
+    return decode_add_watch
+
+
 class _Decoders(dict[int, "Decoder | None"]):
     """``_DECODE[op]``: the reply decoder of an opcode (None: no body), made on first use."""
 
     def __missing__(self, op: int) -> Decoder | None:
         resp = OPS[op][1]  # the op was sent, so it is known
-        decode = self[op] = decoder_of(resp) if resp is not None else None
+        decode = decoder_of(resp) if resp is not None else None
+        if op == OpCode.ADD_WATCH:
+            decode = _add_watch_decoder(decode)
+        self[op] = decode
         return decode
 
 
 _DECODE = _Decoders()
-
 _MULTI_OPS = frozenset((OpCode.MULTI, OpCode.MULTI_READ))
 _decode_watcher_event = values_decoder_of(WatcherEvent)
-_new_reply = slot_builder(Reply)
+_tnew = tuple.__new__
 _unpack_len = _LEN.unpack_from
 _unpack_reply = _REPLY.unpack_from
-_ADD_WATCH = OpCode.ADD_WATCH
-_new_notification = slot_builder(Notification)
-_new_watched_event = slot_builder(WatchedEvent)
 
 
 class ProtocolState(enum.Enum):
@@ -312,6 +321,12 @@ class ClientProtocol:
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes read from the connection; ``b""`` means end of file.
 
+        This is the receive hot path: a reply to the request at the head of
+        the pending FIFO is decoded inline, the rarer frames go to
+        :meth:`_frame`. When nothing is buffered (the usual case) and
+        ``data`` is ``bytes``, the frames are decoded from ``data`` itself and
+        only the part of a frame it ends inside is buffered.
+
         Returns:
             The events completed by these bytes, in arrival order. The result
             does not depend on how the stream was split into reads.
@@ -325,51 +340,34 @@ class ClientProtocol:
             raise RemoteProtocolError("the connection is already closed or broken")
         if state is _IDLE:
             raise LocalProtocolError("receive_data() before connect()")
-        try:
-            if not data:
-                return self._eof()
-            buf = self._buf
-            pos = self._pos
-            if pos and pos == len(buf):
-                buf.clear()
-                self._pos = 0
-            buf += data
-            return self._parse()
-        except RemoteProtocolError:
-            self.state = _CLOSED
-            raise
-
-    def _eof(self) -> list[Event]:
-        self.state = ProtocolState.CLOSED
-        left = len(self._buf) - self._pos
-        if left:
-            raise RemoteProtocolError(
-                f"connection closed in the middle of a frame ({left} bytes of it received)"
-            )
-        return [ConnectionClosed()]
-
-    def _parse(self) -> list[Event]:
-        """Every complete frame in the buffer, as events (the receive hot path).
-
-        A reply to a request is handled inline (one method call per read,
-        not per frame); the rarer frames go to :meth:`_frame`.
-        """
+        if not data:
+            return self._eof()
         buf = self._buf
         pos = self._pos
-        end = len(buf)
+        src: bytes | memoryview
+        view: memoryview | None = None
+        if pos == len(buf) and type(data) is bytes:
+            src = data
+            pos = 0
+        else:
+            if pos and pos == len(buf):
+                buf.clear()
+                pos = 0
+            buf += data
+            src = view = memoryview(buf)
+        end = len(src)
         events: list[Event] = []
         limit = self.max_frame_size
         pending = self._pending
-        view = memoryview(buf)
         try:
             while end - pos >= 4:
-                (size,) = _unpack_len(buf, pos)
+                (size,) = _unpack_len(src, pos)
                 if size < 0 or size > limit:
                     if size < 0:
                         raise RemoteProtocolError(f"invalid frame length {size} (limit {limit})")
                     # Name the request it answers when its xid is here already.
                     xid = (
-                        _unpack_len(buf, pos + 4)[0]  # the xid: an int as well
+                        _unpack_len(src, pos + 4)[0]  # the xid: an int as well
                         if end - pos >= 8 and self.state is not ProtocolState.HANDSHAKE
                         else None
                     )
@@ -380,12 +378,12 @@ class ClientProtocol:
                     break
                 pos = stop
                 if size < 16 or self.state is not _CONNECTED or not pending:
-                    events.append(self._frame(view, start, stop))
+                    events.append(self._frame(src, start, stop))
                     continue
-                xid, zxid, err = _unpack_reply(buf, start)
+                xid, zxid, err = _unpack_reply(src, start)
                 want, op, context = pending[0]
                 if xid != want:
-                    events.append(self._frame(view, start, stop))
+                    events.append(self._frame(src, start, stop))
                     continue
                 # A reply to the request at the head of the pending FIFO.
                 if zxid > self.last_zxid:
@@ -397,13 +395,12 @@ class ClientProtocol:
                 response: object | None = None
                 if err == 0:
                     decode = _DECODE[op]
-                    if decode is not None and not (op == _ADD_WATCH and start + 16 == stop):
-                        # (A server may send addWatch's ErrorResponse body or not.)
-                        response, _ = decode(view, start + 16, stop)
+                    if decode is not None:
+                        response, _ = decode(src, start + 16, stop)
                 # Taken off the FIFO only once decoded: a broken body leaves
                 # it pending, for drain_pending to hand over.
                 pending.popleft()
-                events.append(_new_reply(xid, zxid, op, err, response, context))
+                events.append(_tnew(Reply, (xid, zxid, op, err, response, context)))
         except RemoteProtocolError:
             # The connection is dead and these events are never delivered:
             # their requests go back to the head of the FIFO, in order, so
@@ -411,17 +408,36 @@ class ClientProtocol:
             for event in reversed(events):
                 if type(event) is Reply:
                     pending.appendleft((event.xid, event.op, event.context))
+            self.state = _CLOSED
             raise
         finally:
-            view.release()
-        # Compact when the consumed prefix is large, so buffering stays O(n).
-        if pos > 65536 and pos > (end >> 1):
-            del buf[:pos]
-            pos = 0
-        self._pos = pos
+            if view is not None:
+                view.release()
+        if view is None:
+            # Parsed from ``data``: keep what is left of its last frame.
+            if buf:
+                buf.clear()
+                self._pos = 0
+            if pos < end:
+                buf += data[pos:]
+        else:
+            # Compact when the consumed prefix is large, so buffering stays O(n).
+            if pos > 65536 and pos > (end >> 1):
+                del buf[:pos]
+                pos = 0
+            self._pos = pos
         return events
 
-    def _frame(self, buf: memoryview, pos: int, end: int) -> Event:
+    def _eof(self) -> list[Event]:
+        self.state = ProtocolState.CLOSED
+        left = len(self._buf) - self._pos
+        if left:
+            raise RemoteProtocolError(
+                f"connection closed in the middle of a frame ({left} bytes of it received)"
+            )
+        return [ConnectionClosed()]
+
+    def _frame(self, buf: bytes | memoryview, pos: int, end: int) -> Event:
         if self.state is ProtocolState.HANDSHAKE:
             return self._connect_response(buf, pos, end)
         if end - pos < 16:
@@ -443,14 +459,14 @@ class ClientProtocol:
             self.last_zxid = zxid  # as in _parse
         response: object | None = None
         # Tolerate a server that sends addWatch's ErrorResponse body or not.
-        if err == 0 and not (op == OpCode.ADD_WATCH and pos == end):
+        if err == 0:
             decode = _DECODE[op]
             if decode is not None:
                 response, _ = decode(buf, pos, end)
         self._pending.popleft()  # once decoded, as in _parse
-        return _new_reply(xid, zxid, op, err, response, context)
+        return _tnew(Reply, (xid, zxid, op, err, response, context))
 
-    def _connect_response(self, buf: memoryview, pos: int, end: int) -> Event:
+    def _connect_response(self, buf: bytes | memoryview, pos: int, end: int) -> Event:
         response, after = decode_record(ConnectResponseCore, buf, pos, end)
         read_only_flag = after < end
         read_only = bool(buf[after]) if read_only_flag else False
@@ -470,7 +486,7 @@ class ClientProtocol:
             read_only_flag,
         )
 
-    def _notification(self, buf: memoryview, pos: int, end: int, zxid: int) -> Event:
+    def _notification(self, buf: bytes | memoryview, pos: int, end: int, zxid: int) -> Event:
         (raw_type, raw_state, path), _ = _decode_watcher_event(buf, pos, end)
         event_type = _EVENT_TYPES.get(raw_type)
         if event_type is None:
@@ -478,7 +494,7 @@ class ClientProtocol:
         state = _KEEPER_STATES.get(raw_state)
         if state is None:
             raise RemoteProtocolError(f"watch notification with unknown keeper state {raw_state}")
-        return _new_notification(zxid, _new_watched_event(event_type, state, path, zxid))
+        return _tnew(Notification, (zxid, _tnew(WatchedEvent, (event_type, state, path, zxid))))
 
     def connection_lost(self) -> list[int]:
         """The connection is gone: forget everything pending.

@@ -1,4 +1,9 @@
-"""What the sans-IO client protocol reports: one frozen record per event."""
+"""What the sans-IO client protocol reports: one frozen record per event.
+
+:class:`Reply` (one per request), :class:`Notification` and
+:class:`WatchedEvent` are :class:`TupleRecord` classes (built in one call);
+the rarer events are frozen attrs classes.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import attrs
 
 from ._enums import EventType, KeeperState
 from ._records import ConnectResponse
+from ._tuplerecord import TupleRecord
 
 __all__ = [
     "AuthReply",
@@ -19,8 +25,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen
-class WatchedEvent:
+class WatchedEvent(TupleRecord, kw_only=False):
     """A watch notification, or a session event on a watcher's channel.
 
     Attributes:
@@ -31,6 +36,8 @@ class WatchedEvent:
         zxid: The zxid of the change that fired the watch, when the server
             sends it (ZooKeeper 3.9+); -1 otherwise.
     """
+
+    __slots__ = ()
 
     event_type: EventType
     keeper_state: KeeperState
@@ -50,8 +57,7 @@ class Connected:
     read_only_flag: bool = True
 
 
-@attrs.frozen
-class Reply:
+class Reply(TupleRecord, kw_only=False):
     """The reply to the request with this xid.
 
     Attributes:
@@ -65,6 +71,8 @@ class Reply:
             with the request (None for SetWatches, or when none was given).
     """
 
+    __slots__ = ()
+
     xid: int
     zxid: int
     op: int
@@ -73,9 +81,10 @@ class Reply:
     context: object | None = None
 
 
-@attrs.frozen
-class Notification:
+class Notification(TupleRecord, kw_only=False):
     """A watch event pushed by the server (xid -1)."""
+
+    __slots__ = ()
 
     zxid: int
     event: WatchedEvent

@@ -16,9 +16,11 @@ codec; ``import`` stays small). Generating
 them (rather than walking the declaration on every call) keeps the per-request
 cost low: runs of fixed-size fields become a single ``struct`` call (a nested
 record made only of fixed-size fields, such as ``Stat``, joins its parent's
-run), and a decoded record is built by filling its slots directly rather than
-through the keyword-only ``__init__`` of the frozen attrs class (see
-:func:`slot_builder`), which is what the benchmark of the protocol layer
+run), and a decoded record is built without its keyword-only constructor: a
+:class:`~._tuplerecord.TupleRecord` (``Stat``, the common replies) by one
+``tuple.__new__`` call, from the very tuple ``struct`` returned when it is
+the whole run; a frozen attrs record by filling its slots (see
+:func:`slot_builder`). This is what the benchmark of the protocol layer
 measures.
 
 Every length read from the wire is checked against the bytes that remain
@@ -39,6 +41,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ._errors import LocalProtocolError, RemoteProtocolError
+from ._tuplerecord import TupleRecord
 
 __all__ = [
     "BOOL",
@@ -179,15 +182,18 @@ def _slot_setters(cls: type) -> list[tuple[str, Callable[[Any, Any], None]]] | N
 def slot_builder(cls: type[R]) -> Callable[..., R]:
     """A function building a ``cls`` record from its field values, positionally.
 
-    The result equals ``cls(**fields)``; for plain frozen slotted attrs
-    records it fills the slots directly (see :func:`_slot_setters`), which
-    the hot path of the protocol uses for the records it builds per reply.
+    The result equals ``cls(**fields)``; a :class:`TupleRecord` is built by
+    one ``tuple.__new__`` call, and plain frozen slotted attrs records by
+    filling their slots directly (see :func:`_slot_setters`), which the hot
+    path of the protocol uses for the records it builds per reply.
     """
     names = [f.name for f in attrs.fields(cls)]  # type: ignore[arg-type]
     setters = _slot_setters(cls)
-    ns: dict[str, object] = {"_cls": cls, "_new": object.__new__}
+    ns: dict[str, object] = {"_cls": cls, "_new": object.__new__, "_tnew": tuple.__new__}
     params = ", ".join(names)
-    if setters is None:
+    if issubclass(cls, TupleRecord):
+        body = [f"    return _tnew(_cls, ({''.join(f'{n}, ' for n in names)}))"]
+    elif setters is None:
         body = [f"    return _cls({', '.join(f'{n}={n}' for n in names)})"]
     else:
         body = ["    rec = _new(_cls)"]
@@ -220,6 +226,7 @@ class _Gen:
             "_null": _null,
             "_bad_bool": _bad_bool,
             "_new": object.__new__,
+            "_tnew": tuple.__new__,
         }
         self.enc: list[str] = []
         self.dec: list[str] = []
@@ -234,11 +241,14 @@ class _Gen:
         self.ns[n] = value
         return n
 
-    def fixed_run(self, fields: list[tuple[str, str, _Prim, str]]) -> None:
+    def fixed_run(self, fields: list[tuple[str, str, _Prim, str]], whole: str | None) -> None:
         """One struct call for consecutive fixed-size fields.
 
         Each field is (decoded variable, encoded expression, wire type, name
         for errors); the fields of a nested fixed-size record are among them.
+        When the run is exactly the fields of one :class:`TupleRecord`,
+        ``whole`` is the expression that builds it from the unpacked tuple:
+        the record is then built from that tuple, not from the fields.
         """
         s = struct.Struct(">" + "".join(p.code or "" for _, _, p, _ in fields))
         sn = self.bind("_S", s)
@@ -248,12 +258,19 @@ class _Gen:
         where = f"{self.cls.__name__}.{'/'.join(w for _, _, _, w in fields)}"
         targets = "".join(f"{var}, " for var, _, _, _ in fields)
         self.dec.append(f"    if pos + {s.size} > end: _short({where!r})")
-        self.dec.append(f"    {targets}= {sn}.unpack_from(buf, pos)")
+        if whole is not None:
+            self.dec.append(f"    {whole.format(f'{sn}.unpack_from(buf, pos)')}")
+        else:
+            self.dec.append(f"    {targets}= {sn}.unpack_from(buf, pos)")
         self.dec.append(f"    pos += {s.size}")
 
     def construct(self, cls: type, target: str, values: list[tuple[str, str]], di: str) -> None:
         """Decoder lines building ``cls`` from (field, variable) pairs into ``target``."""
         setters = _slot_setters(cls)
+        if issubclass(cls, TupleRecord):
+            cn = self.bind("_C", cls)
+            self.dec.append(f"{di}{target} = _tnew({cn}, ({''.join(f'{v}, ' for _, v in values)}))")
+            return
         if setters is None:
             cn = self.bind("_C", cls)
             args = ", ".join(f"{f}={v}" for f, v in values)
@@ -378,8 +395,17 @@ def _generate(cls: type) -> None:
     nested: list[tuple[str, type]] = []
 
     def flush() -> None:
+        whole = None
+        if (
+            len(nested) == 1
+            and issubclass(nested[0][1], TupleRecord)
+            and len(run) == len(_FIXED[nested[0][1]])
+        ):
+            # The run is one tuple record (a Stat): built from the unpacked tuple.
+            fname, sub = nested.pop()
+            whole = f"f_{fname} = _tnew({g.bind('_C', sub)}, {{}})"
         if run:
-            g.fixed_run(run)
+            g.fixed_run(run, whole)
             run.clear()
         for fname, sub in nested:
             values = [(f, f"f_{fname}__{f}") for f, _ in _FIXED[sub]]

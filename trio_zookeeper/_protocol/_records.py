@@ -5,6 +5,13 @@ field order is wire order; attribute names are the jute names in snake_case
 (``ephemeralOwner`` -> ``ephemeral_owner``). Vectors are tuples, so every
 record is immutable and hashable.
 
+The records built for every request and reply of the common reads and
+writes (``Stat``, ``GetDataRequest``/``Response``, ``ExistsRequest``/``Response``,
+``SetDataRequest``/``Response``, ``WatcherEvent``) are :class:`TupleRecord`
+classes, built in one call; the others are frozen attrs classes. Both are
+keyword-only, immutable, compare equal only to the same class, and work with
+``attrs.evolve``/``asdict``.
+
 ``None`` and empty are different on the wire (length -1 versus 0) and stay
 different here: only fields Java allows to be null are typed ``... | None``.
 """
@@ -26,6 +33,7 @@ from ._jute import (
     Vector,
     compile_record,
 )
+from ._tuplerecord import TupleRecord
 
 Int = Annotated[int, INT]
 Long = Annotated[int, LONG]
@@ -73,8 +81,7 @@ OptACLs = Annotated[tuple[ACL, ...] | None, Vector(ACL, nullable=True)]
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class Stat:
+class Stat(TupleRecord):
     """The metadata of a node (jute ``data.Stat``, 68 bytes on the wire).
 
     Attributes:
@@ -90,6 +97,8 @@ class Stat:
         num_children: The number of children.
         pzxid: The zxid of the last change to the children.
     """
+
+    __slots__ = ()
 
     czxid: Long
     mzxid: Long
@@ -169,9 +178,10 @@ class ReplyHeader:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class WatcherEvent:
+class WatcherEvent(TupleRecord):
     """A watch notification as it is on the wire (jute ``WatcherEvent``)."""
+
+    __slots__ = ()
 
     type: Int
     state: Int
@@ -250,44 +260,49 @@ class DeleteRequest:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class ExistsRequest:
+class ExistsRequest(TupleRecord):
     """exists (jute ``ExistsRequest``)."""
+
+    __slots__ = ()
 
     path: UString
     watch: Bool
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class ExistsResponse:
+class ExistsResponse(TupleRecord):
     """exists (jute ``ExistsResponse``)."""
+
+    __slots__ = ()
 
     stat: Annotated[Stat, Stat]
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetDataRequest:
+class GetDataRequest(TupleRecord):
     """getData (jute ``GetDataRequest``)."""
+
+    __slots__ = ()
 
     path: UString
     watch: Bool
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetDataResponse:
+class GetDataResponse(TupleRecord):
     """getData (jute ``GetDataResponse``); ``data`` is None for a node created with null data."""
+
+    __slots__ = ()
 
     data: OptBuffer
     stat: Annotated[Stat, Stat]
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class SetDataRequest:
+class SetDataRequest(TupleRecord):
     """setData (jute ``SetDataRequest``)."""
+
+    __slots__ = ()
 
     path: UString
     data: OptBuffer
@@ -295,9 +310,10 @@ class SetDataRequest:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class SetDataResponse:
+class SetDataResponse(TupleRecord):
     """setData (jute ``SetDataResponse``)."""
+
+    __slots__ = ()
 
     stat: Annotated[Stat, Stat]
 

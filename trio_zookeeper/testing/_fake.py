@@ -333,8 +333,7 @@ class FakeZooKeeper:
             new = _Node(data, _stat(self.zxid, owner, now, len(data)), owner)
             self.tree[path] = new
             parent.children.add(path.rsplit("/", 1)[1])
-            parent.stat = attrs.evolve(
-                parent.stat,
+            parent.stat = parent.stat.__replace__(
                 cversion=parent.stat.cversion + 1,
                 num_children=len(parent.children),
                 pzxid=self.zxid,
@@ -369,8 +368,7 @@ class FakeZooKeeper:
                 return ErrorCode.BAD_VERSION, None, self.zxid
             self.zxid += 1
             node.data = r.data or b""  # type: ignore[attr-defined]
-            node.stat = attrs.evolve(
-                node.stat,
+            node.stat = node.stat.__replace__(
                 mzxid=self.zxid,
                 version=node.stat.version + 1,
                 data_length=len(node.data),
@@ -397,8 +395,7 @@ class FakeZooKeeper:
         parent = self.tree.get(parent_path)
         if parent is not None:
             parent.children.discard(path.rsplit("/", 1)[1])
-            parent.stat = attrs.evolve(
-                parent.stat,
+            parent.stat = parent.stat.__replace__(
                 cversion=parent.stat.cversion + 1,
                 num_children=len(parent.children),
                 pzxid=self.zxid,

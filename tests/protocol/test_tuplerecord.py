@@ -1,0 +1,176 @@
+"""The tuple-stored records behave as the frozen attrs records they replaced.
+
+``Stat``, the common read/write requests and replies, ``WatcherEvent``,
+``WatchedEvent``, ``Notification`` and ``Reply`` are :class:`TupleRecord`
+classes (one ``tuple.__new__`` to build); these tests pin down every
+behaviour the attrs classes had: construction (by keyword where it was),
+equality only within the class, hashing, no ordering, immutability, repr,
+``attrs.fields``/``evolve``/``asdict``, copy and pickle.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any
+
+import attrs
+import pytest
+
+from trio_zookeeper import EventType, KeeperState, Stat, WatchedEvent
+from trio_zookeeper._protocol import (
+    ExistsRequest,
+    ExistsResponse,
+    GetDataRequest,
+    GetDataResponse,
+    Notification,
+    Reply,
+    SetDataRequest,
+    SetDataResponse,
+    WatcherEvent,
+)
+from trio_zookeeper._protocol._tuplerecord import TupleRecord
+
+from .strategies import sample_record
+
+TUPLE_RECORDS = (
+    Stat,
+    GetDataRequest,
+    GetDataResponse,
+    ExistsRequest,
+    ExistsResponse,
+    SetDataRequest,
+    SetDataResponse,
+    WatcherEvent,
+)
+
+
+def _stat(**changes: int) -> Stat:
+    values = {
+        "czxid": 1,
+        "mzxid": 2,
+        "ctime": 3,
+        "mtime": 4,
+        "version": 5,
+        "cversion": 6,
+        "aversion": 7,
+        "ephemeral_owner": 8,
+        "data_length": 9,
+        "num_children": 10,
+        "pzxid": 11,
+    }
+    values.update(changes)
+    return Stat(**values)
+
+
+@pytest.mark.parametrize("cls", TUPLE_RECORDS, ids=lambda c: c.__name__)
+def test_the_hot_records_are_tuple_records_with_their_attrs_fields(cls: type) -> None:
+    assert issubclass(cls, TupleRecord)
+    assert attrs.has(cls)
+    names = [f.name for f in attrs.fields(cls)]
+    assert names == list(cls.__record_fields__)  # type: ignore[attr-defined]
+    assert all(f.kw_only for f in attrs.fields(cls))
+    rec = sample_record(cls)
+    assert not hasattr(rec, "__dict__")
+    assert [getattr(rec, n) for n in names] == list(rec)
+
+
+def test_construction_is_keyword_only_and_complete() -> None:
+    stat = _stat()
+    assert (stat.czxid, stat.version, stat.pzxid) == (1, 5, 11)
+    with pytest.raises(TypeError):
+        Stat(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="pzxid"):
+        Stat(czxid=1, mzxid=2, ctime=3, mtime=4, version=5, cversion=6, aversion=7,
+             ephemeral_owner=8, data_length=9, num_children=10)  # type: ignore[call-arg]  # fmt: skip
+    with pytest.raises(TypeError, match="bogus"):
+        GetDataRequest(path="/a", watch=False, bogus=1)  # type: ignore[call-arg]
+
+
+def test_reply_takes_positional_arguments_and_its_default() -> None:
+    reply = Reply(7, 0x500, 4, 0, None)
+    assert reply.context is None
+    assert reply == Reply(xid=7, zxid=0x500, op=4, err=0, response=None, context=None)
+    assert Reply.__match_args__ == ("xid", "zxid", "op", "err", "response", "context")
+    match reply:
+        case Reply(xid, _, op):
+            assert (xid, op) == (7, 4)
+
+
+def test_watched_event_takes_positional_arguments_and_its_default() -> None:
+    event = WatchedEvent(EventType.NODE_CREATED, KeeperState.SYNC_CONNECTED, "/a")
+    assert event.zxid == -1
+    assert event == WatchedEvent(
+        event_type=EventType.NODE_CREATED, keeper_state=KeeperState.SYNC_CONNECTED, path="/a"
+    )
+    assert repr(event) == (
+        "WatchedEvent(event_type=<EventType.NODE_CREATED: 1>, "
+        "keeper_state=<KeeperState.SYNC_CONNECTED: 3>, path='/a', zxid=-1)"
+    )
+    assert Notification(5, event).event is event
+
+
+def test_equality_and_hash_only_within_the_class() -> None:
+    stat = _stat()
+    assert stat == _stat()
+    assert hash(stat) == hash(_stat())
+    assert stat != _stat(version=6)
+    assert not stat != _stat()  # noqa: SIM202 - __ne__ itself is under test
+    # Never equal to a plain tuple of the same values, nor to another record type.
+    assert stat != tuple(stat)
+    assert tuple(stat) != stat
+    assert not stat == tuple(stat)  # noqa: SIM201
+    assert ExistsResponse(stat=stat) != SetDataResponse(stat=stat)
+    assert stat != object()
+    assert {stat: 1}[_stat()] == 1
+
+
+def test_no_ordering() -> None:
+    with pytest.raises(TypeError):
+        _ = _stat() < _stat()
+    with pytest.raises(TypeError):
+        _ = _stat() >= _stat()
+
+
+def test_immutable() -> None:
+    stat = _stat()
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        stat.version = 6  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del stat.version
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        stat.other = 1
+
+
+def test_repr_is_the_attrs_repr() -> None:
+    assert repr(GetDataResponse(data=b"x", stat=_stat())) == (
+        "GetDataResponse(data=b'x', stat=Stat(czxid=1, mzxid=2, ctime=3, mtime=4, version=5, "
+        "cversion=6, aversion=7, ephemeral_owner=8, data_length=9, num_children=10, pzxid=11))"
+    )
+
+
+def test_attrs_evolve_asdict_and_replace() -> None:
+    stat = _stat()
+    evolved: Any = attrs.evolve(stat, version=9)  # type: ignore[misc]
+    assert type(evolved) is Stat
+    assert evolved == _stat(version=9)
+    assert stat.__replace__(version=9, pzxid=0) == _stat(version=9, pzxid=0)
+    with pytest.raises(TypeError, match="nope"):
+        stat.__replace__(nope=1)
+    response = GetDataResponse(data=b"x", stat=stat)
+    assert attrs.asdict(response)["stat"]["num_children"] == 10  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", TUPLE_RECORDS, ids=lambda c: c.__name__)
+def test_copy_and_pickle(cls: type) -> None:
+    rec = sample_record(cls)
+    for other in (copy.copy(rec), copy.deepcopy(rec), pickle.loads(pickle.dumps(rec))):
+        assert type(other) is cls
+        assert other == rec
+
+
+def test_a_subclass_must_declare_empty_slots() -> None:
+    with pytest.raises(TypeError, match="__slots__"):
+
+        class Loose(TupleRecord):
+            n: int

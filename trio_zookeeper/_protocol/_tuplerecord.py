@@ -1,0 +1,147 @@
+"""Frozen records stored as tuples, for the records the protocol builds per reply.
+
+A frozen slotted attrs class is built one slot at a time (eleven stores for a
+``Stat``), which dominated the cost of decoding a reply. A :class:`TupleRecord`
+keeps its field values in the tuple it is: a decoder builds one with a single
+``tuple.__new__`` call, from the very tuple ``struct.unpack_from`` returned.
+
+Everything else behaves as the frozen, keyword-only attrs class it replaces:
+
+* attributes by name (read-only C descriptors, as ``collections.namedtuple``'s);
+* ``Cls(field=...)`` keyword-only construction (``kw_only=False`` in the class
+  statement allows positional arguments too), with defaults;
+* equality only with an instance of the same class (never with a plain tuple
+  or another record type), no ordering, hashable;
+* immutable: setting or deleting an attribute raises
+  ``attrs.exceptions.FrozenInstanceError``;
+* ``repr`` as attrs writes it: ``Stat(czxid=1, ...)``;
+* ``attrs.fields``, ``attrs.has``, ``attrs.evolve`` and ``attrs.asdict`` work,
+  through an ``__attrs_attrs__`` describing the same fields;
+* copy and pickle, and ``copy.replace`` (``__replace__``).
+
+Being tuples, they can also be unpacked and iterated in field order. Type
+checkers see the fields and the keyword-only constructor through
+``typing.dataclass_transform``.
+"""
+
+from __future__ import annotations
+
+import collections
+import inspect
+import operator
+import typing
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
+
+import attrs
+
+__all__ = ["TupleRecord"]
+
+_tnew = tuple.__new__
+_tuple_eq: Callable[[tuple[Any, ...], object], bool] = tuple.__eq__
+_tuple_ne: Callable[[tuple[Any, ...], object], bool] = tuple.__ne__
+#: CPython's field descriptor of namedtuple; an itemgetter property elsewhere.
+_getter: Any = getattr(collections, "_tuplegetter", None)
+
+
+def _field_getter(index: int, doc: str) -> object:
+    if _getter is not None:
+        return _getter(index, doc)
+    return property(operator.itemgetter(index), doc=doc)  # pragma: no cover - not CPython
+
+
+def _rebuild(cls: type[tuple[Any, ...]], values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return _tnew(cls, values)
+
+
+@typing.dataclass_transform(kw_only_default=True, frozen_default=True, eq_default=True)
+class TupleRecord(tuple[Any, ...]):
+    """Base of the tuple-stored frozen records (see the module docstring).
+
+    A subclass declares its fields as annotations, in order, optionally with a
+    default value, and ``__slots__ = ()`` (so that it has no ``__dict__``).
+    """
+
+    __slots__ = ()
+    #: The field names, in order.
+    __record_fields__: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, *, kw_only: bool = True, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("__slots__") != ():
+            raise TypeError(f"{cls.__name__} must declare __slots__ = ()")
+        names = tuple(inspect.get_annotations(cls))
+        defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
+        cls.__record_fields__ = names
+        for i, name in enumerate(names):
+            setattr(cls, name, _field_getter(i, f"Alias for field number {i}"))
+        ns: dict[str, Any] = {"_tnew": _tnew}
+        params = []
+        for name in names:
+            if name in defaults:
+                ns[f"_d_{name}"] = defaults[name]
+                params.append(f"{name}=_d_{name}")
+            else:
+                params.append(name)
+        star = "*, " if kw_only and names else ""
+        values = "".join(f"{n}, " for n in names)
+        src = f"def __new__(_cls, {star}{', '.join(params)}):\n    return _tnew(_cls, ({values}))"
+        exec(compile(src, f"<constructor of {cls.__name__}>", "exec"), ns)
+        ns["__new__"].__qualname__ = f"{cls.__qualname__}.__new__"
+        cls.__new__ = ns["__new__"]  # type: ignore[method-assign]
+        setattr(cls, "__match_args__", () if kw_only else names)  # noqa: B010 - as attrs sets it
+        described = attrs.make_class(
+            cls.__name__,
+            {
+                n: attrs.field(default=defaults[n]) if n in defaults else attrs.field()
+                for n in names
+            },
+            frozen=True,
+            kw_only=kw_only,
+        )
+        cls.__attrs_attrs__ = described.__attrs_attrs__  # type: ignore[attr-defined]
+
+    # Another class never compares equal, tuples included (whose own
+    # comparison would otherwise answer for a NotImplemented).
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return False if isinstance(other, tuple) else NotImplemented
+        return _tuple_eq(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return True if isinstance(other, tuple) else NotImplemented
+        return _tuple_ne(self, other)
+
+    def _no_order(self, other: object) -> Any:  # NotImplemented: no ordering, as attrs
+        return NotImplemented
+
+    __lt__ = __le__ = __gt__ = __ge__ = _no_order
+    del _no_order
+    __hash__ = tuple.__hash__
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={v!r}" for n, v in zip(self.__record_fields__, self, strict=True))
+        return f"{self.__class__.__qualname__}({fields})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __replace__(self, **changes: Any) -> Self:
+        """A copy with some fields changed (``copy.replace`` on Python 3.13+).
+
+        ``attrs.evolve`` does the same at run time, but type checkers do not
+        know these classes as attrs classes.
+        """
+        values = dict(zip(self.__record_fields__, self, strict=True))
+        unknown = changes.keys() - values.keys()
+        if unknown:
+            raise TypeError(f"{self.__class__.__name__} has no field {sorted(unknown)[0]!r}")
+        values.update(changes)
+        return _tnew(self.__class__, values.values())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.__class__, tuple(self)))

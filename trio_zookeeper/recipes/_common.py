@@ -22,7 +22,6 @@ Everything here uses only the public client API.
 
 from __future__ import annotations
 
-import contextvars
 import enum
 import functools
 import socket
@@ -703,12 +702,12 @@ async def held_scope(
 
     A monitor cancels the body when the session ends (or, with
     ``LossPolicy.SUSPENDED``, the connection is suspended), when ``node`` is
-    deleted, or when ``extra(guard)`` calls ``guard.lose``. It runs as a trio
-    system task, cancelled when the body ends and never waited for, so that
-    a hold costs its block no scheduling round (a body that ends before the
-    monitor first runs costs no watch either). The caller converts
-    ``guard.lost`` into its Lost error after the block. The body's own
-    exceptions, and outer cancellations, leave unchanged.
+    deleted, or when ``extra(guard)`` calls ``guard.lose``. It is a child
+    task of this block, cancelled when the body ends (a body that ends
+    before the monitor first runs costs no watch and no channel), so nothing
+    outlives the block. The caller converts ``guard.lost`` into its Lost
+    error after the block. The body's own exceptions, and outer
+    cancellations, leave unchanged (not wrapped in an exception group).
 
     Yields:
         The guard; ``guard.lost`` tells, after the block, if loss cancelled it.
@@ -718,25 +717,30 @@ async def held_scope(
     """
     guard = HoldGuard()
     monitor_scope = trio.CancelScope()
-    trio.lowlevel.spawn_system_task(
-        _monitor,
-        zk,
-        guard,
-        monitor_scope,
-        session_id,
-        policy,
-        node,
-        what,
-        extra,
-        name="trio_zookeeper.recipes hold monitor",
-        context=contextvars.copy_context(),  # the caller's, as a child task would have
-    )
+    body_error: BaseException | None = None
     try:
-        with guard.scope:
-            yield guard
-    finally:
-        guard.ended = True
-        monitor_scope.cancel()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                _monitor, zk, guard, monitor_scope, session_id, policy, node, what, extra
+            )
+            try:
+                with guard.scope:
+                    yield guard
+            except BaseException as exc:
+                body_error = exc
+            finally:
+                guard.ended = True
+                monitor_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The monitor records its failures and never raises: only an outer
+        # cancellation reaches here.
+        if body_error is None:
+            raise _leaves(group)[0] from None
+    if body_error is not None:
+        try:
+            raise body_error
+        finally:
+            body_error = None
     if guard.failure is not None:
         raise ZooKeeperInternalError(f"the {what} monitor task failed") from guard.failure
 

@@ -171,6 +171,9 @@ class Connection:
         self._fd = stream.socket.fileno() if type(stream) is trio.SocketStream else -1
         self._direct = False  # set while serving on a plain TCP socket
         self._writer_busy = False
+        # A request went out directly since the reader or the writer last
+        # ran: the next ones are a burst, queued for one write (see submit).
+        self._wrote_direct = False
         self._leftover = bytearray()
         self._wake_writer = trio.Event()
         self._scope: trio.CancelScope | None = None
@@ -213,18 +216,29 @@ class Connection:
 
     # ============================================================ requests
     def submit(self, call: Call) -> None:
-        """Write ``call`` now if the writer is idle, else queue it for the writer.
+        """Write ``call`` now if it is alone, else queue it for the writer.
 
-        The fast path: on a plain TCP socket, when nothing is queued and the
-        writer is not sending, the caller writes its own frame, synchronously
-        (``os.write`` on the non-blocking socket), with no checkpoint between
-        the xid allocation and the kernel write; whatever did not fit goes to
-        the writer. One writer at a time still owns the socket, so frames are
-        never interleaved and stay in xid order. It saves the hop through the
+        The fast path: on a plain TCP socket, when nothing is queued, the
+        writer is not sending and no other request was written directly
+        since the reader or the writer last ran, the caller writes its own
+        frame, synchronously (``os.write`` on the non-blocking socket), with
+        no checkpoint between the xid allocation and the kernel write;
+        whatever did not fit goes to the writer. It saves the hop through the
         writer task and trio's post-send checkpoint, about half the scheduler
         passes of a sequential request.
+
+        A burst coalesces: once one request went out directly, the next ones
+        (the other callers woken by the same read, or tasks started
+        together) queue, and the writer, which runs after them, sends them
+        all in one write instead of one system call each. A sequential
+        caller is never held back: its next request follows a read, which
+        re-opens the fast path. One writer at a time owns the socket, so
+        frames are never interleaved and stay in xid order.
         """
-        if self._direct and not (self._outbox or self._writer_busy or self._leftover):
+        if self._direct and not (
+            self._wrote_direct or self._outbox or self._writer_busy or self._leftover
+        ):
+            self._wrote_direct = True
             frame = self._encode(call)
             if frame is None:
                 return
@@ -532,6 +546,7 @@ class Connection:
                     while True:
                         events = await receive()
                         owner.last_recv = now()
+                        self._wrote_direct = False
                         for event in events:
                             dispatch(event)
                             if isinstance(event, ConnectionClosed):
@@ -614,6 +629,7 @@ class Connection:
                         ping = True
                 if protocol.state is ProtocolState.CLOSED:
                     return  # the reader saw the end; queued calls wait for the next connection
+                self._wrote_direct = False
                 # What a caller's direct write could not hand to the kernel
                 # goes first: the rest of that frame.
                 batch = bytearray(self._leftover)

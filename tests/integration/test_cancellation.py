@@ -7,9 +7,11 @@ never sent; one cancelled after keeps its place and its reply is dropped.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
+from unittest.mock import ANY
 
 import attrs
 import pytest
@@ -342,6 +344,84 @@ async def test_fifo_pipelining_of_a_thousand_mixed_requests(
             assert len(zxids) > 200
             assert zxids == sorted(zxids)
             assert len(set(zxids)) == len(zxids)
+
+
+async def test_a_burst_on_a_plain_socket_is_coalesced_and_a_lone_request_written_by_its_caller(
+    zk_connect_string: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No stream_factory: a plain TCP socket, where callers may write directly.
+    writers: list[str] = []  # the name of the task behind each os.write
+    real_write = os.write
+
+    def recording_write(fd: int, data: bytes | bytearray | memoryview) -> int:
+        writers.append(trio.lowlevel.current_task().name)
+        return real_write(fd, data)
+
+    with trio.fail_after(30):
+        async with open_zookeeper(zk_connect_string) as zk:
+            for i in range(20):
+                await zk.create(f"/n{i}", b"%d" % i)
+            me = trio.lowlevel.current_task().name
+            monkeypatch.setattr(os, "write", recording_write)
+            for i in range(20):
+                assert await zk.get_data(f"/n{i}") == (b"%d" % i, ANY)
+            sequential = writers.count(me)
+            writers.clear()
+            results = [b""] * 400
+
+            async def read(slot: int) -> None:
+                results[slot] = (await zk.get_data(f"/n{slot % 20}"))[0]
+
+            async with trio.open_nursery() as nursery:
+                for slot in range(len(results)):
+                    nursery.start_soon(read, slot)
+            burst = len(writers)
+            monkeypatch.undo()
+            assert zk.statistics().connections == 1
+    # Each sequential request went out in its caller's own write (no hop
+    # through the writer task); the 400 requests started together, in order,
+    # in a few writes (the first caller's, then the writer's), not 400.
+    assert sequential == 20
+    assert results == [b"%d" % (slot % 20) for slot in range(400)]
+    assert burst <= 4
+
+
+async def test_a_burst_member_cancelled_before_it_is_written_is_never_sent(
+    zk_connect_string: str,
+) -> None:
+    # On a plain TCP socket: the first caller of a burst writes its request
+    # directly, the others queue for the writer, which runs after them. A
+    # canceller started with them runs before or after them all (trio runs a
+    # batch in order or reversed): what it cancels while queued is never sent.
+    rounds, size = 20, 30
+    coalesced = 0
+    with trio.fail_after(30):
+        async with open_zookeeper(zk_connect_string) as zk:
+            await zk.create("/b")
+            for r in range(rounds):
+                written = -1
+
+                async def create(i: int, r: int = r) -> None:
+                    await zk.create(f"/b/r{r}-{i}")
+
+                with trio.CancelScope() as scope:
+
+                    async def cancel(scope: trio.CancelScope = scope) -> None:
+                        nonlocal written, coalesced
+                        stats = zk.statistics()
+                        written = stats.pending_requests
+                        coalesced += stats.queued_requests > 0
+                        scope.cancel()
+
+                    async with trio.open_nursery() as nursery:
+                        for i in range(size):
+                            nursery.start_soon(create, i)
+                        nursery.start_soon(cancel)
+                children = [c for c in await zk.get_children("/b") if c.startswith(f"r{r}-")]
+                assert len(children) == written, (r, children, written)
+            stats = zk.statistics()
+            assert (stats.connections, stats.pending_requests, stats.queued_requests) == (1, 0, 0)
+    assert coalesced > 0
 
 
 async def test_a_call_in_an_already_cancelled_scope_is_never_sent(

@@ -13,6 +13,7 @@ Every loop is bounded twice: by its operation count and by ``max_seconds``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import resource
@@ -119,6 +120,17 @@ def rss_now_kib() -> float:
             if line.startswith("VmRSS:"):
                 return float(line.split()[1])
     return float("nan")
+
+
+def settled_rss_kib() -> float:
+    """The current RSS after a full garbage collection, in KiB.
+
+    What live objects keep resident (with the allocator's free space among
+    them), as opposed to :func:`peak_rss_kib`, which also counts what was
+    only alive for a while (requests in flight, their tasks and frames).
+    """
+    gc.collect()
+    return rss_now_kib()
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -26,6 +26,7 @@ from _common import (
     node_names,
     payload,
     peak_rss_kib,
+    settled_rss_kib,
     throughput,
 )
 from aiozk import ZKClient
@@ -197,6 +198,7 @@ async def _watch_fanout(spec: Spec) -> Result:
     try:
         await zk.get(spec["node"])
         result.add("rss_one_conn_kib", peak_rss_kib(), "KiB")
+        rss_settled = settled_rss_kib()
         it = iter(paths)
 
         async def register(i: int) -> object:
@@ -217,6 +219,7 @@ async def _watch_fanout(spec: Spec) -> Result:
             result.metrics["rss_watches_kib"] - result.metrics["rss_one_conn_kib"],
             "KiB",
         )
+        result.add("watch_rss_kept_kib", settled_rss_kib() - rss_settled, "KiB")
         writer = Writer(spec["connect"])
         frames = writer.multi_frames(paths, b"x")
         t0 = clock()

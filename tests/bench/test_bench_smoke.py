@@ -56,6 +56,7 @@ TARGETS = {
     "watch_rtt",
     "connect_close",
     "watch_rss",
+    "watch_rss_kept",
 }
 
 

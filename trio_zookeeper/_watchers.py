@@ -61,6 +61,12 @@ class WatchKind(enum.Enum):
     PERSISTENT_RECURSIVE = "persistent_recursive"
 
 
+#: ``WatchEvents._flags``: a one-shot watcher (ends after its node event);
+#: session events are delivered to it; no more events will be pushed (ended);
+#: closed by the consumer.
+_ONE_SHOT, _SESSION_EVENTS, _ENDED, _CLOSED = 1, 2, 4, 8
+
+
 class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     """A receive channel of watch events for one watcher.
 
@@ -87,16 +93,13 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     # in the registry on the rare occasions they are needed (it is closed).
     __slots__ = (
         "_buffer",
-        "_closed",
-        "_ended",
         "_error",
+        "_flags",
         "_max_buffer",
-        "_one_shot",
         "_reg_count",
         "_reg_kind",
         "_reg_path",
         "_registry",
-        "_session_events",
         "_waiters",
         "delivered",
     )
@@ -108,12 +111,11 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
             raise ValueError("max_buffer must be at least 1")
         self._buffer: collections.deque[WatchedEvent] | None = None
         self._max_buffer = max_buffer
-        self._one_shot = one_shot
-        self._session_events = session_events
+        # One int for the four booleans (_ONE_SHOT, _SESSION_EVENTS, _ENDED,
+        # _CLOSED): three slots less on each of maybe tens of thousands.
+        self._flags = (_ONE_SHOT if one_shot else 0) | (_SESSION_EVENTS if session_events else 0)
         self._waiters: list[_Waiter] | None = None
-        self._ended = False  # no more events will be pushed
         self._error: BaseException | None = None
-        self._closed = False  # closed by the consumer
         self._registry: WatchRegistry | None = None
         self._reg_count = 0
         # The one registration, while there is exactly one and it is known.
@@ -124,7 +126,7 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     # ------------------------------------------------------------ producer
     def _push(self, event: WatchedEvent, *, final: bool = False) -> None:
         """Deliver an event without blocking (called from the reader task)."""
-        if self._ended or self._closed:
+        if self._flags & (_ENDED | _CLOSED):
             return
         waiters = self._waiters
         if waiters:
@@ -147,11 +149,11 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
                 return
             buffer.append(event)
         self.delivered += 1
-        if final or (self._one_shot and event.event_type is not EventType.NONE):
+        if final or (self._flags & _ONE_SHOT and event.event_type is not EventType.NONE):
             self._end()
 
     def _end(self) -> None:
-        self._ended = True
+        self._flags |= _ENDED
         self._detach()
         self._wake_all()
 
@@ -216,13 +218,13 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
             WatchOverflowError: the buffer overflowed (after the buffered events).
             trio.ClosedResourceError: this channel was closed.
         """
-        if self._closed:
+        if self._flags & _CLOSED:
             raise trio.ClosedResourceError("this watch channel was closed")
         if self._buffer:
             return self._buffer.popleft()
         if self._error is not None:
             raise self._error
-        if self._ended:
+        if self._flags & _ENDED:
             raise trio.EndOfChannel
         raise trio.WouldBlock
 
@@ -259,10 +261,10 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
 
     def close(self) -> None:
         """Stop watching: unregister, and drop what is buffered (idempotent)."""
-        self._closed = True
+        self._flags |= _CLOSED
         self._buffer = None
         self._detach()
-        self._ended = True
+        self._flags |= _ENDED
         self._wake_all()
 
     async def aclose(self) -> None:
@@ -277,7 +279,7 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     @property
     def active(self) -> bool:
         """True while events may still arrive."""
-        return not (self._ended or self._closed)
+        return not self._flags & (_ENDED | _CLOSED)
 
     @property
     def buffered(self) -> int:
@@ -510,7 +512,7 @@ class WatchRegistry:
         else:
             watchers = self.watchers()
         for w in list(watchers):
-            if w._session_events:
+            if w._flags & _SESSION_EVENTS:
                 w._push(event)
 
     def end_all(self, state: KeeperState, *, keep_open: WatchEvents | None = None) -> None:

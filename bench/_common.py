@@ -131,10 +131,17 @@ def settled_rss_kib() -> float:
     also counts what was only alive for a while (requests in flight, their
     tasks and frames). Without the trim, glibc keeps freed pages resident
     and the figure would equal the peak.
+
+    The trim hands pages back without the kernel recording the RSS in its
+    high-water mark first, so ``VmHWM`` could then lose a peak reached
+    before: the peak is restarted from here (:func:`reset_peak_rss`), and a
+    caller takes the larger of the peaks before and after.
     """
     gc.collect()
     _malloc_trim()
-    return rss_now_kib()
+    rss = rss_now_kib()
+    reset_peak_rss()
+    return rss
 
 
 def _malloc_trim() -> None:

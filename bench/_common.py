@@ -13,6 +13,8 @@ Every loop is bounded twice: by its operation count and by ``max_seconds``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import json
 import math
 import resource
@@ -119,6 +121,33 @@ def rss_now_kib() -> float:
             if line.startswith("VmRSS:"):
                 return float(line.split()[1])
     return float("nan")
+
+
+def settled_rss_kib() -> float:
+    """The current RSS after a full garbage collection and ``malloc_trim``, in KiB.
+
+    What live objects keep resident (with the free space the allocators
+    cannot give back among them), as opposed to :func:`peak_rss_kib`, which
+    also counts what was only alive for a while (requests in flight, their
+    tasks and frames). Without the trim, glibc keeps freed pages resident
+    and the figure would equal the peak.
+
+    The trim hands pages back without the kernel recording the RSS in its
+    high-water mark first, so ``VmHWM`` could then lose a peak reached
+    before: the peak is restarted from here (:func:`reset_peak_rss`), and a
+    caller takes the larger of the peaks before and after.
+    """
+    gc.collect()
+    _malloc_trim()
+    rss = rss_now_kib()
+    reset_peak_rss()
+    return rss
+
+
+def _malloc_trim() -> None:
+    """Give glibc's free heap pages back to the system (elsewhere, a no-op)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -186,7 +186,9 @@ BASELINE: list[pathlib.Path] = []
 NOTES = [
     "Every (client, workload, round) runs in its own child process; CPU is user+sys of "
     "that process (all its threads) over the timed loop ÷ operations; RSS is its peak "
-    "(VmHWM). The ZooKeeper JVM is a separate process and is not counted.",
+    "(VmHWM), except the fan-out's 'RSS the registered watches keep': VmRSS after "
+    "gc.collect() and malloc_trim(0), once the watches are registered, less the same "
+    "after connecting. The ZooKeeper JVM is a separate process and is not counted.",
     "trio_zookeeper: public API in trio.run; pipelining = 1,000 tasks sharing one client; "
     "watches via `zk.with_watcher().exists()` (one channel per watch), and as a variant "
     "via `zk.watch().exists()` + `zk.default_watcher`.",

@@ -12,7 +12,7 @@ transition to written happens in exactly one place
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -86,11 +86,24 @@ class Call:
 
     async def wait(self) -> object:
         """Wait for the reply (a checkpoint); return the result or raise the error."""
+        await self.parked()
+        return self.outcome()
+
+    def parked(self) -> Awaitable[object]:
+        """The checkpoint that waits for the reply; then :meth:`outcome`.
+
+        The caller must await it at once. Awaited by the caller itself, it is
+        one coroutine frame less than :meth:`wait` for each request in flight
+        (thousands may be).
+        """
+        # The trio awaitables are returned to be awaited by the caller.
         if self.state == DONE:
-            await trio.lowlevel.cancel_shielded_checkpoint()
-        else:
-            self.task = trio.lowlevel.current_task()
-            await trio.lowlevel.wait_task_rescheduled(self._abort)
+            return trio.lowlevel.cancel_shielded_checkpoint()  # noqa: ASYNC105
+        self.task = trio.lowlevel.current_task()
+        return trio.lowlevel.wait_task_rescheduled(self._abort)  # noqa: ASYNC105
+
+    def outcome(self) -> object:
+        """The result of the reply, or raise its error (once it came)."""
         error = self.error
         if error is not None:
             # Raised with no reference cycle (call -> error -> traceback ->

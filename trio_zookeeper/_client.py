@@ -31,13 +31,11 @@ from ._protocol import (
     ErrorCode,
     EventType,
     ExistsRequest,
-    ExistsResponse,
     GetACLRequest,
     GetACLResponse,
     GetAllChildrenNumberRequest,
     GetAllChildrenNumberResponse,
     GetChildren2Request,
-    GetChildren2Response,
     GetChildrenRequest,
     GetChildrenResponse,
     GetDataRequest,
@@ -125,6 +123,14 @@ def _check_acl(acl: object) -> tuple[ACL, ...]:
 
 _PRIVATE = object()
 
+#: The reads ``ZooKeeper._read`` makes: per opcode, the request record and
+#: the kind of one-shot watch it may set.
+_READS: dict[int, tuple[Callable[..., object], WatchKind]] = {
+    OpCode.EXISTS: (ExistsRequest, WatchKind.DATA),
+    OpCode.GET_DATA: (GetDataRequest, WatchKind.DATA),
+    OpCode.GET_CHILDREN: (GetChildrenRequest, WatchKind.CHILD),
+    OpCode.GET_CHILDREN2: (GetChildren2Request, WatchKind.CHILD),
+}
 
 #: What ``open_zookeeper(default_acl=...)`` takes: one ACL for every node, or
 #: a provider called with each node's path (relative to the chroot) that
@@ -314,20 +320,68 @@ class ZooKeeper:
     def _strip(self, path: str) -> str:
         return self._chroot.strip(path)
 
-    async def _watching_read(
-        self, op: int, request: object, path: str, hook: Registrar | None
+    async def _read(
+        self,
+        op: int,
+        path: str,
+        watcher: WatchEvents | None,
+        *,
+        own: bool = False,
+        request: object | None = None,
     ) -> Any:
-        """A read that may set a one-shot watch: ``hook`` registers it on the reply.
+        """One exists/get_data/get_children/get_children2, maybe setting a one-shot watch.
 
-        The hook is settled however the call ends, so that a watching read
-        that was never answered stops counting as one on its way.
+        Returns what the public method of ``op`` returns; with ``own`` (the
+        channel is the read's own, :meth:`with_watcher`), the pair of that and
+        ``watcher``, whose channel is closed if the read fails before
+        registering it. A watch for ``watcher`` is registered by the reply
+        (:class:`Registrar`), which is settled however the call ends, so that
+        a read never answered stops counting as a watch on its way.
+
+        The one coroutine between the caller and the session, awaiting it
+        directly: thousands of watching reads may be in flight, and each
+        frame counts. ``request`` replaces the one built from ``path`` (the
+        config node, outside any chroot).
         """
-        if hook is None:
-            return await self._call(op, request, path)
+        make, kind = _READS[op]
+        watches = self._watches
+        if request is None:
+            request = make(
+                path=self._path(path), watch=watches.wants_server_watch(kind, path, watcher)
+            )
+        hook: Registrar | None = None
+        if watcher is not None:
+            if op == OpCode.EXISTS:
+                hook = watches.exists_registrar(path, watcher)
+            else:
+                hook = watches.registrar(kind, path, watcher)
+        response: Any
         try:
-            return await self._call(op, request, path, hook)
-        finally:
-            hook.settle()
+            response = await self._session.call(op, request, path=path, on_reply=hook)
+        except BaseException as exc:
+            if hook is not None:
+                hook.settle()
+            if op == OpCode.EXISTS and isinstance(exc, NoNodeError):
+                response = None
+            else:
+                if own and watcher is not None and not watcher._reg_list():
+                    watcher.close()
+                if isinstance(exc, NoNodeError) and path == "/" and self._chroot:
+                    # "/" always exists, so the missing node is the chroot itself.
+                    raise self._chroot_missing_error(path) from None
+                raise
+        else:
+            if hook is not None:
+                hook.settle()
+        if op == OpCode.GET_DATA:
+            result: Any = (response.data or b"", response.stat)
+        elif op == OpCode.EXISTS:
+            result = None if response is None else response.stat
+        elif op == OpCode.GET_CHILDREN:
+            result = list(response.children or ())
+        else:
+            result = (list(response.children or ()), response.stat)
+        return (result, watcher) if own else result
 
     async def _call(
         self,
@@ -573,19 +627,8 @@ class ZooKeeper:
     # ============================================================== reading
     async def exists(self, path: str) -> Stat | None:
         """The node's :class:`Stat`, or None if it does not exist."""
-        return await self._exists(path, None)
-
-    async def _exists(self, path: str, watcher: WatchEvents | None) -> Stat | None:
-        request = ExistsRequest(
-            path=self._path(path),
-            watch=self._watches.wants_server_watch(WatchKind.DATA, path, watcher),
-        )
-        hook = None if watcher is None else self._watches.exists_registrar(path, watcher)
-        try:
-            response: ExistsResponse = await self._watching_read(OpCode.EXISTS, request, path, hook)
-        except NoNodeError:
-            return None
-        return response.stat
+        stat: Stat | None = await self._read(OpCode.EXISTS, path, None)
+        return stat
 
     async def get_data(self, path: str) -> tuple[bytes, Stat]:
         """The node's data and :class:`Stat`.
@@ -595,16 +638,8 @@ class ZooKeeper:
         Raises:
             NoNodeError: The node does not exist.
         """
-        return await self._get_data(path, None)
-
-    async def _get_data(self, path: str, watcher: WatchEvents | None) -> tuple[bytes, Stat]:
-        request = GetDataRequest(
-            path=self._path(path),
-            watch=self._watches.wants_server_watch(WatchKind.DATA, path, watcher),
-        )
-        hook = None if watcher is None else self._watches.registrar(WatchKind.DATA, path, watcher)
-        response: GetDataResponse = await self._watching_read(OpCode.GET_DATA, request, path, hook)
-        return response.data or b"", response.stat
+        result: tuple[bytes, Stat] = await self._read(OpCode.GET_DATA, path, None)
+        return result
 
     async def get_children(self, path: str) -> list[str]:
         """The names of the node's children (in no particular order).
@@ -612,18 +647,8 @@ class ZooKeeper:
         Raises:
             NoNodeError: The node does not exist.
         """
-        return await self._get_children(path, None)
-
-    async def _get_children(self, path: str, watcher: WatchEvents | None) -> list[str]:
-        request = GetChildrenRequest(
-            path=self._path(path),
-            watch=self._watches.wants_server_watch(WatchKind.CHILD, path, watcher),
-        )
-        hook = None if watcher is None else self._watches.registrar(WatchKind.CHILD, path, watcher)
-        response: GetChildrenResponse = await self._watching_read(
-            OpCode.GET_CHILDREN, request, path, hook
-        )
-        return list(response.children or ())
+        children: list[str] = await self._read(OpCode.GET_CHILDREN, path, None)
+        return children
 
     async def get_children2(self, path: str) -> tuple[list[str], Stat]:
         """The node's children and its :class:`Stat` (op getChildren2).
@@ -631,20 +656,8 @@ class ZooKeeper:
         Raises:
             NoNodeError: The node does not exist.
         """
-        return await self._get_children2(path, None)
-
-    async def _get_children2(
-        self, path: str, watcher: WatchEvents | None
-    ) -> tuple[list[str], Stat]:
-        request = GetChildren2Request(
-            path=self._path(path),
-            watch=self._watches.wants_server_watch(WatchKind.CHILD, path, watcher),
-        )
-        hook = None if watcher is None else self._watches.registrar(WatchKind.CHILD, path, watcher)
-        response: GetChildren2Response = await self._watching_read(
-            OpCode.GET_CHILDREN2, request, path, hook
-        )
-        return list(response.children or ()), response.stat
+        result: tuple[list[str], Stat] = await self._read(OpCode.GET_CHILDREN2, path, None)
+        return result
 
     def walk(
         self,
@@ -802,9 +815,10 @@ class ZooKeeper:
         # The config node lies outside any chroot: its path is never prefixed.
         path = "/zookeeper/config"
         request = GetDataRequest(path=path, watch=watcher is not None)
-        hook = None if watcher is None else self._watches.registrar(WatchKind.DATA, path, watcher)
-        response: GetDataResponse = await self._watching_read(OpCode.GET_DATA, request, path, hook)
-        return response.data or b"", response.stat
+        result: tuple[bytes, Stat] = await self._read(
+            OpCode.GET_DATA, path, watcher, request=request
+        )
+        return result
 
     async def reconfig(
         self,
@@ -966,24 +980,30 @@ class WatchingClient:
     watch.
     """
 
+    __slots__ = ("_zk",)
+
     def __init__(self, zk: ZooKeeper) -> None:
         self._zk = zk
 
     async def exists(self, path: str) -> Stat | None:
         """:meth:`ZooKeeper.exists`, watching for creation, deletion or data change."""
-        return await self._zk._exists(path, self._zk.default_watcher)
+        zk = self._zk
+        return await zk._read(OpCode.EXISTS, path, zk.default_watcher)  # type: ignore[no-any-return]
 
     async def get_data(self, path: str) -> tuple[bytes, Stat]:
         """:meth:`ZooKeeper.get_data`, watching for deletion or data change."""
-        return await self._zk._get_data(path, self._zk.default_watcher)
+        zk = self._zk
+        return await zk._read(OpCode.GET_DATA, path, zk.default_watcher)  # type: ignore[no-any-return]
 
     async def get_children(self, path: str) -> list[str]:
         """:meth:`ZooKeeper.get_children`, watching for child changes or deletion."""
-        return await self._zk._get_children(path, self._zk.default_watcher)
+        zk = self._zk
+        return await zk._read(OpCode.GET_CHILDREN, path, zk.default_watcher)  # type: ignore[no-any-return]
 
     async def get_children2(self, path: str) -> tuple[list[str], Stat]:
         """:meth:`ZooKeeper.get_children2`, watching for child changes or deletion."""
-        return await self._zk._get_children2(path, self._zk.default_watcher)
+        zk = self._zk
+        return await zk._read(OpCode.GET_CHILDREN2, path, zk.default_watcher)  # type: ignore[no-any-return]
 
 
 @final
@@ -998,50 +1018,33 @@ class WithWatcherClient:
     :class:`NoNodeError` and set no watch.
     """
 
+    __slots__ = ("_buffer", "_zk")
+
     def __init__(self, zk: ZooKeeper, buffer: int) -> None:
         self._zk = zk
         self._buffer = buffer
 
-    def _watcher(self) -> _OwnWatcher:
-        return _OwnWatcher(WatchEvents(max_buffer=self._buffer, one_shot=True))
+    def _watcher(self) -> WatchEvents:
+        return WatchEvents(max_buffer=self._buffer, one_shot=True)
 
-    # Each method awaits the read itself (no helper coroutine in between):
-    # a task per watching read in flight, thousands at once, each frame counts.
+    # Each method awaits the read itself (one coroutine, ZooKeeper._read, in
+    # between): a task per watching read in flight, thousands at once, and
+    # each frame counts.
     async def exists(self, path: str) -> tuple[Stat | None, WatchEvents]:
         """:meth:`ZooKeeper.exists`, watching for creation, deletion or data change."""
-        with self._watcher() as watcher:
-            return await self._zk._exists(path, watcher), watcher
+        return await self._zk._read(OpCode.EXISTS, path, self._watcher(), own=True)  # type: ignore[no-any-return]
 
     async def get_data(self, path: str) -> tuple[tuple[bytes, Stat], WatchEvents]:
         """:meth:`ZooKeeper.get_data`, watching for deletion or data change."""
-        with self._watcher() as watcher:
-            return await self._zk._get_data(path, watcher), watcher
+        return await self._zk._read(OpCode.GET_DATA, path, self._watcher(), own=True)  # type: ignore[no-any-return]
 
     async def get_children(self, path: str) -> tuple[list[str], WatchEvents]:
         """:meth:`ZooKeeper.get_children`, watching for child changes or deletion."""
-        with self._watcher() as watcher:
-            return await self._zk._get_children(path, watcher), watcher
+        return await self._zk._read(OpCode.GET_CHILDREN, path, self._watcher(), own=True)  # type: ignore[no-any-return]
 
     async def get_children2(self, path: str) -> tuple[tuple[list[str], Stat], WatchEvents]:
         """:meth:`ZooKeeper.get_children2`, watching for child changes or deletion."""
-        with self._watcher() as watcher:
-            return await self._zk._get_children2(path, watcher), watcher
-
-
-class _OwnWatcher:
-    """The channel of one watching read: closed if the read fails before registering it."""
-
-    __slots__ = ("_watcher",)
-
-    def __init__(self, watcher: WatchEvents) -> None:
-        self._watcher = watcher
-
-    def __enter__(self) -> WatchEvents:
-        return self._watcher
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is not None and not self._watcher._reg_list():
-            self._watcher.close()
+        return await self._zk._read(OpCode.GET_CHILDREN2, path, self._watcher(), own=True)  # type: ignore[no-any-return]
 
 
 class _Follower:
@@ -1065,11 +1068,11 @@ class _Follower:
             self._watcher = watcher
             try:
                 if self._children:
-                    return sorted(await zk._get_children(self._path, watcher))
-                return await zk._get_data(self._path, watcher)
+                    return sorted(await zk._read(OpCode.GET_CHILDREN, self._path, watcher))
+                return await zk._read(OpCode.GET_DATA, self._path, watcher)
             except NoNodeError:
                 # Watch for creation instead; if it appeared meanwhile, re-read.
-                if await zk._exists(self._path, watcher) is None:
+                if await zk._read(OpCode.EXISTS, self._path, watcher) is None:
                     return None
 
     async def __anext__(self) -> Any:

@@ -558,7 +558,8 @@ class Session:
             return await self._traced(call)
         self._submit(call)
         try:
-            return await call.wait()
+            await call.parked()
+            return call.outcome()
         except Exception as exc:
             self.errors[type(exc).__name__] += 1
             raise

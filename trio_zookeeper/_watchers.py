@@ -61,6 +61,12 @@ class WatchKind(enum.Enum):
     PERSISTENT_RECURSIVE = "persistent_recursive"
 
 
+#: ``WatchEvents._flags``: a one-shot watcher (ends after its node event);
+#: session events are delivered to it; no more events will be pushed (ended);
+#: closed by the consumer.
+_ONE_SHOT, _SESSION_EVENTS, _ENDED, _CLOSED = 1, 2, 4, 8
+
+
 class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     """A receive channel of watch events for one watcher.
 
@@ -74,9 +80,12 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     EXPIRED or CLOSED (the watch is gone; the channel then ends).
     """
 
-    # Slots, and a buffer and parking lot made only when needed: a client
+    # Slots, and a buffer and waiter list made only when needed: a client
     # may hold tens of thousands of watchers, most of which never buffer an
     # event or see a waiting consumer (an empty deque alone is ~600 bytes).
+    # A consumer waits only while the buffer is empty, and an event pushed
+    # then is handed to it directly (see :meth:`receive`), so at any moment
+    # either the buffer or the waiter list is empty.
     # Where the watcher is registered is kept without an object per
     # registration: the registry, a count, and the (kind, path) itself while
     # it is the only one (nearly always). A watcher behind many watches (the
@@ -84,17 +93,14 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     # in the registry on the rare occasions they are needed (it is closed).
     __slots__ = (
         "_buffer",
-        "_closed",
-        "_ended",
         "_error",
-        "_lot",
+        "_flags",
         "_max_buffer",
-        "_one_shot",
         "_reg_count",
         "_reg_kind",
         "_reg_path",
         "_registry",
-        "_session_events",
+        "_waiters",
         "delivered",
     )
 
@@ -105,12 +111,11 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
             raise ValueError("max_buffer must be at least 1")
         self._buffer: collections.deque[WatchedEvent] | None = None
         self._max_buffer = max_buffer
-        self._one_shot = one_shot
-        self._session_events = session_events
-        self._lot: trio.lowlevel.ParkingLot | None = None
-        self._ended = False  # no more events will be pushed
+        # One int for the four booleans (_ONE_SHOT, _SESSION_EVENTS, _ENDED,
+        # _CLOSED): three slots less on each of maybe tens of thousands.
+        self._flags = (_ONE_SHOT if one_shot else 0) | (_SESSION_EVENTS if session_events else 0)
+        self._waiters: list[_Waiter] | None = None
         self._error: BaseException | None = None
-        self._closed = False  # closed by the consumer
         self._registry: WatchRegistry | None = None
         self._reg_count = 0
         # The one registration, while there is exactly one and it is known.
@@ -121,31 +126,44 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     # ------------------------------------------------------------ producer
     def _push(self, event: WatchedEvent, *, final: bool = False) -> None:
         """Deliver an event without blocking (called from the reader task)."""
-        if self._ended or self._closed:
+        if self._flags & (_ENDED | _CLOSED):
             return
-        buffer = self._buffer
-        if buffer is None:
-            buffer = self._buffer = collections.deque()
-        if len(buffer) >= self._max_buffer:
-            self._fail(
-                WatchOverflowError(
-                    f"watch channel overflowed its buffer of {self._max_buffer} events; "
-                    "later events were not delivered: re-read the watched state"
+        waiters = self._waiters
+        if waiters:
+            # A consumer waits, so the buffer is empty: the event is its
+            # receive's result, with no second scheduling round to fetch it.
+            waiter = waiters.pop(0)
+            waiter.event = event
+            trio.lowlevel.reschedule(waiter.task)
+        else:
+            buffer = self._buffer
+            if buffer is None:
+                buffer = self._buffer = collections.deque()
+            if len(buffer) >= self._max_buffer:
+                self._fail(
+                    WatchOverflowError(
+                        f"watch channel overflowed its buffer of {self._max_buffer} events; "
+                        "later events were not delivered: re-read the watched state"
+                    )
                 )
-            )
-            return
-        buffer.append(event)
+                return
+            buffer.append(event)
         self.delivered += 1
-        if final or (self._one_shot and event.event_type is not EventType.NONE):
+        if final or (self._flags & _ONE_SHOT and event.event_type is not EventType.NONE):
             self._end()
-        elif self._lot is not None:
-            self._lot.unpark_all()
 
     def _end(self) -> None:
-        self._ended = True
+        self._flags |= _ENDED
         self._detach()
-        if self._lot is not None:
-            self._lot.unpark_all()
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        """Wake every waiting consumer to see the channel's end (no event handed)."""
+        waiters = self._waiters
+        if waiters:
+            for waiter in waiters:
+                trio.lowlevel.reschedule(waiter.task)
+            waiters.clear()
 
     def _fail(self, error: BaseException) -> None:
         self._error = error
@@ -200,13 +218,13 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
             WatchOverflowError: the buffer overflowed (after the buffered events).
             trio.ClosedResourceError: this channel was closed.
         """
-        if self._closed:
+        if self._flags & _CLOSED:
             raise trio.ClosedResourceError("this watch channel was closed")
         if self._buffer:
             return self._buffer.popleft()
         if self._error is not None:
             raise self._error
-        if self._ended:
+        if self._flags & _ENDED:
             raise trio.EndOfChannel
         raise trio.WouldBlock
 
@@ -223,21 +241,31 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
             try:
                 event = self.receive_nowait()
             except trio.WouldBlock:
-                if self._lot is None:
-                    self._lot = trio.lowlevel.ParkingLot()
-                await self._lot.park()
-                continue
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return event
+                pass
+            else:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return event
+            # Wait with the buffer empty. The producer hands the next event
+            # to this waiter and reschedules it, or wakes it with none when
+            # the channel ends; a waiter cancelled first has left the list,
+            # so that event is buffered for the next receive instead.
+            waiter = _Waiter(self, trio.lowlevel.current_task())
+            waiters = self._waiters
+            if waiters is None:
+                waiters = self._waiters = []
+            waiters.append(waiter)
+            await trio.lowlevel.wait_task_rescheduled(waiter.abort)
+            handed = waiter.event
+            if handed is not None:
+                return handed
 
     def close(self) -> None:
         """Stop watching: unregister, and drop what is buffered (idempotent)."""
-        self._closed = True
+        self._flags |= _CLOSED
         self._buffer = None
         self._detach()
-        self._ended = True
-        if self._lot is not None:
-            self._lot.unpark_all()
+        self._flags |= _ENDED
+        self._wake_all()
 
     async def aclose(self) -> None:
         """Like :meth:`close`, as an async resource."""
@@ -251,12 +279,30 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     @property
     def active(self) -> bool:
         """True while events may still arrive."""
-        return not (self._ended or self._closed)
+        return not self._flags & (_ENDED | _CLOSED)
 
     @property
     def buffered(self) -> int:
         """How many events wait to be received."""
         return len(self._buffer) if self._buffer is not None else 0
+
+
+class _Waiter:
+    """A consumer waiting in :meth:`WatchEvents.receive`, and the event handed to it."""
+
+    __slots__ = ("channel", "event", "task")
+
+    def __init__(self, channel: WatchEvents, task: trio.lowlevel.Task) -> None:
+        self.channel = channel
+        self.task = task
+        self.event: WatchedEvent | None = None
+
+    def abort(self, raise_cancel: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+        # Called only while still waiting, so nothing was handed to it yet.
+        waiters = self.channel._waiters
+        if waiters is not None:
+            waiters.remove(self)
+        return trio.lowlevel.Abort.SUCCEEDED
 
 
 class WatchRegistry:
@@ -466,7 +512,7 @@ class WatchRegistry:
         else:
             watchers = self.watchers()
         for w in list(watchers):
-            if w._session_events:
+            if w._flags & _SESSION_EVENTS:
                 w._push(event)
 
     def end_all(self, state: KeeperState, *, keep_open: WatchEvents | None = None) -> None:

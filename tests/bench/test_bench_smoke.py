@@ -56,6 +56,7 @@ TARGETS = {
     "watch_rtt",
     "connect_close",
     "watch_rss",
+    "watch_rss_kept",
 }
 
 
@@ -105,7 +106,10 @@ def test_quick_harness_output_shape(tmp_path: pathlib.Path) -> None:
     for sample in samples:
         assert set(sample) >= {"round", "workload", "client", "metric", "value", "unit"}
         assert math.isfinite(sample["value"]), sample
-        assert sample["value"] >= 0, sample
+        if sample["metric"] != "watch_rss_kept_kib":
+            # (That one is the difference of two current RSS figures: for a
+            # few watches it is within the noise, either side of zero.)
+            assert sample["value"] >= 0, sample
     seen = {(s["workload"], s["client"], s["metric"]) for s in samples}
     rounds = {s["round"] for s in samples}
     assert rounds == set(range(1, meta["rounds"] + 1))

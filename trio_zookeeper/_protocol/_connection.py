@@ -46,12 +46,12 @@ from ._events import (
 )
 from ._jute import (
     Decoder,
-    Encoder,
+    Framer,
     decode_record,
     decoder_of,
     encode_error,
     encode_record,
-    encoder_of,
+    framer_of,
     values_decoder_of,
 )
 from ._multi import MULTI_READ_OPS, MULTI_WRITE_OPS, MultiRequest
@@ -95,20 +95,41 @@ _EVENT_TYPES = {int(e): e for e in EventType}
 _KEEPER_STATES = {int(s): s for s in KeeperState}
 
 # The hot path: per opcode, what a request is checked against and how it is
-# encoded, and how its reply is decoded; the records built per frame are
+# framed, and how its reply is decoded; the records built per frame are
 # TupleRecords (a Reply, a Notification), each one tuple.__new__ call.
 # Both are filled per opcode on first use: a record's codec is generated
 # when it is first needed (see _jute), not at import.
-_SEND: dict[int, tuple[type, Encoder]] = {}
+_SEND: dict[int, tuple[type, Framer]] = {}
 
 
-def _send_entry(op: int) -> tuple[type, Encoder] | None:
+def _send_entry(op: int) -> tuple[type, Framer] | None:
     """``_SEND[op]``, made on the opcode's first request (None for an unknown opcode)."""
     known = OPS.get(op)
     if known is None:
         return None
-    entry = _SEND[op] = (known[0], encoder_of(known[0]))
+    framer = framer_of(known[0])
+    if op in (OpCode.MULTI, OpCode.MULTI_READ):
+        framer = _multi_framer(op, framer)
+    entry = _SEND[op] = (known[0], framer)
     return entry
+
+
+def _multi_framer(op: int, framer: Framer) -> Framer:
+    """A multi's framer, checking its operations first.
+
+    As Java's MultiOperationRecord: multi takes only writes, multiRead only reads.
+    """
+    allowed = MULTI_READ_OPS if op == OpCode.MULTI_READ else MULTI_WRITE_OPS
+
+    def frame_multi(request: MultiRequest, xid: int, op: int) -> bytes:
+        refused = [item.op for item in request.ops if item.op not in allowed]
+        if refused:
+            raise LocalProtocolError(
+                f"operations {refused} cannot be part of opcode {op} ({OpCode(op).name})"
+            )
+        return framer(request, xid, op)
+
+    return frame_multi
 
 
 def _add_watch_decoder(decode: Decoder | None) -> Decoder:
@@ -135,7 +156,6 @@ class _Decoders(dict[int, "Decoder | None"]):
 
 
 _DECODE = _Decoders()
-_MULTI_OPS = frozenset((OpCode.MULTI, OpCode.MULTI_READ))
 _decode_watcher_event = values_decoder_of(WatcherEvent)
 _tnew = tuple.__new__
 _unpack_len = _LEN.unpack_from
@@ -254,31 +274,19 @@ class ClientProtocol:
         entry = _SEND.get(op) or _send_entry(op)
         if entry is None or type(request) is not entry[0]:
             raise LocalProtocolError(f"opcode {op} cannot carry a {type(request).__name__} request")
-        if op in _MULTI_OPS:
-            # As Java's MultiOperationRecord: multi takes only writes, multiRead only reads.
-            assert isinstance(request, MultiRequest)
-            allowed = MULTI_READ_OPS if op == OpCode.MULTI_READ else MULTI_WRITE_OPS
-            refused = [item.op for item in request.ops if item.op not in allowed]
-            if refused:
-                raise LocalProtocolError(
-                    f"operations {refused} cannot be part of opcode {op} ({OpCode(op).name})"
-                )
         xid = self._next_xid
-        out = bytearray(12)
-        _HEADER.pack_into(out, 4, xid, op)
         try:
-            entry[1](request, out)
+            frame = entry[1](request, xid, op)
         except (struct.error, UnicodeEncodeError, AttributeError, TypeError) as exc:
             raise encode_error(request, exc) from None
-        size = len(out) - 4
-        if size > self.max_frame_size:
+        if len(frame) - 4 > self.max_frame_size:
             raise LocalProtocolError(
-                f"request of {size} bytes exceeds the frame limit of {self.max_frame_size}"
+                f"request of {len(frame) - 4} bytes exceeds the frame limit of "
+                f"{self.max_frame_size}"
             )
-        _LEN.pack_into(out, 0, size)
         self._next_xid = 1 if xid >= _MAX_XID else xid + 1
         self._pending.append((xid, op, context))
-        return xid, bytes(out)
+        return xid, frame
 
     def send_ping(self) -> bytes:
         """A ping frame (xid -2). Its reply is a :class:`PingReply`."""

@@ -58,6 +58,7 @@ __all__ = [
     "encode_error",
     "encode_record",
     "encoder_of",
+    "framer_of",
     "record_size_hint",
     "register_codec",
     "slot_builder",
@@ -107,6 +108,8 @@ class Vector:
 
 Encoder = Callable[[Any, bytearray], None]
 Decoder = Callable[[Any, int, int], tuple[Any, int]]
+#: ``frame(record, xid, op) -> bytes``: a whole request frame (see :func:`framer_of`).
+Framer = Callable[[Any, int, int], bytes]
 
 _CODECS: dict[type, tuple[Encoder, Decoder, int]] = {}
 #: Generated records: a decoder of the field values alone, as a tuple (no record built).
@@ -519,6 +522,93 @@ def encode_error(record: object, exc: Exception) -> LocalProtocolError:
 def encoder_of(cls: type) -> Encoder:
     """The raw encoder of a registered record (errors unconverted; see :func:`encode_error`)."""
     return _codec(cls)[0]
+
+
+_REQUEST_HEAD = struct.Struct(">iii")  # frame length, RequestHeader (xid, type)
+_BOOL_BYTE = (b"\x00", b"\x01")
+_FRAMERS: dict[type, Framer] = {}
+
+
+def framer_of(cls: type) -> Framer:
+    """The request framer of a registered record: ``frame(record, xid, op) -> bytes``.
+
+    A frame is its length (4 bytes), the request header (xid, opcode) and the
+    record: the bytes ``encode_record`` appends after a packed header. For a
+    record made only of primitive fields (the common requests: a path and a
+    watch flag, a path with data and a version), the framer is generated
+    with the header, the fixed-size fields and each string's length packed
+    together, one ``struct`` call per run between variable-length values;
+    other records are framed around their encoder. Errors are unconverted,
+    as :func:`encoder_of`'s (see :func:`encode_error`).
+    """
+    framer = _FRAMERS.get(cls)
+    if framer is None:
+        framer = _FRAMERS[cls] = _generate_framer(cls) or _wrap_encoder(encoder_of(cls))
+    return framer
+
+
+def _wrap_encoder(encode: Encoder) -> Framer:
+    pack_into = _REQUEST_HEAD.pack_into
+
+    def frame(rec: Any, xid: int, op: int) -> bytes:
+        out = bytearray(12)
+        encode(rec, out)
+        pack_into(out, 0, len(out) - 4, xid, op)
+        return bytes(out)
+
+    return frame
+
+
+def _generate_framer(cls: type) -> Framer | None:
+    """A generated framer for a record of primitive fields only (None for any other)."""
+    _codec(cls)  # registered, and generated now if declared
+    if cls not in _VALUES:
+        return None  # a hand-written codec
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = [(f.name, _wire_spec(hints[f.name])) for f in attrs.fields(cls)]
+    if not all(isinstance(spec, _Prim) for _, spec in fields):
+        return None
+    g = _Gen(cls)
+    g.ns["_BOOL_BYTE"] = _BOOL_BYTE
+    parts: list[str] = []  # the frame, as expressions to concatenate
+    codes, args = ">iii", ["_size", "xid", "op"]
+    fixed = 12
+    variable: list[str] = []
+    for fname, spec in fields:
+        assert isinstance(spec, _Prim)
+        where = f"{cls.__name__}.{fname}"
+        if spec.code is not None:
+            codes += spec.code
+            args.append(g.packable(spec, f"rec.{fname}", where, "    "))
+            fixed += struct.calcsize(">" + spec.code)
+            continue
+        v, n = g.name("_v"), g.name("_n")
+        g.enc.append(f"    {v} = rec.{fname}")
+        g.enc.append(f"    if {v} is None:")
+        if spec.nullable:
+            g.enc.append(f"        {v}, {n} = b'', -1")
+        else:
+            g.enc.append(f"        raise _LPE({where + ' may not be None'!r})")
+        g.enc.append("    else:")
+        if spec in (USTRING, OPT_USTRING):
+            g.enc.append(f"        {v} = {v}.encode('utf-8')")
+        g.enc.append(f"        {n} = len({v})")
+        codes += "i"
+        args.append(n)
+        fixed += 4
+        parts.append(f"{g.bind('_S', struct.Struct(codes))}.pack({', '.join(args)})")
+        parts.append(v)
+        variable.append(f"len({v})")
+        codes, args = ">", []
+    if codes == ">?":
+        parts.append(f"_BOOL_BYTE[{args[0]}]")  # checked to be True or False
+    elif args:
+        parts.append(f"{g.bind('_S', struct.Struct(codes))}.pack({', '.join(args)})")
+    size = " + ".join([str(fixed - 4), *variable])
+    body = [*g.enc, f"    _size = {size}", f"    return {' + '.join(parts)}"]
+    src = "\n".join(["def frame(rec, xid, op):", *body])
+    exec(compile(src, f"<jute framer of {cls.__name__}>", "exec"), g.ns)
+    return typing.cast("Framer", g.ns["frame"])
 
 
 def values_decoder_of(cls: type) -> Decoder:

@@ -89,6 +89,7 @@ _MAX_XID = 2**31 - 1
 _LEN = struct.Struct(">i")
 _HEADER = struct.Struct(">ii")  # RequestHeader: xid, type
 _REPLY = struct.Struct(">iqi")  # ReplyHeader: xid, zxid, err
+_LEN_REPLY = struct.Struct(">iiqi")  # a frame's length and its ReplyHeader
 _PING_FRAME = _LEN.pack(8) + _HEADER.pack(PING_XID, OpCode.PING)
 
 _EVENT_TYPES = {int(e): e for e in EventType}
@@ -160,6 +161,7 @@ _decode_watcher_event = values_decoder_of(WatcherEvent)
 _tnew = tuple.__new__
 _unpack_len = _LEN.unpack_from
 _unpack_reply = _REPLY.unpack_from
+_unpack_len_reply = _LEN_REPLY.unpack_from
 
 
 class ProtocolState(enum.Enum):
@@ -344,6 +346,27 @@ class ClientProtocol:
                 must then be dropped; this object refuses further data.
         """
         state = self.state
+        if state is _CONNECTED and type(data) is bytes and not self._buf and self._pending:
+            # The common read: exactly one reply, to the request at the head
+            # of the FIFO, and nothing buffered. As the loop below does it.
+            end = len(data)
+            if end >= 20:
+                size, xid, zxid, err = _unpack_len_reply(data, 0)
+                want, op, context = self._pending[0]
+                if size == end - 4 and xid == want and size <= self.max_frame_size:
+                    if zxid > self.last_zxid:
+                        self.last_zxid = zxid
+                    response: object | None = None
+                    if err == 0:
+                        decode = _DECODE[op]
+                        if decode is not None:
+                            try:
+                                response, _ = decode(data, 20, end)
+                            except RemoteProtocolError:
+                                self.state = _CLOSED
+                                raise
+                    self._pending.popleft()
+                    return [_tnew(Reply, (xid, zxid, op, err, response, context))]
         if state is _CLOSED:
             raise RemoteProtocolError("the connection is already closed or broken")
         if state is _IDLE:
@@ -400,7 +423,7 @@ class ClientProtocol:
                     # and the value never goes back, so the client never
                     # accepts a server behind what it has already seen.
                     self.last_zxid = zxid
-                response: object | None = None
+                response = None
                 if err == 0:
                     decode = _DECODE[op]
                     if decode is not None:
@@ -430,7 +453,10 @@ class ClientProtocol:
                 buf += data[pos:]
         else:
             # Compact when the consumed prefix is large, so buffering stays O(n).
-            if pos > 65536 and pos > (end >> 1):
+            if pos == end:
+                buf.clear()  # all consumed: nothing is buffered
+                pos = 0
+            elif pos > 65536 and pos > (end >> 1):
                 del buf[:pos]
                 pos = 0
             self._pos = pos

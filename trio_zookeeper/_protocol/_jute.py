@@ -347,7 +347,10 @@ class _Gen:
                 raw = f"bytes(buf[pos:pos + {n}])"
                 self.dec.append(f"{di}        {target} = _java_utf8({raw}, {where!r}, e)")
             else:
-                self.dec.append(f"{di}    {target} = bytes(buf[pos:pos + {n}])")
+                # A slice of bytes is bytes already; of a memoryview, copied.
+                self.dec.append(f"{di}    {target} = buf[pos:pos + {n}]")
+                copy = f"{target} = bytes({target})"
+                self.dec.append(f"{di}    if type({target}) is not bytes: {copy}")
             self.dec.append(f"{di}    pos += {n}")
         elif isinstance(spec, Vector):
             v, n, it, lst, el = (self.name(p) for p in ("_v", "_n", "_it", "_l", "_e"))

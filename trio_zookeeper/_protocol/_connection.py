@@ -273,7 +273,11 @@ class ClientProtocol:
         """
         if self.state is not _CONNECTED:
             self._check_can_send()
-        entry = _SEND.get(op) or _send_entry(op)
+        entry: tuple[type, Framer] | None
+        try:
+            entry = _SEND[op]
+        except KeyError:
+            entry = _send_entry(op)
         if entry is None or type(request) is not entry[0]:
             raise LocalProtocolError(f"opcode {op} cannot carry a {type(request).__name__} request")
         xid = self._next_xid

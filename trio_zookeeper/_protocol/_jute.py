@@ -594,14 +594,14 @@ def _generate_framer(cls: type) -> Framer | None:
             g.enc.append(f"        raise _LPE({where + ' may not be None'!r})")
         g.enc.append("    else:")
         if spec in (USTRING, OPT_USTRING):
-            g.enc.append(f"        {v} = {v}.encode('utf-8')")
+            g.enc.append(f"        {v} = {v}.encode()")  # UTF-8, strict
         g.enc.append(f"        {n} = len({v})")
         codes += "i"
         args.append(n)
         fixed += 4
         parts.append(f"{g.bind('_S', struct.Struct(codes))}.pack({', '.join(args)})")
         parts.append(v)
-        variable.append(f"len({v})")
+        variable.append(f"len({v})" if spec.nullable else n)  # a null's length is -1
         codes, args = ">", []
     if codes == ">?":
         parts.append(f"_BOOL_BYTE[{args[0]}]")  # checked to be True or False

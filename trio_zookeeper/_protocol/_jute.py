@@ -20,8 +20,9 @@ run), and a decoded record is built without its keyword-only constructor: a
 :class:`~._tuplerecord.TupleRecord` (``Stat``, the common replies) by one
 ``tuple.__new__`` call, from the very tuple ``struct`` returned when it is
 the whole run; a frozen attrs record by filling its slots (see
-:func:`slot_builder`). This is what the benchmark of the protocol layer
-measures.
+:func:`slot_builder`). A request record also gets a framer (see
+:func:`framer_of`), which returns its whole frame, length and request header
+included. This is what the benchmark of the protocol layer measures.
 
 Every length read from the wire is checked against the bytes that remain
 *before* anything is allocated; a vector count is checked against the minimum

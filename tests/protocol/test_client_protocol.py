@@ -656,6 +656,7 @@ def test_a_reply_whose_body_is_broken_stays_pending(split: bool) -> None:
     broken = frame(xid, 1, 0, struct.pack(">i", 50) + b"short")
     with pytest.raises(RemoteProtocolError):
         feed(client, [broken[:10], broken[10:]] if split else [broken])
+    assert client.state is ProtocolState.CLOSED
     assert client.drain_pending() == [context]
 
 

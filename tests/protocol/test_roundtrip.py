@@ -51,6 +51,8 @@ from trio_zookeeper._protocol._jute import (
     OPT_USTRING,
     USTRING,
     Vector,
+    encode_error,
+    framer_of,
     record_size_hint,
 )
 
@@ -75,6 +77,14 @@ def encode(record: object) -> bytes:
     out = bytearray()
     encode_record(record, out)
     return bytes(out)
+
+
+def frame(record: object, xid: int = 7, op: int = 4) -> bytes:
+    """A request frame through the record's framer, its errors converted as send_request does."""
+    try:
+        return framer_of(type(record))(record, xid, op)
+    except (struct.error, UnicodeEncodeError, AttributeError, TypeError) as exc:
+        raise encode_error(record, exc) from None
 
 
 def decode(cls: type, data: bytes) -> tuple[Any, int]:
@@ -151,6 +161,18 @@ def test_roundtrip_and_truncation(cls: type, data: st.DataObject) -> None:
             decode(cls, encoded[:cut])
         with pytest.raises(RemoteProtocolError):
             decode_record(cls, encoded, 0, cut)
+
+
+@pytest.mark.parametrize("cls", CODEC_CLASSES, ids=lambda c: c.__name__)
+@protocol_settings(max_examples=30)
+@given(data=st.data())
+def test_a_framer_writes_length_header_and_the_encoded_record(
+    cls: type, data: st.DataObject
+) -> None:
+    record = data.draw(ALL_CODEC_STRATEGIES[cls], label="record")
+    xid = data.draw(st.integers(INT32_MIN, INT32_MAX), label="xid")
+    body = encode(record)
+    assert frame(record, xid, 12) == struct.pack(">iii", len(body) + 8, xid, 12) + body
 
 
 @pytest.mark.parametrize("cls", CODEC_CLASSES, ids=lambda c: c.__name__)
@@ -301,6 +323,8 @@ def test_out_of_range_ints_are_local_errors(cls: type, name: str, spec: object) 
         out = bytearray()
         with pytest.raises(LocalProtocolError, match=cls.__name__):
             encode_record(attrs.evolve(base, **{name: bad}), out)
+        with pytest.raises(LocalProtocolError, match=cls.__name__):
+            frame(attrs.evolve(base, **{name: bad}))
 
 
 def test_out_of_range_int_in_a_nested_record_is_a_local_error() -> None:
@@ -317,6 +341,8 @@ def test_none_in_a_non_nullable_field_is_a_local_error(cls: type, name: str, spe
     rec = attrs.evolve(sample_record(cls), **{name: None})
     with pytest.raises(LocalProtocolError, match=cls.__name__):
         encode_record(rec, bytearray())
+    with pytest.raises(LocalProtocolError, match=cls.__name__):
+        frame(rec)
 
 
 def test_none_inside_a_vector_is_a_local_error() -> None:
@@ -351,6 +377,9 @@ def test_none_inside_a_vector_is_a_local_error() -> None:
 def test_unencodable_values_are_local_errors(record: object) -> None:
     with pytest.raises(LocalProtocolError):
         encode_record(record, bytearray())
+    if type(record) is not object:
+        with pytest.raises(LocalProtocolError):
+            frame(record)
 
 
 @pytest.mark.parametrize(

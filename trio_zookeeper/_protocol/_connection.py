@@ -46,12 +46,12 @@ from ._events import (
 )
 from ._jute import (
     Decoder,
-    Encoder,
+    Framer,
     decode_record,
     decoder_of,
     encode_error,
     encode_record,
-    encoder_of,
+    framer_of,
     values_decoder_of,
 )
 from ._multi import MULTI_READ_OPS, MULTI_WRITE_OPS, MultiRequest
@@ -89,26 +89,48 @@ _MAX_XID = 2**31 - 1
 _LEN = struct.Struct(">i")
 _HEADER = struct.Struct(">ii")  # RequestHeader: xid, type
 _REPLY = struct.Struct(">iqi")  # ReplyHeader: xid, zxid, err
+_LEN_REPLY = struct.Struct(">iiqi")  # a frame's length and its ReplyHeader
 _PING_FRAME = _LEN.pack(8) + _HEADER.pack(PING_XID, OpCode.PING)
 
 _EVENT_TYPES = {int(e): e for e in EventType}
 _KEEPER_STATES = {int(s): s for s in KeeperState}
 
 # The hot path: per opcode, what a request is checked against and how it is
-# encoded, and how its reply is decoded; the records built per frame are
+# framed, and how its reply is decoded; the records built per frame are
 # TupleRecords (a Reply, a Notification), each one tuple.__new__ call.
 # Both are filled per opcode on first use: a record's codec is generated
 # when it is first needed (see _jute), not at import.
-_SEND: dict[int, tuple[type, Encoder]] = {}
+_SEND: dict[int, tuple[type, Framer]] = {}
 
 
-def _send_entry(op: int) -> tuple[type, Encoder] | None:
+def _send_entry(op: int) -> tuple[type, Framer] | None:
     """``_SEND[op]``, made on the opcode's first request (None for an unknown opcode)."""
     known = OPS.get(op)
     if known is None:
         return None
-    entry = _SEND[op] = (known[0], encoder_of(known[0]))
+    framer = framer_of(known[0])
+    if op in (OpCode.MULTI, OpCode.MULTI_READ):
+        framer = _multi_framer(op, framer)
+    entry = _SEND[op] = (known[0], framer)
     return entry
+
+
+def _multi_framer(op: int, framer: Framer) -> Framer:
+    """A multi's framer, checking its operations first.
+
+    As Java's MultiOperationRecord: multi takes only writes, multiRead only reads.
+    """
+    allowed = MULTI_READ_OPS if op == OpCode.MULTI_READ else MULTI_WRITE_OPS
+
+    def frame_multi(request: MultiRequest, xid: int, op: int) -> bytes:
+        refused = [item.op for item in request.ops if item.op not in allowed]
+        if refused:
+            raise LocalProtocolError(
+                f"operations {refused} cannot be part of opcode {op} ({OpCode(op).name})"
+            )
+        return framer(request, xid, op)
+
+    return frame_multi
 
 
 def _add_watch_decoder(decode: Decoder | None) -> Decoder:
@@ -135,11 +157,11 @@ class _Decoders(dict[int, "Decoder | None"]):
 
 
 _DECODE = _Decoders()
-_MULTI_OPS = frozenset((OpCode.MULTI, OpCode.MULTI_READ))
 _decode_watcher_event = values_decoder_of(WatcherEvent)
 _tnew = tuple.__new__
 _unpack_len = _LEN.unpack_from
 _unpack_reply = _REPLY.unpack_from
+_unpack_len_reply = _LEN_REPLY.unpack_from
 
 
 class ProtocolState(enum.Enum):
@@ -251,34 +273,26 @@ class ClientProtocol:
         """
         if self.state is not _CONNECTED:
             self._check_can_send()
-        entry = _SEND.get(op) or _send_entry(op)
+        entry: tuple[type, Framer] | None
+        try:
+            entry = _SEND[op]
+        except KeyError:
+            entry = _send_entry(op)
         if entry is None or type(request) is not entry[0]:
             raise LocalProtocolError(f"opcode {op} cannot carry a {type(request).__name__} request")
-        if op in _MULTI_OPS:
-            # As Java's MultiOperationRecord: multi takes only writes, multiRead only reads.
-            assert isinstance(request, MultiRequest)
-            allowed = MULTI_READ_OPS if op == OpCode.MULTI_READ else MULTI_WRITE_OPS
-            refused = [item.op for item in request.ops if item.op not in allowed]
-            if refused:
-                raise LocalProtocolError(
-                    f"operations {refused} cannot be part of opcode {op} ({OpCode(op).name})"
-                )
         xid = self._next_xid
-        out = bytearray(12)
-        _HEADER.pack_into(out, 4, xid, op)
         try:
-            entry[1](request, out)
+            frame = entry[1](request, xid, op)
         except (struct.error, UnicodeEncodeError, AttributeError, TypeError) as exc:
             raise encode_error(request, exc) from None
-        size = len(out) - 4
-        if size > self.max_frame_size:
+        if len(frame) - 4 > self.max_frame_size:
             raise LocalProtocolError(
-                f"request of {size} bytes exceeds the frame limit of {self.max_frame_size}"
+                f"request of {len(frame) - 4} bytes exceeds the frame limit of "
+                f"{self.max_frame_size}"
             )
-        _LEN.pack_into(out, 0, size)
         self._next_xid = 1 if xid >= _MAX_XID else xid + 1
         self._pending.append((xid, op, context))
-        return xid, bytes(out)
+        return xid, frame
 
     def send_ping(self) -> bytes:
         """A ping frame (xid -2). Its reply is a :class:`PingReply`."""
@@ -336,6 +350,27 @@ class ClientProtocol:
                 must then be dropped; this object refuses further data.
         """
         state = self.state
+        if state is _CONNECTED and type(data) is bytes and not self._buf and self._pending:
+            # The common read: exactly one reply, to the request at the head
+            # of the FIFO, and nothing buffered. As the loop below does it.
+            end = len(data)
+            if end >= 20:
+                size, xid, zxid, err = _unpack_len_reply(data, 0)
+                want, op, context = self._pending[0]
+                if size == end - 4 and xid == want and size <= self.max_frame_size:
+                    if zxid > self.last_zxid:
+                        self.last_zxid = zxid
+                    response: object | None = None
+                    if err == 0:
+                        decode = _DECODE[op]
+                        if decode is not None:
+                            try:
+                                response, _ = decode(data, 20, end)
+                            except RemoteProtocolError:
+                                self.state = _CLOSED
+                                raise
+                    self._pending.popleft()
+                    return [_tnew(Reply, (xid, zxid, op, err, response, context))]
         if state is _CLOSED:
             raise RemoteProtocolError("the connection is already closed or broken")
         if state is _IDLE:
@@ -392,7 +427,7 @@ class ClientProtocol:
                     # and the value never goes back, so the client never
                     # accepts a server behind what it has already seen.
                     self.last_zxid = zxid
-                response: object | None = None
+                response = None
                 if err == 0:
                     decode = _DECODE[op]
                     if decode is not None:
@@ -422,7 +457,10 @@ class ClientProtocol:
                 buf += data[pos:]
         else:
             # Compact when the consumed prefix is large, so buffering stays O(n).
-            if pos > 65536 and pos > (end >> 1):
+            if pos == end:
+                buf.clear()  # all consumed: nothing is buffered
+                pos = 0
+            elif pos > 65536 and pos > (end >> 1):
                 del buf[:pos]
                 pos = 0
             self._pos = pos

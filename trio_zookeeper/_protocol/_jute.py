@@ -20,8 +20,9 @@ run), and a decoded record is built without its keyword-only constructor: a
 :class:`~._tuplerecord.TupleRecord` (``Stat``, the common replies) by one
 ``tuple.__new__`` call, from the very tuple ``struct`` returned when it is
 the whole run; a frozen attrs record by filling its slots (see
-:func:`slot_builder`). This is what the benchmark of the protocol layer
-measures.
+:func:`slot_builder`). A request record also gets a framer (see
+:func:`framer_of`), which returns its whole frame, length and request header
+included. This is what the benchmark of the protocol layer measures.
 
 Every length read from the wire is checked against the bytes that remain
 *before* anything is allocated; a vector count is checked against the minimum
@@ -58,6 +59,7 @@ __all__ = [
     "encode_error",
     "encode_record",
     "encoder_of",
+    "framer_of",
     "record_size_hint",
     "register_codec",
     "slot_builder",
@@ -107,6 +109,8 @@ class Vector:
 
 Encoder = Callable[[Any, bytearray], None]
 Decoder = Callable[[Any, int, int], tuple[Any, int]]
+#: ``frame(record, xid, op) -> bytes``: a whole request frame (see :func:`framer_of`).
+Framer = Callable[[Any, int, int], bytes]
 
 _CODECS: dict[type, tuple[Encoder, Decoder, int]] = {}
 #: Generated records: a decoder of the field values alone, as a tuple (no record built).
@@ -344,7 +348,10 @@ class _Gen:
                 raw = f"bytes(buf[pos:pos + {n}])"
                 self.dec.append(f"{di}        {target} = _java_utf8({raw}, {where!r}, e)")
             else:
-                self.dec.append(f"{di}    {target} = bytes(buf[pos:pos + {n}])")
+                # A slice of bytes is bytes already; of a memoryview, copied.
+                self.dec.append(f"{di}    {target} = buf[pos:pos + {n}]")
+                copy = f"{target} = bytes({target})"
+                self.dec.append(f"{di}    if type({target}) is not bytes: {copy}")
             self.dec.append(f"{di}    pos += {n}")
         elif isinstance(spec, Vector):
             v, n, it, lst, el = (self.name(p) for p in ("_v", "_n", "_it", "_l", "_e"))
@@ -519,6 +526,93 @@ def encode_error(record: object, exc: Exception) -> LocalProtocolError:
 def encoder_of(cls: type) -> Encoder:
     """The raw encoder of a registered record (errors unconverted; see :func:`encode_error`)."""
     return _codec(cls)[0]
+
+
+_REQUEST_HEAD = struct.Struct(">iii")  # frame length, RequestHeader (xid, type)
+_BOOL_BYTE = (b"\x00", b"\x01")
+_FRAMERS: dict[type, Framer] = {}
+
+
+def framer_of(cls: type) -> Framer:
+    """The request framer of a registered record: ``frame(record, xid, op) -> bytes``.
+
+    A frame is its length (4 bytes), the request header (xid, opcode) and the
+    record: the bytes ``encode_record`` appends after a packed header. For a
+    record made only of primitive fields (the common requests: a path and a
+    watch flag, a path with data and a version), the framer is generated
+    with the header, the fixed-size fields and each string's length packed
+    together, one ``struct`` call per run between variable-length values;
+    other records are framed around their encoder. Errors are unconverted,
+    as :func:`encoder_of`'s (see :func:`encode_error`).
+    """
+    framer = _FRAMERS.get(cls)
+    if framer is None:
+        framer = _FRAMERS[cls] = _generate_framer(cls) or _wrap_encoder(encoder_of(cls))
+    return framer
+
+
+def _wrap_encoder(encode: Encoder) -> Framer:
+    pack_into = _REQUEST_HEAD.pack_into
+
+    def frame(rec: Any, xid: int, op: int) -> bytes:
+        out = bytearray(12)
+        encode(rec, out)
+        pack_into(out, 0, len(out) - 4, xid, op)
+        return bytes(out)
+
+    return frame
+
+
+def _generate_framer(cls: type) -> Framer | None:
+    """A generated framer for a record of primitive fields only (None for any other)."""
+    _codec(cls)  # registered, and generated now if declared
+    if cls not in _VALUES:
+        return None  # a hand-written codec
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = [(f.name, _wire_spec(hints[f.name])) for f in attrs.fields(cls)]
+    if not all(isinstance(spec, _Prim) for _, spec in fields):
+        return None
+    g = _Gen(cls)
+    g.ns["_BOOL_BYTE"] = _BOOL_BYTE
+    parts: list[str] = []  # the frame, as expressions to concatenate
+    codes, args = ">iii", ["_size", "xid", "op"]
+    fixed = 12
+    variable: list[str] = []
+    for fname, spec in fields:
+        assert isinstance(spec, _Prim)
+        where = f"{cls.__name__}.{fname}"
+        if spec.code is not None:
+            codes += spec.code
+            args.append(g.packable(spec, f"rec.{fname}", where, "    "))
+            fixed += struct.calcsize(">" + spec.code)
+            continue
+        v, n = g.name("_v"), g.name("_n")
+        g.enc.append(f"    {v} = rec.{fname}")
+        g.enc.append(f"    if {v} is None:")
+        if spec.nullable:
+            g.enc.append(f"        {v}, {n} = b'', -1")
+        else:
+            g.enc.append(f"        raise _LPE({where + ' may not be None'!r})")
+        g.enc.append("    else:")
+        if spec in (USTRING, OPT_USTRING):
+            g.enc.append(f"        {v} = {v}.encode()")  # UTF-8, strict
+        g.enc.append(f"        {n} = len({v})")
+        codes += "i"
+        args.append(n)
+        fixed += 4
+        parts.append(f"{g.bind('_S', struct.Struct(codes))}.pack({', '.join(args)})")
+        parts.append(v)
+        variable.append(f"len({v})" if spec.nullable else n)  # a null's length is -1
+        codes, args = ">", []
+    if codes == ">?":
+        parts.append(f"_BOOL_BYTE[{args[0]}]")  # checked to be True or False
+    elif args:
+        parts.append(f"{g.bind('_S', struct.Struct(codes))}.pack({', '.join(args)})")
+    size = " + ".join([str(fixed - 4), *variable])
+    body = [*g.enc, f"    _size = {size}", f"    return {' + '.join(parts)}"]
+    src = "\n".join(["def frame(rec, xid, op):", *body])
+    exec(compile(src, f"<jute framer of {cls.__name__}>", "exec"), g.ns)
+    return typing.cast("Framer", g.ns["frame"])
 
 
 def values_decoder_of(cls: type) -> Decoder:

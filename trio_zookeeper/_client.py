@@ -17,6 +17,7 @@ from ._hostprovider import Backoff, HostListUpdate, parse_dynamic_config
 from ._hosts import ConnectString, parse_connect_string
 from ._protocol import (
     ACL,
+    CONFIG_NODE,
     DEFAULT_MAX_FRAME_SIZE,
     AddWatchMode,
     CheckVersionRequest,
@@ -813,7 +814,7 @@ class ZooKeeper:
 
     async def _get_config(self, watcher: WatchEvents | None) -> tuple[bytes, Stat]:
         # The config node lies outside any chroot: its path is never prefixed.
-        path = "/zookeeper/config"
+        path = CONFIG_NODE
         request = GetDataRequest(path=path, watch=watcher is not None)
         result: tuple[bytes, Stat] = await self._read(
             OpCode.GET_DATA, path, watcher, request=request

@@ -83,6 +83,7 @@ from ._hosts import ConnectString, HostPort
 from ._io_connection import Connection, ConnectionDead
 from ._net import TRANSPORT_ERRORS, four_letter_word, open_stream
 from ._protocol import (
+    CONFIG_NODE,
     DEFAULT_MAX_FRAME_SIZE,
     AuthFailedError,
     AuthPacket,
@@ -1105,6 +1106,13 @@ class Session:
             WatchKind.PERSISTENT_RECURSIVE,
         )
         lists = {kind: [apply(p) for p in reg.paths(kind)] for kind in kinds}
+        if self.chroot:
+            # get_config's watch: the configuration node lies outside any
+            # chroot (its events come back unprefixed), so its watch is set
+            # again there, not on the chroot's own /zookeeper/config.
+            data, inside = lists[WatchKind.DATA], apply(CONFIG_NODE)
+            if inside in data:
+                data[data.index(inside)] = CONFIG_NODE
         if not any(lists.values()):
             return []
         use_v2 = bool(lists[WatchKind.PERSISTENT] or lists[WatchKind.PERSISTENT_RECURSIVE])

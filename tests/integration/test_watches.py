@@ -24,7 +24,7 @@ from trio_zookeeper import (
     ZooKeeper,
     open_zookeeper,
 )
-from trio_zookeeper.testing import open_fault_proxy
+from trio_zookeeper.testing import open_fault_proxy, parse_wchc
 
 from ._util import drain, node_event
 from .conftest import Connect, Server
@@ -481,20 +481,35 @@ async def test_watches_beyond_the_servers_buffer_are_all_re_registered_after_a_r
             assert await states.receive() is KeeperState.SYNC_CONNECTED
             await zk.exists("/")  # after the SetWatches on the session's queue
             answer = await trio.to_thread.run_sync(zookeeper_server.four_letter_word, "wchc")
-            session = f"{zk.session_id:#x}"
-            watched: set[str] = set()
-            lines = iter(answer.splitlines())
-            for line in lines:
-                if line.strip() == session:
-                    for path in lines:
-                        if not path.startswith("\t"):
-                            break
-                        watched.add(path.strip())
-            assert watched == {chroot + p for p in paths}
+            assert parse_wchc(answer)[zk.session_id] == {chroot + p for p in paths}
             await writer.create(paths[-1])
             event = await node_event(zk.default_watcher)
             assert (event.event_type, event.path) == (CREATED, paths[-1])
             assert zk.statistics().watches == count - 1
+
+
+async def test_config_watch_is_set_again_outside_the_chroot_after_a_reconnect(
+    zookeeper_server: Server, chroot: str
+) -> None:
+    """/zookeeper/config lies outside any chroot: its watch is set again there, not inside."""
+    with trio.fail_after(30):
+        async with (
+            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
+            open_zookeeper(proxy.address + chroot) as zk,
+            zk.session_states() as states,
+        ):
+            watcher = WatchEvents(max_buffer=16, one_shot=True)
+            await zk._get_config(watcher)  # the watch track_ensemble sets
+            await proxy.reset()
+            assert await states.receive() is KeeperState.DISCONNECTED
+            assert await states.receive() is KeeperState.SYNC_CONNECTED
+            await zk.exists("/")  # after the SetWatches on the session's queue
+            answer = await trio.to_thread.run_sync(zookeeper_server.four_letter_word, "wchc")
+            # Set inside the chroot, the server would have answered the
+            # missing node with a NodeDeleted event (and kept no watch).
+            assert "/zookeeper/config" in parse_wchc(answer)[zk.session_id]
+            assert [e for e in drain(watcher) if e.event_type is not EventType.NONE] == []
+            watcher.close()
 
 
 async def test_closing_a_follower_keeps_the_watch_another_read_is_setting(

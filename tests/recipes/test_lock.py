@@ -18,7 +18,7 @@ from trio_zookeeper.recipes import (
     Semaphore,
     WriteLock,
 )
-from trio_zookeeper.testing import ZooKeeperServer, open_fault_proxy
+from trio_zookeeper.testing import ZooKeeperServer, open_fault_proxy, parse_wchc
 
 from .conftest import Connect, children, hold, wait_children
 
@@ -402,19 +402,6 @@ async def test_not_reentrant(zk: ZooKeeper) -> None:
                     pass
 
 
-def watches_by_session(answer: str) -> dict[str, set[str]]:
-    """Parse the server's ``wchc`` answer: session id -> watched paths."""
-    out: dict[str, set[str]] = {}
-    session = ""
-    for line in answer.splitlines():
-        if line.startswith("0x"):
-            session = line.strip()
-            out[session] = set()
-        elif line.startswith("\t") and session:
-            out[session].add(line.strip())
-    return out
-
-
 async def test_no_herd_each_waiter_watches_its_predecessor(
     layout: Layout, connect: Connect, zookeeper_server: ZooKeeperServer, chroot: str
 ) -> None:
@@ -428,14 +415,14 @@ async def test_no_herd_each_waiter_watches_its_predecessor(
                     nursery.start_soon(hold, Lock(zk, LOCK, f"w{i}", layout=layout), trio.Event())
                     await wait_children(holder_zk, LOCK, count_is(i + 2))
                 nodes = sorted(await holder_zk.get_children(LOCK), key=lambda n: n[-10:])
-                waiters = {f"{zk.session_id:#x}": i for i, zk in enumerate((a, b, c))}
+                waiters = {zk.session_id: i for i, zk in enumerate((a, b, c))}
                 while True:  # until every waiter has set its watch (the server's view)
                     answer = await trio.to_thread.run_sync(
                         zookeeper_server.four_letter_word, "wchc"
                     )
                     watched = {
                         session: {p for p in paths if p.startswith(f"{chroot}{LOCK}/")}
-                        for session, paths in watches_by_session(answer).items()
+                        for session, paths in parse_wchc(answer).items()
                         if session in waiters
                     }
                     if len(watched) == 3 and all(watched.values()):

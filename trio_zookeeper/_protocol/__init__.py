@@ -42,13 +42,14 @@ from ._multi import (
     MultiResult,
 )
 from ._ops import OPS, WRITE_OPS
-from ._paths import Chroot, validate_path
+from ._paths import CONFIG_NODE, Chroot, validate_path
 from ._records import *  # noqa: F403 - every jute record
 from ._records import __all__ as _records_all
 from ._state import TRANSITIONS, InvalidTransition, SessionEvent, transition
 
 __all__ = [
     "AUTH_XID",
+    "CONFIG_NODE",
     "DEFAULT_MAX_FRAME_SIZE",
     "MULTI_READ_OPS",
     "MULTI_WRITE_OPS",

@@ -457,10 +457,13 @@ class ClientProtocol:
                 buf += data[pos:]
         else:
             # Compact when the consumed prefix is large, so buffering stays O(n).
-            if pos == end:
+            if pos == end and end <= 65536:
                 buf.clear()  # all consumed: nothing is buffered
                 pos = 0
             elif pos > 65536 and pos > (end >> 1):
+                # Drop the consumed prefix (all of it, after a large reply):
+                # ``del`` keeps the allocation, so the next large reply does
+                # not map fresh pages (page faults cost more than the copy).
                 del buf[:pos]
                 pos = 0
             self._pos = pos

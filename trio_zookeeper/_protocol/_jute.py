@@ -578,6 +578,7 @@ def _generate_framer(cls: type) -> Framer | None:
     codes, args = ">iii", ["_size", "xid", "op"]
     fixed = 12
     variable: list[str] = []
+    joined = False
     for fname, spec in fields:
         assert isinstance(spec, _Prim)
         where = f"{cls.__name__}.{fname}"
@@ -596,6 +597,8 @@ def _generate_framer(cls: type) -> Framer | None:
         g.enc.append("    else:")
         if spec in (USTRING, OPT_USTRING):
             g.enc.append(f"        {v} = {v}.encode()")  # UTF-8, strict
+        else:
+            joined = True  # node data: may be large
         g.enc.append(f"        {n} = len({v})")
         codes += "i"
         args.append(n)
@@ -609,7 +612,10 @@ def _generate_framer(cls: type) -> Framer | None:
     elif args:
         parts.append(f"{g.bind('_S', struct.Struct(codes))}.pack({', '.join(args)})")
     size = " + ".join([str(fixed - 4), *variable])
-    body = [*g.enc, f"    _size = {size}", f"    return {' + '.join(parts)}"]
+    # Short frames are concatenated; a frame carrying node data (up to
+    # jute.maxbuffer) is joined, one allocation and one copy of the data.
+    frame = f"b''.join(({', '.join(parts)},))" if joined else " + ".join(parts)
+    body = [*g.enc, f"    _size = {size}", f"    return {frame}"]
     src = "\n".join(["def frame(rec, xid, op):", *body])
     exec(compile(src, f"<jute framer of {cls.__name__}>", "exec"), g.ns)
     return typing.cast("Framer", g.ns["frame"])

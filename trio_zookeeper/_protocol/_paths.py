@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["Chroot", "validate_path"]
+__all__ = ["CONFIG_NODE", "Chroot", "validate_path"]
+
+#: The ensemble's dynamic configuration: outside any chroot, read as it is.
+CONFIG_NODE = "/zookeeper/config"
 
 # The characters PathUtils rejects: NUL, U+0001-U+001F, U+007F-U+009F,
 # U+D800-U+F8FF, U+FFF0-U+FFFF, and anything beyond the BMP (a surrogate pair

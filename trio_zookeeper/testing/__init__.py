@@ -44,6 +44,7 @@ from ._server import ZooKeeperStartError as ZooKeeperStartError
 from ._server import find_zookeeper as find_zookeeper
 from ._server import generate_digest as generate_digest
 from ._server import parse_srvr as parse_srvr
+from ._server import parse_wchc as parse_wchc
 from ._tls import ClientCertificate as ClientCertificate
 from ._tls import TLSMaterial as TLSMaterial
 from ._tls import TLSToolMissingError as TLSToolMissingError
@@ -78,6 +79,7 @@ __all__ = [
     "open_fake_zookeeper",
     "open_fault_proxy",
     "parse_srvr",
+    "parse_wchc",
 ]
 
 # Present the public names as trio_zookeeper.testing.X (as trio does for its API).

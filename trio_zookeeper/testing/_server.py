@@ -204,6 +204,27 @@ def parse_srvr(answer: str) -> dict[str, str]:
     return result
 
 
+def parse_wchc(answer: str) -> dict[int, set[str]]:
+    """Parse the answer of the ``wchc`` four letter word: the watches of each session.
+
+    Args:
+        answer: The text returned by ``wchc`` (a session id line, then one
+            tab-indented line per watched path, as the server sees it:
+            chroot included).
+
+    Returns:
+        ``{session_id: {path, ...}}``; sessions without watches are absent.
+    """
+    result: dict[int, set[str]] = {}
+    paths: set[str] | None = None
+    for line in answer.splitlines():
+        if line.startswith("0x"):
+            paths = result.setdefault(int(line.strip(), 16), set())
+        elif line.startswith("\t") and paths is not None:
+            paths.add(line.strip())
+    return result
+
+
 def _parse_mode(answer: str) -> str:
     match = _MODE.search(answer)
     return match.group(1) if match else ""

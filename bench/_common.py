@@ -21,7 +21,7 @@ import resource
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypedDict
 
 #: The node payload of the data workloads (the issue's 100 bytes).
@@ -200,6 +200,51 @@ def latencies(result: Result, samples_s: Sequence[float], *, prefix: str = "") -
 def deadline_after(seconds: float) -> float:
     """A perf_counter deadline."""
     return time.perf_counter() + seconds
+
+
+def timed_ops(
+    spec: Spec, op: Callable[[int], object], *, check_every: int = 1
+) -> tuple[list[float], Meter]:
+    """Run ``op(i)`` for i in range(spec["ops"]), bounded by spec["max_seconds"].
+
+    The clock is looked at every ``check_every`` operations. Returns the
+    latency of each operation (seconds) and the stopped meter of the loop.
+    """
+    clock = time.perf_counter
+    samples: list[float] = []
+    meter = Meter()
+    deadline = deadline_after(spec["max_seconds"])
+    for i in range(spec["ops"]):
+        t0 = clock()
+        op(i)
+        samples.append(clock() - t0)
+        if i % check_every == 0 and clock() > deadline:
+            break
+    return samples, meter.stop()
+
+
+async def atimed_ops(
+    spec: Spec, op: Callable[[int], Awaitable[object]], *, check_every: int = 1
+) -> tuple[list[float], Meter]:
+    """:func:`timed_ops` for a coroutine ``op`` (any event loop: it only awaits)."""
+    clock = time.perf_counter
+    samples: list[float] = []
+    meter = Meter()
+    deadline = deadline_after(spec["max_seconds"])
+    for i in range(spec["ops"]):
+        t0 = clock()
+        await op(i)
+        samples.append(clock() - t0)
+        if i % check_every == 0 and clock() > deadline:
+            break
+    return samples, meter.stop()
+
+
+def record_ops(result: Result, samples: Sequence[float], meter: Meter) -> Result:
+    """Record throughput, CPU per operation and latencies of a timed loop."""
+    throughput(result, meter, len(samples))
+    latencies(result, samples)
+    return result
 
 
 def node_names(prefix: str, count: int) -> list[str]:

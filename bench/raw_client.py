@@ -32,8 +32,10 @@ from _common import (
     node_names,
     payload,
     peak_rss_kib,
+    record_ops,
     settled_rss_kib,
     throughput,
+    timed_ops,
 )
 
 # Opcodes and special xids (ZooDefs.OpCode, ClientCnxn).
@@ -362,9 +364,7 @@ def _seq(spec: Spec, op: int, body: bytes, decode: bool) -> Result:
             if i % CLOCK_EVERY == 0 and clock() > deadline:
                 break
         meter.stop()
-    throughput(result, meter, len(samples))
-    latencies(result, samples)
-    return result
+    return record_ops(result, samples, meter)
 
 
 def seq_get_data(spec: Spec) -> Result:
@@ -383,7 +383,6 @@ def seq_create_delete(spec: Spec) -> Result:
     result = Result()
     data = payload(spec["payload"])
     prefix = spec["prefix"]
-    clock = time.perf_counter
     with RawClient(spec["connect"]) as c:
 
         def one(path: str) -> None:
@@ -392,19 +391,8 @@ def seq_create_delete(spec: Spec) -> Result:
 
         for i in range(spec["warmup"]):
             one(f"{prefix}/w{i}")
-        samples: list[float] = []
-        meter = Meter()
-        deadline = deadline_after(spec["max_seconds"])
-        for i in range(spec["ops"]):
-            t0 = clock()
-            one(f"{prefix}/n{i}")
-            samples.append(clock() - t0)
-            if i % CLOCK_EVERY == 0 and clock() > deadline:
-                break
-        meter.stop()
-    throughput(result, meter, len(samples))
-    latencies(result, samples)
-    return result
+        samples, meter = timed_ops(spec, lambda i: one(f"{prefix}/n{i}"), check_every=CLOCK_EVERY)
+    return record_ops(result, samples, meter)
 
 
 def _pipe(spec: Spec, op: int, body: bytes, decode: Callable[[Buf], object]) -> Result:
@@ -434,22 +422,10 @@ def pipe_set_data(spec: Spec) -> Result:
 
 def connect_close(spec: Spec) -> Result:
     result = Result()
-    clock = time.perf_counter
     for _ in range(spec["warmup"]):
         RawClient(spec["connect"]).close()
-    samples: list[float] = []
-    meter = Meter()
-    deadline = deadline_after(spec["max_seconds"])
-    for _ in range(spec["ops"]):
-        t0 = clock()
-        RawClient(spec["connect"]).close()
-        samples.append(clock() - t0)
-        if clock() > deadline:
-            break
-    meter.stop()
-    throughput(result, meter, len(samples))
-    latencies(result, samples)
-    return result
+    samples, meter = timed_ops(spec, lambda _: RawClient(spec["connect"]).close())
+    return record_ops(result, samples, meter)
 
 
 def watch_rtt(spec: Spec) -> Result:

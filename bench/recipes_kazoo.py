@@ -25,9 +25,11 @@ from _common import (
     latencies,
     payload,
     peak_rss_kib,
+    record_ops,
     reset_peak_rss,
     rss_now_kib,
     throughput,
+    timed_ops,
 )
 from kazoo.client import KazooState
 from kazoo.recipe.cache import TreeCache, TreeEvent
@@ -52,25 +54,17 @@ def lock(spec: Spec) -> Result:
     zk = connect(spec)
     try:
         lk = Lock(zk, _base(spec, "lock"), identifier="bench")
-        for _ in range(spec["warmup"]):
+
+        def cycle(_: int) -> None:
             with lk:
                 pass
-        samples: list[float] = []
-        meter = Meter()
-        deadline = deadline_after(spec["max_seconds"])
-        for _ in range(spec["ops"]):
-            t0 = clock()
-            with lk:
-                pass
-            samples.append(clock() - t0)
-            if clock() > deadline:
-                break
-        meter.stop()
+
+        for i in range(spec["warmup"]):
+            cycle(i)
+        samples, meter = timed_ops(spec, cycle)
     finally:
         close_client(zk)
-    throughput(result, meter, len(samples))
-    latencies(result, samples)
-    return result
+    return record_ops(result, samples, meter)
 
 
 def _handoff(spec: Spec, election: bool) -> Result:

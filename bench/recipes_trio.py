@@ -20,11 +20,13 @@ from _common import (
     Meter,
     Result,
     Spec,
+    atimed_ops,
     child_main,
     deadline_after,
     latencies,
     payload,
     peak_rss_kib,
+    record_ops,
     reset_peak_rss,
     rss_now_kib,
     throughput,
@@ -48,23 +50,15 @@ async def _lock(spec: Spec) -> Result:
     result = Result()
     async with open_zookeeper(spec["connect"]) as zk:
         lock = Lock(zk, _base(spec, "lock"), identifier="bench")
-        for _ in range(spec["warmup"]):
+
+        async def cycle(_: int) -> None:
             async with lock:
                 pass
-        samples: list[float] = []
-        meter = Meter()
-        deadline = deadline_after(spec["max_seconds"])
-        for _ in range(spec["ops"]):
-            t0 = clock()
-            async with lock:
-                pass
-            samples.append(clock() - t0)
-            if clock() > deadline:
-                break
-        meter.stop()
-    throughput(result, meter, len(samples))
-    latencies(result, samples)
-    return result
+
+        for i in range(spec["warmup"]):
+            await cycle(i)
+        samples, meter = await atimed_ops(spec, cycle)
+    return record_ops(result, samples, meter)
 
 
 async def _handoff(spec: Spec, make: Callable[[ZooKeeper, str, str], object]) -> Result:

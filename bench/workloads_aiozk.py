@@ -20,12 +20,14 @@ from _common import (
     Meter,
     Result,
     Spec,
+    atimed_ops,
     child_main,
     deadline_after,
     latencies,
     node_names,
     payload,
     peak_rss_kib,
+    record_ops,
     settled_rss_kib,
     throughput,
 )
@@ -77,27 +79,15 @@ def _make_op(zk: Any, spec: Spec, workload: str) -> Op:
 
 async def _sequential(spec: Spec) -> Result:
     result = Result()
-    clock = time.perf_counter
     zk = await _connect(spec)
     try:
         op = _make_op(zk, spec, spec["workload"])
         for i in range(spec["warmup"]):
             await op(-1 - i)
-        samples: list[float] = []
-        meter = Meter()
-        deadline = deadline_after(spec["max_seconds"])
-        for i in range(spec["ops"]):
-            t0 = clock()
-            await op(i)
-            samples.append(clock() - t0)
-            if i % CLOCK_EVERY == 0 and clock() > deadline:
-                break
-        meter.stop()
+        samples, meter = await atimed_ops(spec, op, check_every=CLOCK_EVERY)
     finally:
         await zk.close()
-    throughput(result, meter, len(samples))
-    latencies(result, samples)
-    return result
+    return record_ops(result, samples, meter)
 
 
 async def _burst(op: Op, total: int, in_flight: int, deadline: float) -> int:
@@ -132,22 +122,14 @@ async def _pipelined(spec: Spec) -> Result:
 
 async def _connect_close(spec: Spec) -> Result:
     result = Result()
-    clock = time.perf_counter
     for _ in range(spec["warmup"]):
         await (await _connect(spec)).close()
-    samples: list[float] = []
-    meter = Meter()
-    deadline = deadline_after(spec["max_seconds"])
-    for _ in range(spec["ops"]):
-        t0 = clock()
+
+    async def cycle(_: int) -> None:
         await (await _connect(spec)).close()
-        samples.append(clock() - t0)
-        if clock() > deadline:
-            break
-    meter.stop()
-    throughput(result, meter, len(samples))
-    latencies(result, samples)
-    return result
+
+    samples, meter = await atimed_ops(spec, cycle)
+    return record_ops(result, samples, meter)
 
 
 async def _watch_rtt(spec: Spec) -> Result:

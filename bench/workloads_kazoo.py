@@ -29,8 +29,10 @@ from _common import (
     node_names,
     payload,
     peak_rss_kib,
+    record_ops,
     settled_rss_kib,
     throughput,
+    timed_ops,
 )
 from kazoo.client import KazooClient
 from raw_client import Writer
@@ -99,27 +101,15 @@ def _make_op(zk: Any, spec: Spec, workload: str) -> Op:
 
 def sequential(spec: Spec) -> Result:
     result = Result()
-    clock = time.perf_counter
     zk = connect(spec)
     try:
         op = _make_op(zk, spec, spec["workload"])
         for i in range(spec["warmup"]):
             op(-1 - i)
-        samples: list[float] = []
-        meter = Meter()
-        deadline = deadline_after(spec["max_seconds"])
-        for i in range(spec["ops"]):
-            t0 = clock()
-            op(i)
-            samples.append(clock() - t0)
-            if i % CLOCK_EVERY == 0 and clock() > deadline:
-                break
-        meter.stop()
+        samples, meter = timed_ops(spec, op, check_every=CLOCK_EVERY)
     finally:
         close_client(zk)
-    throughput(result, meter, len(samples))
-    latencies(result, samples)
-    return result
+    return record_ops(result, samples, meter)
 
 
 def _window(op: AsyncOp, total: int, in_flight: int, deadline: float) -> int:
@@ -162,22 +152,10 @@ def pipelined(spec: Spec) -> Result:
 
 def connect_close(spec: Spec) -> Result:
     result = Result()
-    clock = time.perf_counter
     for _ in range(spec["warmup"]):
         close_client(connect(spec))
-    samples: list[float] = []
-    meter = Meter()
-    deadline = deadline_after(spec["max_seconds"])
-    for _ in range(spec["ops"]):
-        t0 = clock()
-        close_client(connect(spec))
-        samples.append(clock() - t0)
-        if clock() > deadline:
-            break
-    meter.stop()
-    throughput(result, meter, len(samples))
-    latencies(result, samples)
-    return result
+    samples, meter = timed_ops(spec, lambda _: close_client(connect(spec)))
+    return record_ops(result, samples, meter)
 
 
 def watch_rtt(spec: Spec) -> Result:

@@ -18,12 +18,14 @@ from _common import (
     Meter,
     Result,
     Spec,
+    atimed_ops,
     child_main,
     deadline_after,
     latencies,
     node_names,
     payload,
     peak_rss_kib,
+    record_ops,
     settled_rss_kib,
     throughput,
 )
@@ -67,24 +69,12 @@ def _make_op(zk: ZooKeeper, spec: Spec, workload: str) -> Op:
 
 async def _sequential(spec: Spec) -> Result:
     result = Result()
-    clock = time.perf_counter
     async with open_zookeeper(spec["connect"]) as zk:
         op = _make_op(zk, spec, spec["workload"])
         for i in range(spec["warmup"]):
             await op(-1 - i)
-        samples: list[float] = []
-        meter = Meter()
-        deadline = deadline_after(spec["max_seconds"])
-        for i in range(spec["ops"]):
-            t0 = clock()
-            await op(i)
-            samples.append(clock() - t0)
-            if i % CLOCK_EVERY == 0 and clock() > deadline:
-                break
-        meter.stop()
-    throughput(result, meter, len(samples))
-    latencies(result, samples)
-    return result
+        samples, meter = await atimed_ops(spec, op, check_every=CLOCK_EVERY)
+    return record_ops(result, samples, meter)
 
 
 async def _pipelined(spec: Spec) -> Result:
@@ -120,25 +110,17 @@ async def _pipelined(spec: Spec) -> Result:
 
 async def _connect_close(spec: Spec) -> Result:
     result = Result()
-    clock = time.perf_counter
     connect = spec["connect"]
     for _ in range(spec["warmup"]):
         async with open_zookeeper(connect):
             pass
-    samples: list[float] = []
-    meter = Meter()
-    deadline = deadline_after(spec["max_seconds"])
-    for _ in range(spec["ops"]):
-        t0 = clock()
+
+    async def cycle(_: int) -> None:
         async with open_zookeeper(connect):
             pass
-        samples.append(clock() - t0)
-        if clock() > deadline:
-            break
-    meter.stop()
-    throughput(result, meter, len(samples))
-    latencies(result, samples)
-    return result
+
+    samples, meter = await atimed_ops(spec, cycle)
+    return record_ops(result, samples, meter)
 
 
 async def _watch_rtt(spec: Spec) -> Result:

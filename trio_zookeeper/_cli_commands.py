@@ -370,6 +370,8 @@ async def _persistent_watch(
             if event.event_type is EventType.PERSISTENT_WATCH_REMOVED:
                 return EXIT_OK
             received += 1
+            if ready is not None and not ctx.show_watches():
+                continue  # the shell's printwatches is off
             if out.json:
                 out.json_value(
                     {

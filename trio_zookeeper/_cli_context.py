@@ -14,7 +14,7 @@ import math
 import os
 import ssl
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import attrs
@@ -311,6 +311,9 @@ class _Context:
     background: trio.Nursery | None = None
     # What the arguments gave beyond argparse (read files, parsed ACLs...).
     prepared: _Prepared = attrs.Factory(_Prepared)
+    # Whether watch events print when they come (the shell's ``printwatches``;
+    # read when an event arrives, so switching it applies to watches set before).
+    show_watches: Callable[[], bool] = lambda: True
 
     @property
     def client(self) -> ZooKeeper:
@@ -346,7 +349,8 @@ async def _follow_watch(ctx: _Context, events: trio.abc.ReceiveChannel[WatchedEv
         async with events:
             async for event in events:
                 if event.event_type is not EventType.NONE:
-                    _print_event(ctx.out, event)
+                    if ctx.show_watches():
+                        _print_event(ctx.out, event)
                     return
 
     if ctx.background is not None:

@@ -504,6 +504,13 @@ def _build_parser(*, shell: bool = False) -> _Parser:
         )
         command("close", "close the session (until 'connect')")
         command("help", "list the commands").add_argument("name", nargs="?")
+        command("history", "list the last 11 commands with their numbers")
+        command("redo", "run command number N again (see 'history')").add_argument(
+            "number", type=int, metavar="N"
+        )
+        command(
+            "printwatches", "whether watch events print as they come (on by default)"
+        ).add_argument("state", nargs="?", choices=["on", "off"])
         command("quit", "leave the shell", aliases=["exit"])
     else:
         command("shell", "run commands interactively (or from standard input), one session")

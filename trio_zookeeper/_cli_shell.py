@@ -5,7 +5,9 @@ after it and ephemeral nodes live until the shell exits (or ``close``).
 On a terminal it has line editing, history (``~/.trio_zookeeper_history``,
 or ``$TRIO_ZOOKEEPER_HISTORY``) and tab completion of commands and of paths
 read from the server, through the standard library's :mod:`readline`; Ctrl-C
-cancels the running command (or the line being typed), Ctrl-D leaves. When
+cancels the running command (or the line being typed), Ctrl-D leaves. As in
+zkCli, commands are numbered: ``history`` and ``redo N`` use the numbers, and
+``printwatches on|off`` says whether watch events print. When
 standard input is not a terminal it runs the lines it is given, in order,
 printing their results, and exits with 0 if every command succeeded, else
 with the first failing command's status.
@@ -47,6 +49,8 @@ HISTORY_ENV = "TRIO_ZOOKEEPER_HISTORY"
 _HISTORY_LENGTH = 1000
 _COMPLETION_TIMEOUT = 2.0  # seconds a path completion may wait for the server
 _SHELL_ONLY = ("connect", "close", "help", "quit", "exit")
+#: The commands run in the input thread, on the shell's own state.
+_IN_SHELL = ("history", "redo", "printwatches")
 
 
 @attrs.define
@@ -72,6 +76,10 @@ class _Shell:
         self.started = threading.Event()
         self.startup_error: BaseException | None = None
         self.count = 0
+        # Command number -> its line, for ``history`` and ``redo`` (the last
+        # _HISTORY_LENGTH kept, as readline keeps for the terminal's own).
+        self.history: dict[int, str] = {}
+        self.print_watches = True
         self.status = EXIT_OK
         self.current: trio.CancelScope | None = None
 
@@ -145,6 +153,7 @@ class _Shell:
                 self.conn,
                 None if session is None else session.background,
                 prepared,
+                show_watches=lambda: self.print_watches,
             )
             return await cli._COMMANDS[name](ctx, args)
         out.clear_progress()
@@ -188,7 +197,13 @@ class _Shell:
             return
         if not words:
             return
+        # Numbered as zkCli numbers them: the number the prompt showed.
+        self.history[self.count] = line.strip()
+        self.history.pop(self.count - _HISTORY_LENGTH, None)
         self.count += 1
+        self.run_words(words)
+
+    def run_words(self, words: list[str]) -> None:
         as_json = self.json
         while words and words[0] == "--json":  # also accepted before the command
             as_json = True
@@ -211,6 +226,9 @@ class _Shell:
             code = cli._report(exc, None, as_json or "--json" in words)
             self.record(EXIT_USAGE if code is None else code)
             return
+        if args.command in _IN_SHELL:
+            self.shell_command(args)
+            return
         out = _Output(as_json=as_json or getattr(args, "json", False))
         try:
             local = cli._local_command(args, out)
@@ -227,6 +245,30 @@ class _Shell:
             if code is None:
                 raise
             self.record(code)
+
+    def shell_command(self, args: argparse.Namespace) -> None:
+        """``history``, ``redo`` and ``printwatches``: the shell's own state, as zkCli's."""
+        if args.command == "history":
+            for number in range(max(0, self.count - 11), self.count):
+                if number in self.history:
+                    print(f"{number} - {self.history[number]}", flush=True)
+        elif args.command == "printwatches":
+            if args.state is None:
+                print(f"printwatches is {'on' if self.print_watches else 'off'}", flush=True)
+            else:
+                self.print_watches = args.state == "on"
+        else:  # redo: the command takes the redo's place in the history
+            this = self.count - 1
+            line = self.history.get(args.number) if args.number != this else None
+            if line is None:
+                self.fail(EXIT_USAGE, f"redo: no command number {args.number} in the history")
+                return
+            words = shlex.split(line, comments=True)
+            if words[0] == "redo":  # only a failed redo stays in the history
+                self.fail(EXIT_USAGE, f"redo: command {args.number} is itself a redo")
+                return
+            self.history[this] = line
+            self.run_words(words)
 
     def wait(self, future: concurrent.futures.Future[int]) -> int:
         """The command's result; Ctrl-C cancels the command (not the shell)."""

@@ -86,6 +86,57 @@ def test_scripted_shell_runs_lines_in_order_in_one_session(hosts: str, prefix: s
     assert result.code == 1  # the first failing command's status
 
 
+def test_shell_history_redo_and_printwatches(hosts: str, prefix: str) -> None:
+    script = [
+        f"create {prefix} one",  # 0
+        "printwatches off",  # 1
+        f"get -w {prefix}",  # 2: its event comes while printwatches is off
+        f"set {prefix} two",  # 3
+        f"get {prefix}",  # 4: one more round trip: the event has been handled
+        "printwatches",  # 5
+        "printwatches on",  # 6
+        f"ls -w {prefix}",  # 7: its event prints
+        f"create {prefix}/child",  # 8
+        "redo 4",  # 9: becomes 'get {prefix}'
+        "redo 9",  # 10: runs line 9 as redone, not the redo
+        "redo 99",  # 11: not in the history
+        "redo 11",  # 12: a failed redo is not run again
+        "redo x",  # 13: a usage error
+        "history",  # 14
+    ]
+    result = run_subprocess("-H", hosts, "shell", stdin="\n".join(script) + "\n")
+    lines = result.out.splitlines()
+    watch_lines = [line for line in lines if line.startswith("WATCHER")]
+    assert watch_lines == [f"WATCHER: NODE_CHILDREN_CHANGED {prefix}"]
+    assert [line for line in lines if not line.startswith("WATCHER")] == [
+        prefix,
+        "one",
+        "two",
+        "printwatches is off",
+        f"{prefix}/child",
+        "two",
+        "two",
+        f"4 - get {prefix}",
+        "5 - printwatches",
+        "6 - printwatches on",
+        f"7 - ls -w {prefix}",
+        f"8 - create {prefix}/child",
+        f"9 - get {prefix}",
+        f"10 - get {prefix}",
+        "11 - redo 99",
+        "12 - redo 11",
+        "13 - redo x",
+        "14 - history",
+    ]
+    errors = result.err.splitlines()
+    assert errors[:2] == [
+        "error: redo: no command number 99 in the history",
+        "error: redo: command 11 is itself a redo",
+    ]
+    assert "invalid int value: 'x'" in errors[2]
+    assert result.code == 2
+
+
 def test_scripted_shell_stops_at_a_connection_failure(hosts: str) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import pytest
 import trio
+import trio.testing
 
-from trio_zookeeper import ZooKeeper, ZooKeeperError
+from trio_zookeeper import CreateMode, ZooKeeper, ZooKeeperError
 from trio_zookeeper.recipes import (
     Layout,
     Lock,
@@ -18,6 +19,7 @@ from trio_zookeeper.recipes import (
     Semaphore,
     WriteLock,
 )
+from trio_zookeeper.recipes._common import HoldGuard, held_scope
 from trio_zookeeper.testing import ZooKeeperServer, open_fault_proxy, parse_wchc
 
 from .conftest import Connect, children, hold, wait_children
@@ -454,3 +456,74 @@ async def test_curator_semaphore_cancelled_waiter_leaves_nothing(zk: ZooKeeper) 
             assert await zk.get_children("/sem/leases") == [holder.lease.rsplit("/", 1)[1]]
             assert await children(zk, "/sem/locks") == []
             assert sorted(await holder.lease_holders()) == ["holder"]
+
+
+async def test_release_goes_out_before_the_monitor_is_torn_down(zk: ZooKeeper) -> None:
+    # The holder's release (the delete the next waiter waits for) is sent as
+    # soon as the body ends, not after the monitor has unwound; the monitor
+    # then sees our node deleted, and that is not a loss.
+    order: list[str] = []
+    node = await zk.create("/held", b"", mode=CreateMode.EPHEMERAL)
+
+    async def extra(guard: HoldGuard) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            order.append("monitor torn down")
+
+    async def release() -> None:
+        order.append("release sent")
+        await zk.delete(node)
+        order.append("release done")
+
+    with trio.fail_after(10):
+        async with held_scope(
+            zk,
+            session_id=zk.session_id,
+            policy=LossPolicy.LOST,
+            node=node,
+            what="test hold",
+            extra=extra,
+            release=release,
+        ) as guard:
+            await trio.testing.wait_all_tasks_blocked()  # the monitor is running
+        assert order == ["release sent", "monitor torn down", "release done"]
+        assert not guard.lost
+        assert await zk.exists(node) is None
+
+
+async def test_release_runs_once_and_its_error_wins(zk: ZooKeeper) -> None:
+    calls: list[str] = []
+
+    async def release() -> None:
+        calls.append("release")
+        await trio.lowlevel.checkpoint()
+        raise RuntimeError("release failed")
+
+    with trio.fail_after(10):
+        with pytest.raises(RuntimeError, match="release failed") as info:
+            async with held_scope(
+                zk,
+                session_id=zk.session_id,
+                policy=LossPolicy.LOST,
+                node=None,
+                what="test hold",
+                release=release,
+            ):
+                raise KeyError("body")
+    assert calls == ["release"]
+    assert isinstance(info.value.__cause__, KeyError)  # not an exception group
+
+
+async def test_lock_release_then_reacquire_many_times(zk: ZooKeeper) -> None:
+    # Released inside the hold's scope: exactly once, and the lock is free
+    # again at once (no node left, not busy).
+    lock = Lock(zk, LOCK)
+    with trio.fail_after(10):
+        for _ in range(20):
+            async with lock:
+                assert lock.is_acquired
+                await trio.lowlevel.checkpoint()  # the monitor starts
+            assert not lock.is_acquired
+            assert lock.node is None
+        assert await children(zk, LOCK) == []

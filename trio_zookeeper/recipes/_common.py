@@ -697,6 +697,7 @@ async def held_scope(
     node: str | None,
     what: str,
     extra: Callable[[HoldGuard], Awaitable[None]] | None = None,
+    release: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[HoldGuard]:
     """Run the body in a cancel scope that is cancelled when the hold is lost.
 
@@ -709,6 +710,15 @@ async def held_scope(
     error after the block. The body's own exceptions, and outer
     cancellations, leave unchanged (not wrapped in an exception group).
 
+    ``release`` (shielded by the caller, e.g. :func:`guaranteed_delete`) is
+    awaited however the body ends, after the monitor was told to stop and
+    before the monitor's teardown is waited for: the release request is on
+    the wire while the monitor unwinds (its watches, its state channel), so
+    the next holder is not kept waiting by it, and a short hold saves a
+    scheduler pass. A monitor that sees the release (our node deleted) after
+    the body ended changes nothing: ``guard.lost`` only counts a body the
+    guard cancelled.
+
     Yields:
         The guard; ``guard.lost`` tells, after the block, if loss cancelled it.
 
@@ -718,6 +728,7 @@ async def held_scope(
     guard = HoldGuard()
     monitor_scope = trio.CancelScope()
     body_error: BaseException | None = None
+    release_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(
@@ -731,11 +742,22 @@ async def held_scope(
             finally:
                 guard.ended = True
                 monitor_scope.cancel()
+                if release is not None:
+                    try:
+                        await release()
+                    except BaseException as exc:
+                        release_error = exc
     except BaseExceptionGroup as group:
         # The monitor records its failures and never raises: only an outer
         # cancellation reaches here.
-        if body_error is None:
+        if body_error is None and release_error is None:
             raise _leaves(group)[0] from None
+    if release_error is not None:
+        # As a release in a ``finally`` after the block would: it wins.
+        try:
+            raise release_error from body_error
+        finally:
+            body_error = release_error = None
     if body_error is not None:
         try:
             raise body_error

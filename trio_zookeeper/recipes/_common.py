@@ -25,12 +25,13 @@ from __future__ import annotations
 import enum
 import functools
 import socket
+import types
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 import trio
 
@@ -60,6 +61,7 @@ __all__ = [
     "LockLostError",
     "LossPolicy",
     "ManagedBlock",
+    "after_first_step",
     "background",
     "check_acl",
     "check_path",
@@ -697,7 +699,7 @@ async def held_scope(
     node: str | None,
     what: str,
     extra: Callable[[HoldGuard], Awaitable[None]] | None = None,
-    release: Callable[[], Awaitable[None]] | None = None,
+    release: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> AsyncIterator[HoldGuard]:
     """Run the body in a cancel scope that is cancelled when the hold is lost.
 
@@ -711,11 +713,11 @@ async def held_scope(
     cancellations, leave unchanged (not wrapped in an exception group).
 
     ``release`` (shielded by the caller, e.g. :func:`guaranteed_delete`) is
-    awaited however the body ends, after the monitor was told to stop and
-    before the monitor's teardown is waited for: the release request is on
-    the wire while the monitor unwinds (its watches, its state channel), so
-    the next holder is not kept waiting by it, and a short hold saves a
-    scheduler pass. A monitor that sees the release (our node deleted) after
+    awaited however the body ends, inside this block: its request is written
+    first, then the monitor is cancelled (:func:`after_first_step`), and the
+    monitor unwinds (its watches, its state channel) while the release waits
+    for its reply, so the next holder is not kept waiting by it, and a short
+    hold saves a scheduler pass. A monitor that sees the release (our node deleted) after
     the body ended changes nothing: ``guard.lost`` only counts a body the
     guard cancelled.
 
@@ -741,10 +743,18 @@ async def held_scope(
                 body_error = exc
             finally:
                 guard.ended = True
-                monitor_scope.cancel()
-                if release is not None:
+                if release is None:
+                    monitor_scope.cancel()
+                else:
                     try:
-                        await release()
+                        # The monitor is cancelled right after the release's
+                        # first step (its request written), not before it:
+                        # delivering that cancellation to the monitor's tasks
+                        # costs tens of microseconds, which would otherwise
+                        # delay the delete the next holder waits for. Our
+                        # task does not block in between, so no monitor task
+                        # runs before it is cancelled.
+                        await after_first_step(release(), monitor_scope.cancel)
                     except BaseException as exc:
                         release_error = exc
     except BaseExceptionGroup as group:
@@ -765,6 +775,48 @@ async def held_scope(
             body_error = None
     if guard.failure is not None:
         raise ZooKeeperInternalError(f"the {what} monitor task failed") from guard.failure
+
+
+@types.coroutine
+def after_first_step(
+    coro: Coroutine[Any, Any, T], hook: Callable[[], object]
+) -> Generator[Any, Any, T]:
+    """Await ``coro``, calling ``hook()`` once right after its first step.
+
+    The first step of a client call runs until its first checkpoint, and the
+    client writes (or queues) the request before that checkpoint; so
+    ``await after_first_step(zk.delete(path), hook)`` runs ``hook`` after the
+    delete is on its way and before this task first blocks: no other task
+    runs in between. ``hook`` also runs if ``coro`` ends or raises in its
+    first step. Otherwise this is ``await coro`` (a ``yield from`` written
+    out: every value trio sends, and every exception thrown, goes to ``coro``).
+
+    Returns:
+        What ``coro`` returned.
+    """
+    try:
+        try:
+            trap = coro.send(None)
+        finally:
+            hook()
+    except StopIteration as done:
+        return cast("T", done.value)
+    while True:
+        try:
+            sent = yield trap
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                trap = coro.throw(exc)
+            except StopIteration as done:
+                return cast("T", done.value)
+        else:
+            try:
+                trap = coro.send(sent)
+            except StopIteration as done:
+                return cast("T", done.value)
 
 
 class ManagedBlock:

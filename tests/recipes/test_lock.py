@@ -603,3 +603,27 @@ def test_after_first_step_forwards_sent_values_thrown_exceptions_and_close() -> 
     closing = drive()
     assert closing.send(None) == "first"
     closing.close()  # closes the inner coroutine too (no "never awaited" warning)
+
+
+async def test_monitor_watchers_end_through_their_own_scopes(zk: ZooKeeper) -> None:
+    # Stopping a running monitor cancels each watcher through its own scope:
+    # they end normally, with no exception group for the monitor to build.
+    node = await zk.create("/held", b"", mode=CreateMode.EPHEMERAL)
+
+    async def extra(guard: HoldGuard) -> None:
+        await trio.sleep_forever()
+
+    with trio.fail_after(10):
+        async with held_scope(
+            zk,
+            session_id=zk.session_id,
+            policy=LossPolicy.SUSPENDED,
+            node=node,
+            what="test hold",
+            extra=extra,
+        ) as guard:
+            await trio.testing.wait_all_tasks_blocked()
+    assert len(guard.watchers) == 3  # session states, the node, extra
+    assert all(scope.cancelled_caught for scope in guard.watchers)
+    assert not guard.lost
+    assert guard.failure is None

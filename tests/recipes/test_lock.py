@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Coroutine, Generator
 
 import pytest
 import trio
+import trio.testing
 
-from trio_zookeeper import ZooKeeper, ZooKeeperError
+from trio_zookeeper import CreateMode, ZooKeeper, ZooKeeperError
 from trio_zookeeper.recipes import (
     Layout,
     Lock,
@@ -18,6 +20,7 @@ from trio_zookeeper.recipes import (
     Semaphore,
     WriteLock,
 )
+from trio_zookeeper.recipes._common import HoldGuard, after_first_step, held_scope
 from trio_zookeeper.testing import ZooKeeperServer, open_fault_proxy, parse_wchc
 
 from .conftest import Connect, children, hold, wait_children
@@ -454,3 +457,173 @@ async def test_curator_semaphore_cancelled_waiter_leaves_nothing(zk: ZooKeeper) 
             assert await zk.get_children("/sem/leases") == [holder.lease.rsplit("/", 1)[1]]
             assert await children(zk, "/sem/locks") == []
             assert sorted(await holder.lease_holders()) == ["holder"]
+
+
+async def test_release_goes_out_before_the_monitor_is_torn_down(zk: ZooKeeper) -> None:
+    # The holder's release (the delete the next waiter waits for) is sent as
+    # soon as the body ends, not after the monitor has unwound; the monitor
+    # then sees our node deleted, and that is not a loss.
+    order: list[str] = []
+    node = await zk.create("/held", b"", mode=CreateMode.EPHEMERAL)
+
+    async def extra(guard: HoldGuard) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            order.append("monitor torn down")
+
+    async def release() -> None:
+        order.append("release sent")
+        await zk.delete(node)
+        order.append("release done")
+
+    with trio.fail_after(10):
+        async with held_scope(
+            zk,
+            session_id=zk.session_id,
+            policy=LossPolicy.LOST,
+            node=node,
+            what="test hold",
+            extra=extra,
+            release=release,
+        ) as guard:
+            await trio.testing.wait_all_tasks_blocked()  # the monitor is running
+        assert order == ["release sent", "monitor torn down", "release done"]
+        assert not guard.lost
+        assert await zk.exists(node) is None
+
+
+async def test_release_runs_once_and_its_error_wins(zk: ZooKeeper) -> None:
+    calls: list[str] = []
+
+    async def release() -> None:
+        calls.append("release")
+        await trio.lowlevel.checkpoint()
+        raise RuntimeError("release failed")
+
+    with trio.fail_after(10):
+        with pytest.raises(RuntimeError, match="release failed") as info:
+            async with held_scope(
+                zk,
+                session_id=zk.session_id,
+                policy=LossPolicy.LOST,
+                node=None,
+                what="test hold",
+                release=release,
+            ):
+                raise KeyError("body")
+    assert calls == ["release"]
+    assert isinstance(info.value.__cause__, KeyError)  # not an exception group
+
+
+async def test_lock_release_then_reacquire_many_times(zk: ZooKeeper) -> None:
+    # Released inside the hold's scope: exactly once, and the lock is free
+    # again at once (no node left, not busy).
+    lock = Lock(zk, LOCK)
+    inside: list[bool] = []
+    after: list[tuple[bool, str | None]] = []
+    with trio.fail_after(10):
+        for _ in range(20):
+            async with lock:
+                inside.append(lock.is_acquired)
+                await trio.lowlevel.checkpoint()  # the monitor starts
+            after.append((lock.is_acquired, lock.node))
+        assert await children(zk, LOCK) == []
+    assert inside == [True] * 20
+    assert after == [(False, None)] * 20
+
+
+async def test_after_first_step_runs_the_hook_before_the_task_blocks() -> None:
+    seen: list[str] = []
+    other_ran = trio.Event()
+
+    async def other() -> None:
+        seen.append("other task")
+        other_ran.set()
+
+    async def work() -> int:
+        seen.append("first step")
+        await trio.lowlevel.checkpoint()
+        seen.append("second step")
+        await other_ran.wait()
+        return 42
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(other)
+            result = await after_first_step(work(), lambda: seen.append("hook"))
+    assert result == 42
+    assert seen[:2] == ["first step", "hook"]
+    assert set(seen[2:]) == {"second step", "other task"}
+
+
+async def test_after_first_step_hook_runs_once_when_the_first_step_ends_or_raises() -> None:
+    hooks: list[str] = []
+
+    async def done_at_once() -> str:
+        return "done"
+
+    async def fails_at_once() -> None:
+        raise ValueError("at once")
+
+    assert await after_first_step(done_at_once(), lambda: hooks.append("a")) == "done"
+    with pytest.raises(ValueError, match="at once"):
+        await after_first_step(fails_at_once(), lambda: hooks.append("b"))
+
+    async def forever() -> None:
+        await trio.sleep_forever()
+
+    with trio.move_on_after(0.01) as scope:  # a cancellation reaches the inner coroutine
+        await after_first_step(forever(), lambda: hooks.append("c"))
+    assert scope.cancelled_caught
+    assert hooks == ["a", "b", "c"]
+
+
+def test_after_first_step_forwards_sent_values_thrown_exceptions_and_close() -> None:
+    @types.coroutine
+    def inner() -> Generator[str, object, object]:
+        got = yield "first"
+        try:
+            yield f"sent {got}"
+        except KeyError as exc:
+            got = yield f"caught {exc.args[0]}"
+        return got
+
+    def drive() -> Coroutine[str, object, object]:
+        return after_first_step(inner(), lambda: None)
+
+    outer = drive()
+    assert outer.send(None) == "first"
+    assert outer.send(1) == "sent 1"
+    assert outer.throw(KeyError("k")) == "caught k"
+    with pytest.raises(StopIteration) as stop:
+        outer.send("end")
+    assert stop.value.value == "end"
+
+    closing = drive()
+    assert closing.send(None) == "first"
+    closing.close()  # closes the inner coroutine too (no "never awaited" warning)
+
+
+async def test_monitor_watchers_end_through_their_own_scopes(zk: ZooKeeper) -> None:
+    # Stopping a running monitor cancels each watcher through its own scope:
+    # they end normally, with no exception group for the monitor to build.
+    node = await zk.create("/held", b"", mode=CreateMode.EPHEMERAL)
+
+    async def extra(guard: HoldGuard) -> None:
+        await trio.sleep_forever()
+
+    with trio.fail_after(10):
+        async with held_scope(
+            zk,
+            session_id=zk.session_id,
+            policy=LossPolicy.SUSPENDED,
+            node=node,
+            what="test hold",
+            extra=extra,
+        ) as guard:
+            await trio.testing.wait_all_tasks_blocked()
+    assert len(guard.watchers) == 3  # session states, the node, extra
+    assert all(scope.cancelled_caught for scope in guard.watchers)
+    assert not guard.lost
+    assert guard.failure is None

@@ -129,16 +129,21 @@ class _HeldBlock(ManagedBlock):
         await self._acquire()
         guard: HoldGuard | None = None
         try:
+            # The release runs inside held_scope, before the monitor's
+            # teardown is waited for: the delete goes out first (handoff
+            # latency, one scheduler pass less per hold).
             async with held_scope(
                 self._zk,
                 session_id=self._session_id,
                 policy=self.cancel_on,
                 node=self._held_node(),
                 what=self._held_what(),
+                release=self._release,
             ) as guard:
                 yield
         finally:
-            await self._release()
+            if guard is None:
+                await self._release()  # held_scope did not start: release here
         if guard is not None and guard.lost:
             assert guard.reason is not None
             raise self._lost_error(guard.reason)

@@ -63,8 +63,10 @@ class WatchKind(enum.Enum):
 
 #: ``WatchEvents._flags``: a one-shot watcher (ends after its node event);
 #: session events are delivered to it; no more events will be pushed (ended);
-#: closed by the consumer.
+#: closed by the consumer. The bits above count the events delivered.
 _ONE_SHOT, _SESSION_EVENTS, _ENDED, _CLOSED = 1, 2, 4, 8
+_DELIVERED_SHIFT = 4
+_DELIVERED_ONE = 1 << _DELIVERED_SHIFT
 
 
 class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
@@ -80,76 +82,74 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     EXPIRED or CLOSED (the watch is gone; the channel then ends).
     """
 
-    # Slots, and a buffer and waiter list made only when needed: a client
-    # may hold tens of thousands of watchers, most of which never buffer an
-    # event or see a waiting consumer (an empty deque alone is ~600 bytes).
-    # A consumer waits only while the buffer is empty, and an event pushed
-    # then is handed to it directly (see :meth:`receive`), so at any moment
-    # either the buffer or the waiter list is empty.
+    # Five slots, nothing made until needed: a client may hold tens of
+    # thousands of watchers, most of which never buffer an event or see a
+    # waiting consumer (an empty deque alone is ~600 bytes), and each slot
+    # is 8 bytes on each of them.
+    #
+    # ``_queue`` is None, the buffer (a deque), or the consumers waiting (a
+    # list). A consumer waits only while the buffer is empty, and an event
+    # pushed then is handed to it directly (see :meth:`receive`), so at any
+    # moment one of the two is empty and one slot holds whichever is not.
+    # An overflow error goes at the buffer's tail, behind the events that fit,
+    # and stays there (every later receive raises it).
+    #
+    # ``_flags`` holds the four booleans and the count of events delivered
+    # (``delivered``); it stays a small cached int for a one-shot watcher.
+    #
     # Where the watcher is registered is kept without an object per
-    # registration: the registry, a count, and the (kind, path) itself while
-    # it is the only one (nearly always). A watcher behind many watches (the
-    # default watcher) keeps the count only; its registrations are looked up
-    # in the registry on the rare occasions they are needed (it is closed).
-    __slots__ = (
-        "_buffer",
-        "_error",
-        "_flags",
-        "_max_buffer",
-        "_reg_count",
-        "_reg_kind",
-        "_reg_path",
-        "_registry",
-        "_waiters",
-        "delivered",
-    )
+    # registration: the registry, and in ``_reg`` the path while it is the
+    # only registration (nearly always; its kind is looked up in the
+    # registry's five tables), else how many there are. A watcher behind
+    # many watches (the default watcher) keeps the count only; its
+    # registrations are looked up in the registry on the rare occasions they
+    # are needed (it is closed).
+    __slots__ = ("_flags", "_max_buffer", "_queue", "_reg", "_registry")
 
     def __init__(
         self, *, max_buffer: int = 1024, one_shot: bool = False, session_events: bool = True
     ) -> None:
         if max_buffer < 1:
             raise ValueError("max_buffer must be at least 1")
-        self._buffer: collections.deque[WatchedEvent] | None = None
+        self._queue: collections.deque[WatchedEvent | BaseException] | list[_Waiter] | None = None
         self._max_buffer = max_buffer
-        # One int for the four booleans (_ONE_SHOT, _SESSION_EVENTS, _ENDED,
-        # _CLOSED): three slots less on each of maybe tens of thousands.
         self._flags = (_ONE_SHOT if one_shot else 0) | (_SESSION_EVENTS if session_events else 0)
-        self._waiters: list[_Waiter] | None = None
-        self._error: BaseException | None = None
         self._registry: WatchRegistry | None = None
-        self._reg_count = 0
-        # The one registration, while there is exactly one and it is known.
-        self._reg_kind: WatchKind | None = None
-        self._reg_path: str | None = None
-        self.delivered = 0
+        self._reg: str | int | None = None
+
+    @property
+    def delivered(self) -> int:
+        """How many events were delivered to this channel (buffered or handed over)."""
+        return self._flags >> _DELIVERED_SHIFT
 
     # ------------------------------------------------------------ producer
     def _push(self, event: WatchedEvent, *, final: bool = False) -> None:
         """Deliver an event without blocking (called from the reader task)."""
-        if self._flags & (_ENDED | _CLOSED):
+        flags = self._flags
+        if flags & (_ENDED | _CLOSED):
             return
-        waiters = self._waiters
-        if waiters:
+        queue = self._queue
+        if isinstance(queue, list) and queue:
             # A consumer waits, so the buffer is empty: the event is its
             # receive's result, with no second scheduling round to fetch it.
-            waiter = waiters.pop(0)
+            waiter = queue.pop(0)
             waiter.event = event
             trio.lowlevel.reschedule(waiter.task)
         else:
-            buffer = self._buffer
-            if buffer is None:
-                buffer = self._buffer = collections.deque()
-            if len(buffer) >= self._max_buffer:
-                self._fail(
+            if not isinstance(queue, collections.deque):  # None, or no one waits any more
+                queue = self._queue = collections.deque()
+            if len(queue) >= self._max_buffer:
+                queue.append(
                     WatchOverflowError(
                         f"watch channel overflowed its buffer of {self._max_buffer} events; "
                         "later events were not delivered: re-read the watched state"
                     )
                 )
+                self._end()
                 return
-            buffer.append(event)
-        self.delivered += 1
-        if final or (self._flags & _ONE_SHOT and event.event_type is not EventType.NONE):
+            queue.append(event)
+        self._flags = flags = flags + _DELIVERED_ONE
+        if final or (flags & _ONE_SHOT and event.event_type is not EventType.NONE):
             self._end()
 
     def _end(self) -> None:
@@ -159,39 +159,48 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
 
     def _wake_all(self) -> None:
         """Wake every waiting consumer to see the channel's end (no event handed)."""
-        waiters = self._waiters
-        if waiters:
-            for waiter in waiters:
+        queue = self._queue
+        if isinstance(queue, list):
+            for waiter in queue:
                 trio.lowlevel.reschedule(waiter.task)
-            waiters.clear()
+            self._queue = None
 
-    def _fail(self, error: BaseException) -> None:
-        self._error = error
-        self._end()
-
-    def _reg_add(self, registry: WatchRegistry, kind: WatchKind, path: str) -> None:
+    def _reg_add(self, registry: WatchRegistry, path: str) -> None:
         """Count a new registration (the registry never adds one twice)."""
-        if self._reg_count == 0:
+        reg = self._reg
+        if reg is None:
             self._registry = registry
-            self._reg_kind = kind
-            self._reg_path = path
+            self._reg = path
         else:
-            self._reg_kind = self._reg_path = None  # several: counted only
-        self._reg_count += 1
+            # Several: counted only.
+            self._reg = 2 if isinstance(reg, str) else reg + 1
 
     def _reg_remove(self) -> None:
         """Count a registration gone (the registry removed it)."""
-        self._reg_count -= 1
-        if self._reg_count <= 0:
+        reg = self._reg
+        if isinstance(reg, int) and reg > 1:
+            self._reg = reg - 1
+        else:
             self._forget()
+
+    @property
+    def _registered(self) -> bool:
+        """True while the watcher stands behind some watch."""
+        return self._reg is not None
 
     def _reg_list(self) -> list[tuple[WatchKind, str]]:
         """The (kind, path) of each watch this watcher stands behind."""
-        if self._reg_count == 0 or self._registry is None:
+        reg = self._reg
+        registry = self._registry
+        if reg is None or registry is None:
             return []
-        if self._reg_kind is not None and self._reg_path is not None:
-            return [(self._reg_kind, self._reg_path)]
-        return self._registry._registrations_of(self)
+        if isinstance(reg, str):
+            return [
+                (kind, reg)
+                for kind, table in registry._by_kind.items()
+                if self in _watchers_of(table.get(reg))
+            ]
+        return registry._registrations_of(self)
 
     def _detach(self) -> None:
         """Remove every registration of this watcher from its registry."""
@@ -205,8 +214,7 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
 
     def _forget(self) -> None:
         """Drop the record of the registrations (their registry forgot them)."""
-        self._reg_count = 0
-        self._registry = self._reg_kind = self._reg_path = None
+        self._registry = self._reg = None
 
     # ------------------------------------------------------------ consumer
     def receive_nowait(self) -> WatchedEvent:
@@ -218,13 +226,16 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
             WatchOverflowError: the buffer overflowed (after the buffered events).
             trio.ClosedResourceError: this channel was closed.
         """
-        if self._flags & _CLOSED:
+        flags = self._flags
+        if flags & _CLOSED:
             raise trio.ClosedResourceError("this watch channel was closed")
-        if self._buffer:
-            return self._buffer.popleft()
-        if self._error is not None:
-            raise self._error
-        if self._flags & _ENDED:
+        queue = self._queue
+        if isinstance(queue, collections.deque) and queue:
+            item = queue[0]
+            if isinstance(item, BaseException):
+                raise item  # the overflow, after every event that fitted
+            return queue.popleft()  # type: ignore[return-value]
+        if flags & _ENDED:
             raise trio.EndOfChannel
         raise trio.WouldBlock
 
@@ -245,15 +256,16 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
             else:
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return event
-            # Wait with the buffer empty. The producer hands the next event
-            # to this waiter and reschedules it, or wakes it with none when
-            # the channel ends; a waiter cancelled first has left the list,
-            # so that event is buffered for the next receive instead.
+            # Wait with the buffer empty (an empty deque gives its slot to
+            # the waiters). The producer hands the next event to this waiter
+            # and reschedules it, or wakes it with none when the channel
+            # ends; a waiter cancelled first has left the list, so that event
+            # is buffered for the next receive instead.
             waiter = _Waiter(self, trio.lowlevel.current_task())
-            waiters = self._waiters
-            if waiters is None:
-                waiters = self._waiters = []
-            waiters.append(waiter)
+            queue = self._queue
+            if not isinstance(queue, list):
+                queue = self._queue = []
+            queue.append(waiter)
             await trio.lowlevel.wait_task_rescheduled(waiter.abort)
             handed = waiter.event
             if handed is not None:
@@ -261,11 +273,10 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
 
     def close(self) -> None:
         """Stop watching: unregister, and drop what is buffered (idempotent)."""
-        self._flags |= _CLOSED
-        self._buffer = None
+        self._flags |= _CLOSED | _ENDED
         self._detach()
-        self._flags |= _ENDED
         self._wake_all()
+        self._queue = None
 
     async def aclose(self) -> None:
         """Like :meth:`close`, as an async resource."""
@@ -284,7 +295,10 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     @property
     def buffered(self) -> int:
         """How many events wait to be received."""
-        return len(self._buffer) if self._buffer is not None else 0
+        queue = self._queue
+        if not isinstance(queue, collections.deque) or not queue:
+            return 0
+        return len(queue) - isinstance(queue[-1], BaseException)
 
 
 class _Waiter:
@@ -298,10 +312,11 @@ class _Waiter:
         self.event: WatchedEvent | None = None
 
     def abort(self, raise_cancel: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
-        # Called only while still waiting, so nothing was handed to it yet.
-        waiters = self.channel._waiters
-        if waiters is not None:
-            waiters.remove(self)
+        # Called only while still waiting, so nothing was handed to it yet
+        # and it is still in the list of waiters.
+        queue = self.channel._queue
+        if isinstance(queue, list):
+            queue.remove(self)
         return trio.lowlevel.Abort.SUCCEEDED
 
 
@@ -344,7 +359,7 @@ class WatchRegistry:
             behind.append(watcher)
         else:
             table[path] = [behind, watcher]
-        watcher._reg_add(self, kind, path)
+        watcher._reg_add(self, path)
 
     def _discard(self, kind: WatchKind, path: str, watcher: WatchEvents) -> None:
         table = self._by_kind[kind]
@@ -445,7 +460,7 @@ class WatchRegistry:
                 if w not in told:
                     told.append(w)
         for w in told:
-            w._push(event, final=w is not keep_open and not w._reg_count)
+            w._push(event, final=w is not keep_open and not w._registered)
         return len(told)
 
     def paths(self, kind: WatchKind) -> list[str]:

@@ -82,17 +82,21 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     EXPIRED or CLOSED (the watch is gone; the channel then ends).
     """
 
-    # Five slots, nothing made until needed: a client may hold tens of
-    # thousands of watchers, most of which never buffer an event or see a
-    # waiting consumer (an empty deque alone is ~600 bytes), and each slot
-    # is 8 bytes on each of them.
+    # Four slots (64 bytes, the next size class down from five), nothing
+    # made until needed: a client may hold tens of thousands of watchers,
+    # most of which never buffer an event or see a waiting consumer (an
+    # empty deque alone is ~600 bytes).
     #
-    # ``_queue`` is None, the buffer (a deque), or the consumers waiting (a
-    # list). A consumer waits only while the buffer is empty, and an event
-    # pushed then is handed to it directly (see :meth:`receive`), so at any
-    # moment one of the two is empty and one slot holds whichever is not.
-    # An overflow error goes at the buffer's tail, behind the events that fit,
-    # and stays there (every later receive raises it).
+    # ``_queue`` is the buffer (a deque), or the consumers waiting (a
+    # list), or while there is neither the buffer's bound (an int), or None
+    # once the channel has ended with nothing buffered. A consumer waits only
+    # while the buffer is empty, and an event pushed then is handed to it
+    # directly (see :meth:`receive`), so at any moment one of the two is
+    # empty and one slot holds whichever is not, and the bound with it (the
+    # deque's ``maxlen``, one more than the bound to leave room for the
+    # error; the list's ``max_buffer``). An overflow error goes at the
+    # buffer's tail, behind the events that fit, and stays there (every later
+    # receive raises it).
     #
     # ``_flags`` holds the four booleans and the count of events delivered
     # (``delivered``); it stays a small cached int for a one-shot watcher.
@@ -104,15 +108,16 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     # many watches (the default watcher) keeps the count only; its
     # registrations are looked up in the registry on the rare occasions they
     # are needed (it is closed).
-    __slots__ = ("_flags", "_max_buffer", "_queue", "_reg", "_registry")
+    __slots__ = ("_flags", "_queue", "_reg", "_registry")
 
     def __init__(
         self, *, max_buffer: int = 1024, one_shot: bool = False, session_events: bool = True
     ) -> None:
         if max_buffer < 1:
             raise ValueError("max_buffer must be at least 1")
-        self._queue: collections.deque[WatchedEvent | BaseException] | list[_Waiter] | None = None
-        self._max_buffer = max_buffer
+        self._queue: collections.deque[WatchedEvent | BaseException] | _Waiters | int | None = (
+            max_buffer
+        )
         self._flags = (_ONE_SHOT if one_shot else 0) | (_SESSION_EVENTS if session_events else 0)
         self._registry: WatchRegistry | None = None
         self._reg: str | int | None = None
@@ -122,6 +127,15 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         """How many events were delivered to this channel (buffered or handed over)."""
         return self._flags >> _DELIVERED_SHIFT
 
+    def _max_buffer(self) -> int:
+        """The bound of the buffer (0 once the channel has ended with nothing buffered)."""
+        queue = self._queue
+        if isinstance(queue, collections.deque):
+            return (queue.maxlen or 1) - 1
+        if isinstance(queue, _Waiters):
+            return queue.max_buffer
+        return queue or 0
+
     # ------------------------------------------------------------ producer
     def _push(self, event: WatchedEvent, *, final: bool = False) -> None:
         """Deliver an event without blocking (called from the reader task)."""
@@ -129,19 +143,19 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         if flags & (_ENDED | _CLOSED):
             return
         queue = self._queue
-        if isinstance(queue, list) and queue:
+        if isinstance(queue, _Waiters) and queue:
             # A consumer waits, so the buffer is empty: the event is its
             # receive's result, with no second scheduling round to fetch it.
             waiter = queue.pop(0)
             waiter.event = event
             trio.lowlevel.reschedule(waiter.task)
         else:
-            if not isinstance(queue, collections.deque):  # None, or no one waits any more
-                queue = self._queue = collections.deque()
-            if len(queue) >= self._max_buffer:
+            if not isinstance(queue, collections.deque):  # the bound, or no one waits any more
+                queue = self._queue = collections.deque(maxlen=self._max_buffer() + 1)
+            if len(queue) >= (queue.maxlen or 1) - 1:
                 queue.append(
                     WatchOverflowError(
-                        f"watch channel overflowed its buffer of {self._max_buffer} events; "
+                        f"watch channel overflowed its buffer of {len(queue)} events; "
                         "later events were not delivered: re-read the watched state"
                     )
                 )
@@ -160,7 +174,7 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     def _wake_all(self) -> None:
         """Wake every waiting consumer to see the channel's end (no event handed)."""
         queue = self._queue
-        if isinstance(queue, list):
+        if isinstance(queue, _Waiters):
             for waiter in queue:
                 trio.lowlevel.reschedule(waiter.task)
             self._queue = None
@@ -263,8 +277,8 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
             # is buffered for the next receive instead.
             waiter = _Waiter(self, trio.lowlevel.current_task())
             queue = self._queue
-            if not isinstance(queue, list):
-                queue = self._queue = []
+            if not isinstance(queue, _Waiters):
+                queue = self._queue = _Waiters(self._max_buffer())
             queue.append(waiter)
             await trio.lowlevel.wait_task_rescheduled(waiter.abort)
             handed = waiter.event
@@ -301,6 +315,16 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         return len(queue) - isinstance(queue[-1], BaseException)
 
 
+class _Waiters(list["_Waiter"]):
+    """The consumers waiting in :meth:`WatchEvents.receive`, and the channel's buffer bound."""
+
+    __slots__ = ("max_buffer",)
+
+    def __init__(self, max_buffer: int) -> None:
+        super().__init__()
+        self.max_buffer = max_buffer
+
+
 class _Waiter:
     """A consumer waiting in :meth:`WatchEvents.receive`, and the event handed to it."""
 
@@ -315,7 +339,7 @@ class _Waiter:
         # Called only while still waiting, so nothing was handed to it yet
         # and it is still in the list of waiters.
         queue = self.channel._queue
-        if isinstance(queue, list):
+        if isinstance(queue, _Waiters):
             queue.remove(self)
         return trio.lowlevel.Abort.SUCCEEDED
 

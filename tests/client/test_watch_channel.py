@@ -123,19 +123,19 @@ async def test_waiting_receivers_see_the_channel_end(ending: str) -> None:
     assert not events.active
 
 
-class _FiveSlots:
-    __slots__ = ("a", "b", "c", "d", "e")
+class _FourSlots:
+    __slots__ = ("a", "b", "c", "d")
 
 
-def test_a_watch_channel_is_five_slots_and_holds_nothing_until_its_first_event() -> None:
+def test_a_watch_channel_is_four_slots_and_holds_nothing_until_its_first_event() -> None:
     # Issue 17: a client may keep tens of thousands of one-shot channels;
-    # each keeps only its own five slots until an event or a receiver comes.
+    # each keeps only its own four slots until an event or a receiver comes.
     registry = WatchRegistry()
     events = WatchEvents(one_shot=True)
     registry.add(WatchKind.EXIST, "/a", events)
     assert not hasattr(events, "__dict__")
-    assert sys.getsizeof(events) <= sys.getsizeof(_FiveSlots())
-    assert events._queue is None
+    assert sys.getsizeof(events) <= sys.getsizeof(_FourSlots())
+    assert events._queue == 1024  # the buffer's bound, until there is a buffer
     assert events._reg == "/a"  # the registration is its path, no object of its own
     assert events._reg_list() == [(WatchKind.EXIST, "/a")]
     assert events.delivered == 0
@@ -161,8 +161,9 @@ def test_an_overflow_comes_after_the_events_that_fitted_and_stays() -> None:
 
 
 async def test_a_receiver_waits_again_after_its_buffer_was_emptied() -> None:
-    # The buffer and the waiting receivers take turns in one slot.
-    events = WatchEvents()
+    # The buffer and the waiting receivers take turns in one slot, and the
+    # buffer's bound goes with whichever holds it.
+    events = WatchEvents(max_buffer=2)
     events._push(_ev("/a"))
     got: list[WatchedEvent] = []
 
@@ -180,3 +181,9 @@ async def test_a_receiver_waits_again_after_its_buffer_was_emptied() -> None:
             events._push(_ev("/c"))
     assert [e.path for e in got] == ["/a", "/b", "/c"]
     assert events.delivered == 3
+    for path in ("/d", "/e", "/f"):
+        events._push(_ev(path))
+    assert events.buffered == 2
+    assert [events.receive_nowait().path for _ in range(2)] == ["/d", "/e"]
+    with pytest.raises(WatchOverflowError, match="buffer of 2 events"):
+        events.receive_nowait()

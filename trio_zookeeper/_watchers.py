@@ -27,8 +27,8 @@ error*: the consumer drains what was buffered and then gets
 
 from __future__ import annotations
 
-import collections
 import enum
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 
 import trio
@@ -63,9 +63,13 @@ class WatchKind(enum.Enum):
 
 #: ``WatchEvents._flags``: a one-shot watcher (ends after its node event);
 #: session events are delivered to it; no more events will be pushed (ended);
-#: closed by the consumer. The bits above count the events delivered.
+#: closed by the consumer. The next three bits are the kind of the one
+#: registration (0: none, or several), the bits above count the events
+#: delivered: a one-shot watcher's flags stay below 256, a cached int.
 _ONE_SHOT, _SESSION_EVENTS, _ENDED, _CLOSED = 1, 2, 4, 8
-_DELIVERED_SHIFT = 4
+_KIND_SHIFT = 4
+_KIND_MASK = 7 << _KIND_SHIFT
+_DELIVERED_SHIFT = 7
 _DELIVERED_ONE = 1 << _DELIVERED_SHIFT
 
 
@@ -98,13 +102,14 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     # buffer's tail, behind the events that fit, and stays there (every later
     # receive raises it).
     #
-    # ``_flags`` holds the four booleans and the count of events delivered
-    # (``delivered``); it stays a small cached int for a one-shot watcher.
+    # ``_flags`` holds the four booleans, the kind of the one registration
+    # and the count of events delivered (``delivered``); it stays a small
+    # cached int for a one-shot watcher.
     #
     # Where the watcher is registered is kept without an object per
     # registration: the registry, and in ``_reg`` the path while it is the
-    # only registration (nearly always; its kind is looked up in the
-    # registry's five tables), else how many there are. A watcher behind
+    # only registration (nearly always; its kind in ``_flags``), else how
+    # many there are. A watcher behind
     # many watches (the default watcher) keeps the count only; its
     # registrations are looked up in the registry on the rare occasions they
     # are needed (it is closed).
@@ -115,9 +120,7 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     ) -> None:
         if max_buffer < 1:
             raise ValueError("max_buffer must be at least 1")
-        self._queue: collections.deque[WatchedEvent | BaseException] | _Waiters | int | None = (
-            max_buffer
-        )
+        self._queue: deque[WatchedEvent | BaseException] | _Waiters | int | None = max_buffer
         self._flags = (_ONE_SHOT if one_shot else 0) | (_SESSION_EVENTS if session_events else 0)
         self._registry: WatchRegistry | None = None
         self._reg: str | int | None = None
@@ -130,7 +133,7 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     def _max_buffer(self) -> int:
         """The bound of the buffer (0 once the channel has ended with nothing buffered)."""
         queue = self._queue
-        if isinstance(queue, collections.deque):
+        if isinstance(queue, deque):
             return (queue.maxlen or 1) - 1
         if isinstance(queue, _Waiters):
             return queue.max_buffer
@@ -143,16 +146,10 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         if flags & (_ENDED | _CLOSED):
             return
         queue = self._queue
-        if isinstance(queue, _Waiters) and queue:
-            # A consumer waits, so the buffer is empty: the event is its
-            # receive's result, with no second scheduling round to fetch it.
-            waiter = queue.pop(0)
-            waiter.event = event
-            trio.lowlevel.reschedule(waiter.task)
-        else:
-            if not isinstance(queue, collections.deque):  # the bound, or no one waits any more
-                queue = self._queue = collections.deque(maxlen=self._max_buffer() + 1)
-            if len(queue) >= (queue.maxlen or 1) - 1:
+        # ``type(...) is`` rather than isinstance: one watch event each, and
+        # exactly these classes are ever stored.
+        if type(queue) is deque:
+            if len(queue) + 1 >= queue.maxlen:  # type: ignore[operator]
                 queue.append(
                     WatchOverflowError(
                         f"watch channel overflowed its buffer of {len(queue)} events; "
@@ -162,6 +159,17 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
                 self._end()
                 return
             queue.append(event)
+        elif type(queue) is _Waiters and queue:
+            # A consumer waits, so the buffer is empty: the event is its
+            # receive's result, with no second scheduling round to fetch it.
+            waiter = queue.pop(0)
+            waiter.event = event
+            trio.lowlevel.reschedule(waiter.task)
+        else:
+            # The first event buffered (the slot held the bound, or the
+            # waiters that have all left): a buffer of at least one event.
+            bound = queue if type(queue) is int else self._max_buffer()
+            self._queue = deque((event,), bound + 1)
         self._flags = flags = flags + _DELIVERED_ONE
         if final or (flags & _ONE_SHOT and event.event_type is not EventType.NONE):
             self._end()
@@ -174,25 +182,28 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     def _wake_all(self) -> None:
         """Wake every waiting consumer to see the channel's end (no event handed)."""
         queue = self._queue
-        if isinstance(queue, _Waiters):
+        if type(queue) is _Waiters:
             for waiter in queue:
                 trio.lowlevel.reschedule(waiter.task)
             self._queue = None
 
-    def _reg_add(self, registry: WatchRegistry, path: str) -> None:
+    def _reg_add(self, registry: WatchRegistry, kind: WatchKind, path: str) -> None:
         """Count a new registration (the registry never adds one twice)."""
         reg = self._reg
         if reg is None:
             self._registry = registry
             self._reg = path
+            # (An unregistered watcher has no kind bits.)
+            self._flags |= (_KINDS.index(kind) + 1) << _KIND_SHIFT
         else:
             # Several: counted only.
             self._reg = 2 if isinstance(reg, str) else reg + 1
+            self._flags &= ~_KIND_MASK
 
     def _reg_remove(self) -> None:
         """Count a registration gone (the registry removed it)."""
         reg = self._reg
-        if isinstance(reg, int) and reg > 1:
+        if type(reg) is int and reg > 1:
             self._reg = reg - 1
         else:
             self._forget()
@@ -209,11 +220,7 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         if reg is None or registry is None:
             return []
         if isinstance(reg, str):
-            return [
-                (kind, reg)
-                for kind, table in registry._by_kind.items()
-                if self in _watchers_of(table.get(reg))
-            ]
+            return [(_KINDS[((self._flags & _KIND_MASK) >> _KIND_SHIFT) - 1], reg)]
         return registry._registrations_of(self)
 
     def _detach(self) -> None:
@@ -229,6 +236,7 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     def _forget(self) -> None:
         """Drop the record of the registrations (their registry forgot them)."""
         self._registry = self._reg = None
+        self._flags &= ~_KIND_MASK
 
     # ------------------------------------------------------------ consumer
     def receive_nowait(self) -> WatchedEvent:
@@ -244,11 +252,12 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
         if flags & _CLOSED:
             raise trio.ClosedResourceError("this watch channel was closed")
         queue = self._queue
-        if isinstance(queue, collections.deque) and queue:
-            item = queue[0]
-            if isinstance(item, BaseException):
+        if type(queue) is deque and queue:
+            item = queue.popleft()
+            if type(item) is WatchOverflowError:
+                queue.appendleft(item)
                 raise item  # the overflow, after every event that fitted
-            return queue.popleft()  # type: ignore[return-value]
+            return item  # type: ignore[return-value]  # (a WatchedEvent)
         if flags & _ENDED:
             raise trio.EndOfChannel
         raise trio.WouldBlock
@@ -310,9 +319,15 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     def buffered(self) -> int:
         """How many events wait to be received."""
         queue = self._queue
-        if not isinstance(queue, collections.deque) or not queue:
+        if not isinstance(queue, deque) or not queue:
             return 0
         return len(queue) - isinstance(queue[-1], BaseException)
+
+
+#: ``WatchEvents._flags``: the kind of a watcher's one registration is
+#: ``(_KINDS.index(kind) + 1) << _KIND_SHIFT`` (by identity, in C: an enum
+#: member's hash is a Python call).
+_KINDS = tuple(WatchKind)
 
 
 class _Waiters(list["_Waiter"]):
@@ -383,7 +398,7 @@ class WatchRegistry:
             behind.append(watcher)
         else:
             table[path] = [behind, watcher]
-        watcher._reg_add(self, path)
+        watcher._reg_add(self, kind, path)
 
     def _discard(self, kind: WatchKind, path: str, watcher: WatchEvents) -> None:
         table = self._by_kind[kind]

@@ -28,6 +28,7 @@ error*: the consumer drains what was buffered and then gets
 from __future__ import annotations
 
 import enum
+import operator
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -65,7 +66,8 @@ class WatchKind(enum.Enum):
 #: session events are delivered to it; no more events will be pushed (ended);
 #: closed by the consumer. The next three bits are the kind of the one
 #: registration (0: none, or several), the bits above count the events
-#: delivered: a one-shot watcher's flags stay below 256, a cached int.
+#: delivered: a one-shot watcher's flags stay below 256 (a cached int, no
+#: object of its own) until its second event.
 _ONE_SHOT, _SESSION_EVENTS, _ENDED, _CLOSED = 1, 2, 4, 8
 _KIND_SHIFT = 4
 _KIND_MASK = 7 << _KIND_SHIFT
@@ -93,7 +95,8 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     #
     # ``_queue`` is the buffer (a deque), or the consumers waiting (a
     # list), or while there is neither the buffer's bound (an int), or None
-    # once the channel has ended with nothing buffered. A consumer waits only
+    # once no event can come (closed, or ended with its waiters woken). A
+    # consumer waits only
     # while the buffer is empty, and an event pushed then is handed to it
     # directly (see :meth:`receive`), so at any moment one of the two is
     # empty and one slot holds whichever is not, and the bound with it (the
@@ -109,15 +112,17 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     # Where the watcher is registered is kept without an object per
     # registration: the registry, and in ``_reg`` the path while it is the
     # only registration (nearly always; its kind in ``_flags``), else how
-    # many there are. A watcher behind
-    # many watches (the default watcher) keeps the count only; its
-    # registrations are looked up in the registry on the rare occasions they
-    # are needed (it is closed).
+    # many there are. A watcher behind many watches (the default watcher)
+    # keeps the count only; its registrations are looked up in the registry
+    # on the rare occasions they are needed (it is closed).
     __slots__ = ("_flags", "_queue", "_reg", "_registry")
 
     def __init__(
         self, *, max_buffer: int = 1024, one_shot: bool = False, session_events: bool = True
     ) -> None:
+        # An int exactly (the reader task makes the buffer with it as the
+        # deque's maxlen, where a float would fail): a TypeError here, now.
+        max_buffer = operator.index(max_buffer)
         if max_buffer < 1:
             raise ValueError("max_buffer must be at least 1")
         self._queue: deque[WatchedEvent | BaseException] | _Waiters | int | None = max_buffer

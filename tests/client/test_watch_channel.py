@@ -187,3 +187,12 @@ async def test_a_receiver_waits_again_after_its_buffer_was_emptied() -> None:
     assert [events.receive_nowait().path for _ in range(2)] == ["/d", "/e"]
     with pytest.raises(WatchOverflowError, match="buffer of 2 events"):
         events.receive_nowait()
+
+
+def test_a_watch_channel_bound_is_an_int() -> None:
+    # The bound becomes the buffer's deque maxlen in the reader task: a
+    # bound that is not an integer fails here, in the caller, not there.
+    with pytest.raises(TypeError):
+        WatchEvents(max_buffer=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least 1"):
+        WatchEvents(max_buffer=0)

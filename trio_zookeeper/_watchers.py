@@ -27,8 +27,9 @@ error*: the consumer drains what was buffered and then gets
 
 from __future__ import annotations
 
-import collections
 import enum
+import operator
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 
 import trio
@@ -63,8 +64,15 @@ class WatchKind(enum.Enum):
 
 #: ``WatchEvents._flags``: a one-shot watcher (ends after its node event);
 #: session events are delivered to it; no more events will be pushed (ended);
-#: closed by the consumer.
+#: closed by the consumer. The next three bits are the kind of the one
+#: registration (0: none, or several), the bits above count the events
+#: delivered: a one-shot watcher's flags stay below 256 (a cached int, no
+#: object of its own) until its second event.
 _ONE_SHOT, _SESSION_EVENTS, _ENDED, _CLOSED = 1, 2, 4, 8
+_KIND_SHIFT = 4
+_KIND_MASK = 7 << _KIND_SHIFT
+_DELIVERED_SHIFT = 7
+_DELIVERED_ONE = 1 << _DELIVERED_SHIFT
 
 
 class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
@@ -80,76 +88,95 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     EXPIRED or CLOSED (the watch is gone; the channel then ends).
     """
 
-    # Slots, and a buffer and waiter list made only when needed: a client
-    # may hold tens of thousands of watchers, most of which never buffer an
-    # event or see a waiting consumer (an empty deque alone is ~600 bytes).
-    # A consumer waits only while the buffer is empty, and an event pushed
-    # then is handed to it directly (see :meth:`receive`), so at any moment
-    # either the buffer or the waiter list is empty.
+    # Four slots (64 bytes, the next size class down from five), nothing
+    # made until needed: a client may hold tens of thousands of watchers,
+    # most of which never buffer an event or see a waiting consumer (an
+    # empty deque alone is ~600 bytes).
+    #
+    # ``_queue`` is the buffer (a deque), or the consumers waiting (a
+    # list), or while there is neither the buffer's bound (an int), or None
+    # once no event can come (closed, or ended with its waiters woken). A
+    # consumer waits only
+    # while the buffer is empty, and an event pushed then is handed to it
+    # directly (see :meth:`receive`), so at any moment one of the two is
+    # empty and one slot holds whichever is not, and the bound with it (the
+    # deque's ``maxlen``, one more than the bound to leave room for the
+    # error; the list's ``max_buffer``). An overflow error goes at the
+    # buffer's tail, behind the events that fit, and stays there (every later
+    # receive raises it).
+    #
+    # ``_flags`` holds the four booleans, the kind of the one registration
+    # and the count of events delivered (``delivered``); it stays a small
+    # cached int for a one-shot watcher.
+    #
     # Where the watcher is registered is kept without an object per
-    # registration: the registry, a count, and the (kind, path) itself while
-    # it is the only one (nearly always). A watcher behind many watches (the
-    # default watcher) keeps the count only; its registrations are looked up
-    # in the registry on the rare occasions they are needed (it is closed).
-    __slots__ = (
-        "_buffer",
-        "_error",
-        "_flags",
-        "_max_buffer",
-        "_reg_count",
-        "_reg_kind",
-        "_reg_path",
-        "_registry",
-        "_waiters",
-        "delivered",
-    )
+    # registration: the registry, and in ``_reg`` the path while it is the
+    # only registration (nearly always; its kind in ``_flags``), else how
+    # many there are. A watcher behind many watches (the default watcher)
+    # keeps the count only; its registrations are looked up in the registry
+    # on the rare occasions they are needed (it is closed).
+    __slots__ = ("_flags", "_queue", "_reg", "_registry")
 
     def __init__(
         self, *, max_buffer: int = 1024, one_shot: bool = False, session_events: bool = True
     ) -> None:
+        # An int exactly (the reader task makes the buffer with it as the
+        # deque's maxlen, where a float would fail): a TypeError here, now.
+        max_buffer = operator.index(max_buffer)
         if max_buffer < 1:
             raise ValueError("max_buffer must be at least 1")
-        self._buffer: collections.deque[WatchedEvent] | None = None
-        self._max_buffer = max_buffer
-        # One int for the four booleans (_ONE_SHOT, _SESSION_EVENTS, _ENDED,
-        # _CLOSED): three slots less on each of maybe tens of thousands.
+        self._queue: deque[WatchedEvent | BaseException] | _Waiters | int | None = max_buffer
         self._flags = (_ONE_SHOT if one_shot else 0) | (_SESSION_EVENTS if session_events else 0)
-        self._waiters: list[_Waiter] | None = None
-        self._error: BaseException | None = None
         self._registry: WatchRegistry | None = None
-        self._reg_count = 0
-        # The one registration, while there is exactly one and it is known.
-        self._reg_kind: WatchKind | None = None
-        self._reg_path: str | None = None
-        self.delivered = 0
+        self._reg: str | int | None = None
+
+    @property
+    def delivered(self) -> int:
+        """How many events were delivered to this channel (buffered or handed over)."""
+        return self._flags >> _DELIVERED_SHIFT
+
+    def _max_buffer(self) -> int:
+        """The bound of the buffer (0 once the channel has ended with nothing buffered)."""
+        queue = self._queue
+        if isinstance(queue, deque):
+            return (queue.maxlen or 1) - 1
+        if isinstance(queue, _Waiters):
+            return queue.max_buffer
+        return queue or 0
 
     # ------------------------------------------------------------ producer
     def _push(self, event: WatchedEvent, *, final: bool = False) -> None:
         """Deliver an event without blocking (called from the reader task)."""
-        if self._flags & (_ENDED | _CLOSED):
+        flags = self._flags
+        if flags & (_ENDED | _CLOSED):
             return
-        waiters = self._waiters
-        if waiters:
-            # A consumer waits, so the buffer is empty: the event is its
-            # receive's result, with no second scheduling round to fetch it.
-            waiter = waiters.pop(0)
-            waiter.event = event
-            trio.lowlevel.reschedule(waiter.task)
-        else:
-            buffer = self._buffer
-            if buffer is None:
-                buffer = self._buffer = collections.deque()
-            if len(buffer) >= self._max_buffer:
-                self._fail(
+        queue = self._queue
+        # ``type(...) is`` rather than isinstance: one watch event each, and
+        # exactly these classes are ever stored.
+        if type(queue) is deque:
+            if len(queue) + 1 >= queue.maxlen:  # type: ignore[operator]
+                queue.append(
                     WatchOverflowError(
-                        f"watch channel overflowed its buffer of {self._max_buffer} events; "
+                        f"watch channel overflowed its buffer of {len(queue)} events; "
                         "later events were not delivered: re-read the watched state"
                     )
                 )
+                self._end()
                 return
-            buffer.append(event)
-        self.delivered += 1
-        if final or (self._flags & _ONE_SHOT and event.event_type is not EventType.NONE):
+            queue.append(event)
+        elif type(queue) is _Waiters and queue:
+            # A consumer waits, so the buffer is empty: the event is its
+            # receive's result, with no second scheduling round to fetch it.
+            waiter = queue.pop(0)
+            waiter.event = event
+            trio.lowlevel.reschedule(waiter.task)
+        else:
+            # The first event buffered (the slot held the bound, or the
+            # waiters that have all left): a buffer of at least one event.
+            bound = queue if type(queue) is int else self._max_buffer()
+            self._queue = deque((event,), bound + 1)
+        self._flags = flags = flags + _DELIVERED_ONE
+        if final or (flags & _ONE_SHOT and event.event_type is not EventType.NONE):
             self._end()
 
     def _end(self) -> None:
@@ -159,39 +186,47 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
 
     def _wake_all(self) -> None:
         """Wake every waiting consumer to see the channel's end (no event handed)."""
-        waiters = self._waiters
-        if waiters:
-            for waiter in waiters:
+        queue = self._queue
+        if type(queue) is _Waiters:
+            for waiter in queue:
                 trio.lowlevel.reschedule(waiter.task)
-            waiters.clear()
-
-    def _fail(self, error: BaseException) -> None:
-        self._error = error
-        self._end()
+            self._queue = None
 
     def _reg_add(self, registry: WatchRegistry, kind: WatchKind, path: str) -> None:
         """Count a new registration (the registry never adds one twice)."""
-        if self._reg_count == 0:
+        reg = self._reg
+        if reg is None:
             self._registry = registry
-            self._reg_kind = kind
-            self._reg_path = path
+            self._reg = path
+            # (An unregistered watcher has no kind bits.)
+            self._flags |= (_KINDS.index(kind) + 1) << _KIND_SHIFT
         else:
-            self._reg_kind = self._reg_path = None  # several: counted only
-        self._reg_count += 1
+            # Several: counted only.
+            self._reg = 2 if isinstance(reg, str) else reg + 1
+            self._flags &= ~_KIND_MASK
 
     def _reg_remove(self) -> None:
         """Count a registration gone (the registry removed it)."""
-        self._reg_count -= 1
-        if self._reg_count <= 0:
+        reg = self._reg
+        if type(reg) is int and reg > 1:
+            self._reg = reg - 1
+        else:
             self._forget()
+
+    @property
+    def _registered(self) -> bool:
+        """True while the watcher stands behind some watch."""
+        return self._reg is not None
 
     def _reg_list(self) -> list[tuple[WatchKind, str]]:
         """The (kind, path) of each watch this watcher stands behind."""
-        if self._reg_count == 0 or self._registry is None:
+        reg = self._reg
+        registry = self._registry
+        if reg is None or registry is None:
             return []
-        if self._reg_kind is not None and self._reg_path is not None:
-            return [(self._reg_kind, self._reg_path)]
-        return self._registry._registrations_of(self)
+        if isinstance(reg, str):
+            return [(_KINDS[((self._flags & _KIND_MASK) >> _KIND_SHIFT) - 1], reg)]
+        return registry._registrations_of(self)
 
     def _detach(self) -> None:
         """Remove every registration of this watcher from its registry."""
@@ -205,8 +240,8 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
 
     def _forget(self) -> None:
         """Drop the record of the registrations (their registry forgot them)."""
-        self._reg_count = 0
-        self._registry = self._reg_kind = self._reg_path = None
+        self._registry = self._reg = None
+        self._flags &= ~_KIND_MASK
 
     # ------------------------------------------------------------ consumer
     def receive_nowait(self) -> WatchedEvent:
@@ -218,13 +253,17 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
             WatchOverflowError: the buffer overflowed (after the buffered events).
             trio.ClosedResourceError: this channel was closed.
         """
-        if self._flags & _CLOSED:
+        flags = self._flags
+        if flags & _CLOSED:
             raise trio.ClosedResourceError("this watch channel was closed")
-        if self._buffer:
-            return self._buffer.popleft()
-        if self._error is not None:
-            raise self._error
-        if self._flags & _ENDED:
+        queue = self._queue
+        if type(queue) is deque and queue:
+            item = queue.popleft()
+            if type(item) is WatchOverflowError:
+                queue.appendleft(item)
+                raise item  # the overflow, after every event that fitted
+            return item  # type: ignore[return-value]  # (a WatchedEvent)
+        if flags & _ENDED:
             raise trio.EndOfChannel
         raise trio.WouldBlock
 
@@ -245,15 +284,16 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
             else:
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return event
-            # Wait with the buffer empty. The producer hands the next event
-            # to this waiter and reschedules it, or wakes it with none when
-            # the channel ends; a waiter cancelled first has left the list,
-            # so that event is buffered for the next receive instead.
+            # Wait with the buffer empty (an empty deque gives its slot to
+            # the waiters). The producer hands the next event to this waiter
+            # and reschedules it, or wakes it with none when the channel
+            # ends; a waiter cancelled first has left the list, so that event
+            # is buffered for the next receive instead.
             waiter = _Waiter(self, trio.lowlevel.current_task())
-            waiters = self._waiters
-            if waiters is None:
-                waiters = self._waiters = []
-            waiters.append(waiter)
+            queue = self._queue
+            if not isinstance(queue, _Waiters):
+                queue = self._queue = _Waiters(self._max_buffer())
+            queue.append(waiter)
             await trio.lowlevel.wait_task_rescheduled(waiter.abort)
             handed = waiter.event
             if handed is not None:
@@ -261,11 +301,10 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
 
     def close(self) -> None:
         """Stop watching: unregister, and drop what is buffered (idempotent)."""
-        self._flags |= _CLOSED
-        self._buffer = None
+        self._flags |= _CLOSED | _ENDED
         self._detach()
-        self._flags |= _ENDED
         self._wake_all()
+        self._queue = None
 
     async def aclose(self) -> None:
         """Like :meth:`close`, as an async resource."""
@@ -284,7 +323,26 @@ class WatchEvents(trio.abc.ReceiveChannel[WatchedEvent]):
     @property
     def buffered(self) -> int:
         """How many events wait to be received."""
-        return len(self._buffer) if self._buffer is not None else 0
+        queue = self._queue
+        if not isinstance(queue, deque) or not queue:
+            return 0
+        return len(queue) - isinstance(queue[-1], BaseException)
+
+
+#: ``WatchEvents._flags``: the kind of a watcher's one registration is
+#: ``(_KINDS.index(kind) + 1) << _KIND_SHIFT`` (by identity, in C: an enum
+#: member's hash is a Python call).
+_KINDS = tuple(WatchKind)
+
+
+class _Waiters(list["_Waiter"]):
+    """The consumers waiting in :meth:`WatchEvents.receive`, and the channel's buffer bound."""
+
+    __slots__ = ("max_buffer",)
+
+    def __init__(self, max_buffer: int) -> None:
+        super().__init__()
+        self.max_buffer = max_buffer
 
 
 class _Waiter:
@@ -298,10 +356,11 @@ class _Waiter:
         self.event: WatchedEvent | None = None
 
     def abort(self, raise_cancel: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
-        # Called only while still waiting, so nothing was handed to it yet.
-        waiters = self.channel._waiters
-        if waiters is not None:
-            waiters.remove(self)
+        # Called only while still waiting, so nothing was handed to it yet
+        # and it is still in the list of waiters.
+        queue = self.channel._queue
+        if isinstance(queue, _Waiters):
+            queue.remove(self)
         return trio.lowlevel.Abort.SUCCEEDED
 
 
@@ -445,7 +504,7 @@ class WatchRegistry:
                 if w not in told:
                     told.append(w)
         for w in told:
-            w._push(event, final=w is not keep_open and not w._reg_count)
+            w._push(event, final=w is not keep_open and not w._registered)
         return len(told)
 
     def paths(self, kind: WatchKind) -> list[str]:

@@ -67,11 +67,6 @@ _PERSISTENT_KIND = {
 Call = Callable[..., Awaitable[Any]]
 
 
-def _slot(kind: WatchKind, path: str) -> tuple[bool, str]:
-    """The server's watch slot a one-shot kind uses: (is the child slot, path)."""
-    return kind is WatchKind.CHILD, path
-
-
 class Registrar:
     """The reply hook of one watching read, and its place in the in-flight count.
 
@@ -79,52 +74,55 @@ class Registrar:
     registers the watch if the read set one; :meth:`settle` runs when the
     caller is done with the request, whatever happened (never written,
     connection lost, cancelled). Whichever comes first takes the read off the
-    count. One small object per read, no closure: thousands may be on the wire.
+    count. One small object per read, no closure and no key tuple: thousands
+    may be on the wire.
     """
 
-    __slots__ = ("_counts", "_done", "_exists", "_kind", "_path", "_session", "_watcher")
+    # ``_counts`` is the in-flight count of the read's server slot (data or
+    # child watches, by path), None once settled; an exists read is kind
+    # EXIST (a data watch if the node exists, else an exists watch).
+    __slots__ = ("_counts", "_kind", "_path", "_session", "_watcher")
 
     def __init__(
         self,
-        counts: dict[tuple[bool, str], int],
+        counts: dict[str, int],
         session: WatchSession,
         kind: WatchKind,
         path: str,
         watcher: WatchEvents,
-        *,
-        exists: bool = False,
     ) -> None:
-        self._counts = counts
         self._session = session
         self._kind = kind
         self._path = path
         self._watcher = watcher
-        self._exists = exists
-        self._done = False
-        slot = _slot(kind, path)
-        counts[slot] = counts.get(slot, 0) + 1
+        self._counts: dict[str, int] | None = counts
+        counts[path] = counts.get(path, 0) + 1
 
     def __call__(self, err: int) -> None:
         self.settle()
         session = self._session
+        kind = self._kind
         if err == 0:
-            session.registry.add(self._kind, self._path, self._watcher, session.last_zxid)
-        elif err == ErrorCode.NO_NODE and self._exists:
+            if kind is WatchKind.EXIST:
+                kind = WatchKind.DATA
+            session.registry.add(kind, self._path, self._watcher, session.last_zxid)
+        elif err == ErrorCode.NO_NODE and kind is WatchKind.EXIST:
             # An exists watch on a present node is a data watch; on an absent
             # one, an exists watch (Java's ExistsWatchRegistration).
             session.registry.add(WatchKind.EXIST, self._path, self._watcher, session.last_zxid)
 
     def settle(self) -> None:
         """Take this read off the in-flight count (once)."""
-        if self._done:
+        counts = self._counts
+        if counts is None:
             return
-        self._done = True
-        slot = _slot(self._kind, self._path)
-        left = self._counts[slot] - 1
+        self._counts = None
+        path = self._path
+        left = counts[path] - 1
         if left:
-            self._counts[slot] = left
+            counts[path] = left
         else:
-            del self._counts[slot]
+            del counts[path]
 
 
 class WatchSession(Protocol):
@@ -173,8 +171,10 @@ class ServerWatches:
         #: PERSISTENT_RECURSIVE in removeWatches/checkWatches (before 3.9:
         #: it keeps one watch mode per path and session). Learned once.
         self.persistent_by_type_unsupported = False
-        #: Watching reads sent and not yet answered, per server slot.
-        self._in_flight: dict[tuple[bool, str], int] = {}
+        #: Watching reads sent and not yet answered, per path: of the data
+        #: slot (data and exists watches) and of the child slot.
+        self._in_flight_data: dict[str, int] = {}
+        self._in_flight_child: dict[str, int] = {}
 
     @property
     def _registry(self) -> WatchRegistry:
@@ -193,16 +193,20 @@ class ServerWatches:
         same path meanwhile does not remove the server watch this read is
         setting (the server applies the removal after the read).
         """
-        return Registrar(self._in_flight, self._session, kind, path, watcher)
+        return Registrar(self._in_flight_of(kind), self._session, kind, path, watcher)
 
     def exists_registrar(self, path: str, watcher: WatchEvents) -> Registrar:
         """The reply hook of a watching exists (see :meth:`registrar`)."""
-        return Registrar(self._in_flight, self._session, WatchKind.DATA, path, watcher, exists=True)
+        return Registrar(self._in_flight_data, self._session, WatchKind.EXIST, path, watcher)
+
+    def _in_flight_of(self, kind: WatchKind) -> dict[str, int]:
+        """The in-flight counts of the server slot a one-shot ``kind`` uses."""
+        return self._in_flight_child if kind is WatchKind.CHILD else self._in_flight_data
 
     def _wanted(self, kind: WatchKind, path: str) -> bool:
         """Whether a local watcher, or a watching read on its way, needs this server slot."""
         registry = self._registry
-        if self._in_flight.get(_slot(kind, path)):
+        if self._in_flight_of(kind).get(path):
             return True
         if kind is WatchKind.CHILD:
             return registry.has(WatchKind.CHILD, path)

@@ -7,7 +7,9 @@ import time
 import pytest
 
 from trio_zookeeper import EventType, KeeperState, WatchedEvent, WatchEvents
+from trio_zookeeper._protocol import ErrorCode
 from trio_zookeeper._watchers import WatchKind, WatchRegistry
+from trio_zookeeper._watchplumbing import ServerWatches
 
 
 def test_one_watcher_behind_many_watches_dispatches_in_linear_time() -> None:
@@ -168,3 +170,35 @@ def test_session_events_for_persistent_watchers_only() -> None:
     assert not persistent._reg_list()
     assert persistent.receive_nowait().keeper_state is KeeperState.SYNC_CONNECTED
     assert persistent.receive_nowait().keeper_state is KeeperState.EXPIRED
+
+
+class _Session:
+    def __init__(self) -> None:
+        self.registry = WatchRegistry()
+        self.last_zxid = 7
+
+
+@pytest.mark.parametrize("err", [0, ErrorCode.NO_NODE, ErrorCode.NO_AUTH])
+def test_a_watching_read_counts_in_flight_until_settled_once(err: int) -> None:
+    session = _Session()
+    watches = ServerWatches(session, call=None, server_path=str)  # type: ignore[arg-type]
+    watcher = WatchEvents(one_shot=True)
+    exists = watches.exists_registrar("/a", watcher)
+    child = watches.registrar(WatchKind.CHILD, "/a", WatchEvents(one_shot=True))
+    data = watches.registrar(WatchKind.DATA, "/a", WatchEvents(one_shot=True))
+    # Two reads setting the path's data slot, one its child slot, by path.
+    assert watches._in_flight_data == {"/a": 2}
+    assert watches._in_flight_child == {"/a": 1}
+    assert watches._wanted(WatchKind.EXIST, "/a")
+    exists(err)  # the reply: registers (and settles) ...
+    exists.settle()  # ... and the caller's settle does not count it twice
+    assert watches._in_flight_data == {"/a": 1}
+    expected = {0: [(WatchKind.DATA, "/a")], ErrorCode.NO_NODE: [(WatchKind.EXIST, "/a")]}
+    assert watcher._reg_list() == expected.get(err, [])
+    assert session.registry.zxid(WatchKind.DATA if err == 0 else WatchKind.EXIST, "/a") == (
+        7 if err in expected else 0
+    )
+    data.settle()  # never answered (cancelled, connection lost)
+    child.settle()
+    assert watches._in_flight_data == {}
+    assert watches._in_flight_child == {}

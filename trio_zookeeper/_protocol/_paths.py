@@ -19,10 +19,13 @@ CONFIG_NODE = "/zookeeper/config"
 # U+D800-U+F8FF, U+FFF0-U+FFFF, and anything beyond the BMP (a surrogate pair
 # in Java, so rejected there too). One C-level scan instead of a Python loop.
 _INVALID_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\uf8ff\ufff0-\U0010ffff]")
-# Paths validated recently: the same few paths are used again and again, and
-# a dict lookup is cheaper than re-checking (bounded, cleared when full).
-_VALID: dict[tuple[str, bool], None] = {}
-_VALID_MAX = 4096
+# Paths validated recently, plain and sequential: the same few paths are used
+# again and again, and a set lookup is cheaper than re-checking (bounded,
+# cleared when full). Keyed by the path alone, so that a burst of distinct
+# paths (10,000 watches) allocates nothing here but the set's own table.
+_VALID: set[str] = set()
+_VALID_SEQUENTIAL: set[str] = set()
+_VALID_MAX = 1024
 
 
 def validate_path(path: object, *, sequential: bool = False) -> str:
@@ -42,13 +45,13 @@ def validate_path(path: object, *, sequential: bool = False) -> str:
     """
     if not isinstance(path, str):
         raise TypeError(f"a ZooKeeper path must be a str, not {type(path).__name__}")
-    key = (path, sequential)
-    if key in _VALID:
+    valid = _VALID_SEQUENTIAL if sequential else _VALID
+    if path in valid:
         return path
     _check(path, sequential)
-    if len(_VALID) >= _VALID_MAX:
-        _VALID.clear()
-    _VALID[key] = None
+    if len(valid) >= _VALID_MAX:
+        valid.clear()
+    valid.add(path)
     return path
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
@@ -13,7 +12,13 @@ from typing import Any, final
 import trio
 
 from ._acl import OPEN_ACL_UNSAFE
-from ._hostprovider import Backoff, HostListUpdate, parse_dynamic_config
+from ._hostprovider import (
+    SHARED_NO_SHUFFLE,
+    SHARED_RNG,
+    Backoff,
+    HostListUpdate,
+    parse_dynamic_config,
+)
 from ._hosts import ConnectString, parse_connect_string
 from ._protocol import (
     ACL,
@@ -1383,7 +1388,7 @@ async def open_zookeeper(
         reconnect_after_expiry=reconnect_after_expiry,
         close_timeout=close_timeout,
         stream_factory=stream_factory,
-        rng=random.Random() if randomize_hosts else _NoShuffle(),
+        rng=SHARED_RNG if randomize_hosts else SHARED_NO_SHUFFLE,
         session_id=session_id or 0,
         session_password=session_password,
         sasl=sasl_mechanism(sasl),
@@ -1493,10 +1498,3 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
         else:
             out.append(exc)
     return out
-
-
-class _NoShuffle(random.Random):
-    """A Random whose shuffle keeps the order (``randomize_hosts=False``)."""
-
-    def shuffle(self, x: Any) -> None:
-        return None

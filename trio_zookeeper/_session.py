@@ -78,7 +78,7 @@ import attrs
 import trio
 
 from ._calls import ABANDONED, QUEUED, Call
-from ._hostprovider import Backoff, HostListUpdate, HostProvider
+from ._hostprovider import DEFAULT_BACKOFF, SHARED_RNG, Backoff, HostListUpdate, HostProvider
 from ._hosts import ConnectString, HostPort
 from ._io_connection import Connection, ConnectionDead
 from ._net import TRANSPORT_ERRORS, four_letter_word, open_stream
@@ -405,11 +405,11 @@ class Session:
         self.connect_rounds = connect_rounds
         self.tracer = tracer
         self.log: logging.LoggerAdapter[logging.Logger] = _SessionLog(log, self)
-        self._rng = rng or random.Random()
+        self._rng = rng or SHARED_RNG
         self._host_provider = HostProvider(connect.hosts, self._rng)
         # Connect-string order, for ConnectFailedError and connect_errors.
         self._host_order = list(connect.hosts)
-        self.reconnect_backoff = reconnect_backoff or Backoff()
+        self.reconnect_backoff = reconnect_backoff or DEFAULT_BACKOFF
         self.host_list_updates = 0
         self.host_list_moves = 0
         self.last_host_list_update: HostListUpdate | None = None
@@ -692,7 +692,8 @@ class Session:
         if new is old:
             return
         self.state = new
-        self.log.debug("session state %s -> %s (%s)", old.name, new.name, event.value)
+        if log.isEnabledFor(logging.DEBUG):  # the enum names cost even when not logged
+            self.log.debug("session state %s -> %s (%s)", old.name, new.name, event.value)
         if new in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
             self._connected_event.set()
         elif self._connected_event.is_set():
@@ -1097,6 +1098,8 @@ class Session:
 
     def _set_watches_batches(self) -> list[SetWatches | SetWatches2]:
         reg = self.registry
+        if not reg.count():
+            return []  # nearly every first connection: no lists to build
         apply = self.chroot.apply
         kinds = (
             WatchKind.DATA,

@@ -1399,19 +1399,21 @@ async def open_zookeeper(
     zk = ZooKeeper(session, watch_buffer=watch_buffer, default_acl=default_acl, _private=_PRIVATE)
     body_error: BaseException | None = None
     to_raise: BaseException | None = None
-    tracker_scope = trio.CancelScope()
+    # Only made with track_ensemble: a cancel scope costs even unused.
+    tracker_scope = trio.CancelScope() if track_ensemble else None
     try:
         async with trio.open_nursery() as nursery:
             try:
                 await nursery.start(_run_session, session)
-                if track_ensemble:
+                if tracker_scope is not None:
                     nursery.start_soon(_track_ensemble, zk, tracker_scope)
                 try:
                     yield zk
                 except BaseException as exc:
                     body_error = exc
             finally:
-                tracker_scope.cancel()
+                if tracker_scope is not None:
+                    tracker_scope.cancel()
                 await session.close()
     except BaseExceptionGroup as group:
         # Background tasks do not raise in normal operation (they record

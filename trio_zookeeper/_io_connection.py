@@ -16,9 +16,9 @@ It owns:
   :class:`~trio_zookeeper.ConnectionLossError` (their outcome is unknown);
 * the handshake (:meth:`Connection.handshake`) and the priming
   (:meth:`Connection.prime`: SASL, credentials, SetWatches batches);
-* the reader and writer tasks (:meth:`Connection.serve`; the writer also
-  sends the pings) and the callers' fast direct write, all behind
-  :meth:`Connection.submit`.
+* the reader and the writer (:meth:`Connection.serve`: the writer in a task
+  of its own, which also sends the pings; the reader in the session's task)
+  and the callers' fast direct write, all behind :meth:`Connection.submit`.
 
 Three rules hold here and nowhere else:
 
@@ -493,9 +493,10 @@ class Connection:
     ) -> None:
         """Run the reader and the writer (and ``extra``) until the connection dies.
 
-        ``on_serving`` runs once the tasks exist, with no checkpoint before
-        it: by the time the session reports itself connected, a request (or
-        closeSession) it submits has a writer.
+        The writer (and ``extra``) get tasks of their own; the reader runs in
+        the calling task. ``on_serving`` runs once the writer's task exists,
+        with no checkpoint before it: by the time the session reports itself
+        connected, a request (or closeSession) it submits has a writer.
 
         Raises:
             ConnectionDead: why the connection ended.
@@ -506,11 +507,14 @@ class Connection:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
                 self._direct = self._fd >= 0
-                nursery.start_soon(self._reader)
                 nursery.start_soon(self._writer)
                 if extra is not None:
                     nursery.start_soon(extra)
                 on_serving()
+                # The reader runs in this task (the session's), not in one of
+                # its own: one task less to spawn, schedule and wait for on
+                # every connection. Nothing else runs here while serving.
+                await self._reader()
         finally:
             self._scope = None
             self._direct = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
@@ -1388,7 +1389,7 @@ async def open_zookeeper(
         reconnect_after_expiry=reconnect_after_expiry,
         close_timeout=close_timeout,
         stream_factory=stream_factory,
-        rng=SHARED_RNG if randomize_hosts else SHARED_NO_SHUFFLE,
+        rng=_random_source(randomize_hosts),
         session_id=session_id or 0,
         session_password=session_password,
         sasl=sasl_mechanism(sasl),
@@ -1439,6 +1440,15 @@ async def open_zookeeper(
         # Raised outside the except block so the caller's exception keeps its
         # own traceback and chaining, unwrapped.
         raise to_raise
+
+
+def _random_source(randomize_hosts: bool) -> random.Random:
+    """A new client's random source: one shared by every client of the process.
+
+    A function so that tests can give each client a seeded source instead
+    (the ``seeded_clients`` fixture).
+    """
+    return SHARED_RNG if randomize_hosts else SHARED_NO_SHUFFLE
 
 
 async def _run_session(session: Session, *, task_status: trio.TaskStatus[None]) -> None:

@@ -1405,7 +1405,14 @@ async def open_zookeeper(
     try:
         async with trio.open_nursery() as nursery:
             try:
-                await nursery.start(_run_session, session)
+                # Not nursery.start: the session's task is spawned here at
+                # once and reports the hand-over itself (see Session._hand_over).
+                nursery.start_soon(session.run)
+                try:
+                    await session.wait_opened()
+                except BaseException:
+                    await session.abandon_open()
+                    raise
                 if tracker_scope is not None:
                     nursery.start_soon(_track_ensemble, zk, tracker_scope)
                 try:
@@ -1449,10 +1456,6 @@ def _random_source(randomize_hosts: bool) -> random.Random:
     (the ``seeded_clients`` fixture).
     """
     return SHARED_RNG if randomize_hosts else SHARED_NO_SHUFFLE
-
-
-async def _run_session(session: Session, *, task_status: trio.TaskStatus[None]) -> None:
-    await session.run(task_status=task_status)
 
 
 #: The pause after a failed read of the ensemble configuration (the session

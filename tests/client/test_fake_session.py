@@ -276,6 +276,6 @@ async def test_a_connection_costs_two_tasks_and_both_end_with_the_block(
             assert spawns.running
     finally:
         trio.lowlevel.remove_instrument(spawns)
-    assert spawns.spawned == ["_run_session", "_writer"]
+    assert spawns.spawned == ["run", "_writer"]
     assert not spawns.running
     assert fake.request_log[-1][1] == OpCode.CLOSE_SESSION

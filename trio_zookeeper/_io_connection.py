@@ -176,6 +176,9 @@ class Connection:
         self._wrote_direct = False
         self._leftover = bytearray()
         self._wake_writer = trio.Event()
+        # Set by the reader when nothing was sent for the ping interval; the
+        # writer sends the ping (see _reader).
+        self._ping_due = False
         self._scope: trio.CancelScope | None = None
         self._response: ConnectResponse | None = None
 
@@ -537,16 +540,27 @@ class Connection:
             self._scope.cancel()
 
     async def _reader(self) -> None:
+        """Read and dispatch until the connection dies; also keep the ping time.
+
+        Its one deadline is the sooner of the read deadline (nothing received
+        for 2/3 of the session timeout: the connection is dead) and the ping
+        time (nothing sent for the ping interval: the writer is woken to send
+        a ping), so the writer waits without a cancel scope of its own.
+        """
         owner = self.owner
         read_timeout = owner.negotiated_timeout * 2 / 3
+        interval = self._ping_interval()
         receive = self._receive
         dispatch = self._dispatch
         now = self._now
         try:
             while True:
-                # The read deadline is re-armed only when it fires, from the
-                # time of the last receive, not moved on every read.
-                with trio.move_on_at(owner.last_recv + read_timeout):
+                # Re-armed only when it fires, from the time of the last
+                # receive and of the last send, not moved on every read.
+                # While a ping is due and not yet written, look again one
+                # interval later (the writer runs meanwhile).
+                sent = now() if self._ping_due else self.last_send
+                with trio.move_on_at(min(owner.last_recv + read_timeout, sent + interval)):
                     while True:
                         events = await receive()
                         owner.last_recv = now()
@@ -556,12 +570,16 @@ class Connection:
                             if isinstance(event, ConnectionClosed):
                                 self.kill("the server closed the connection")
                                 return
-                if trio.current_time() - owner.last_recv >= read_timeout:
+                moment = now()
+                if moment - owner.last_recv >= read_timeout:
                     self.kill(
                         f"nothing received from the server for {read_timeout:.2f}s "
                         "(2/3 of the session timeout)"
                     )
                     return
+                if moment >= self.last_send + interval and not self._ping_due:
+                    self._ping_due = True
+                    self._wake_writer.set()
         except ConnectionDead as exc:
             self._die(exc)
 
@@ -608,29 +626,32 @@ class Connection:
             self._response = event.response
         # PingReply and ConnectionClosed need nothing here.
 
+    def _ping_interval(self) -> float:
+        # A ping is due when nothing has been sent for 1/3 of the session
+        # timeout, at most 10 s (as Java).
+        return min(self.owner.negotiated_timeout / 3, _MAX_PING_INTERVAL)
+
     async def _writer(self) -> None:
         """Write what callers queued, the rest of a direct write, and the pings.
 
-        A ping is due when nothing has been sent for 1/3 of the session
-        timeout (at most 10 s, as Java): the idle wait ends then, so no task
-        of its own keeps that time.
+        The reader says when a ping is due (``_ping_due``: nothing sent for
+        the ping interval), so the idle wait needs no deadline: no cancel
+        scope per wait, and no task of its own keeps that time.
         """
         outbox = self._outbox
         protocol = self.protocol
         encode = self._encode
-        interval = min(self.owner.negotiated_timeout / 3, _MAX_PING_INTERVAL)
+        interval = self._ping_interval()
         try:
             while True:
-                ping = False
-                if not outbox and not self._leftover:
+                if not outbox and not self._leftover and not self._ping_due:
                     self._wake_writer = trio.Event()
-                    with trio.move_on_at(self.last_send + interval):
-                        await self._wake_writer.wait()
-                    if not self._wake_writer.is_set():
-                        # Woken by the deadline alone: idle for the interval.
-                        if trio.current_time() < self.last_send + interval:
-                            continue  # a direct write went out meanwhile
-                        ping = True
+                    await self._wake_writer.wait()
+                ping = self._ping_due
+                if ping:
+                    self._ping_due = False
+                    if self._now() < self.last_send + interval:
+                        ping = False  # a direct write went out meanwhile
                 if protocol.state is ProtocolState.CLOSED:
                     return  # the reader saw the end; queued calls wait for the next connection
                 self._wrote_direct = False

@@ -16,9 +16,10 @@ It owns:
   :class:`~trio_zookeeper.ConnectionLossError` (their outcome is unknown);
 * the handshake (:meth:`Connection.handshake`) and the priming
   (:meth:`Connection.prime`: SASL, credentials, SetWatches batches);
-* the reader and the writer (:meth:`Connection.serve`: the writer in a task
-  of its own, which also sends the pings; the reader in the session's task)
-  and the callers' fast direct write, all behind :meth:`Connection.submit`.
+* the reader and the writer (:meth:`Connection.serve`: the reader in the
+  session's task, which also keeps the ping time; the writer in a task of
+  its own, started when first needed) and the callers' fast direct write,
+  all behind :meth:`Connection.submit`.
 
 Three rules hold here and nowhere else:
 
@@ -180,6 +181,8 @@ class Connection:
         # writer sends the ping (see _reader).
         self._ping_due = False
         self._scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None  # while serving
+        self._writer_started = False
         self._response: ConnectResponse | None = None
 
     @classmethod
@@ -255,10 +258,27 @@ class Connection:
             self.bytes_sent += sent
             if sent < len(frame):
                 self._leftover += frame[sent:]
-                self._wake_writer.set()
+                self._wake()
         else:
             self._outbox.append(call)
+            self._wake()
+
+    def _wake(self) -> None:
+        """Wake the writer; start it first if this connection has none yet.
+
+        The writer task is started when first needed (a request queued, the
+        rest of a direct write, a ping), not with the connection: requests
+        written directly and their replies need none, so a connection that
+        only opens and closes costs no task and no scheduler pass for it.
+        Once started it lives as long as the connection. Outside
+        :meth:`serve` there is nothing to start: queued requests wait in the
+        outbox for the next connection.
+        """
+        if self._writer_started:
             self._wake_writer.set()
+        elif self._nursery is not None and self.death is None:
+            self._writer_started = True
+            self._nursery.start_soon(self._writer)
 
     def _encode(self, call: Call) -> bytes | None:
         """The one place where a call becomes written: its frame, or None if refused."""
@@ -496,10 +516,11 @@ class Connection:
     ) -> None:
         """Run the reader and the writer (and ``extra``) until the connection dies.
 
-        The writer (and ``extra``) get tasks of their own; the reader runs in
-        the calling task. ``on_serving`` runs once the writer's task exists,
-        with no checkpoint before it: by the time the session reports itself
-        connected, a request (or closeSession) it submits has a writer.
+        The writer (started when first needed, see :meth:`_wake`) and
+        ``extra`` get tasks of their own; the reader runs in the calling
+        task. ``on_serving`` runs once the connection can take requests, with
+        no checkpoint before it: by the time the session reports itself
+        connected, a request (or closeSession) it submits is written.
 
         Raises:
             ConnectionDead: why the connection ended.
@@ -509,8 +530,10 @@ class Connection:
         try:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
+                self._nursery = nursery
                 self._direct = self._fd >= 0
-                nursery.start_soon(self._writer)
+                if self._outbox:
+                    self._wake()  # queued requests are the writer's first batch
                 if extra is not None:
                     nursery.start_soon(extra)
                 on_serving()
@@ -520,6 +543,7 @@ class Connection:
                 await self._reader()
         finally:
             self._scope = None
+            self._nursery = None
             self._direct = False
         if self.death is not None:
             raise self.death
@@ -579,7 +603,7 @@ class Connection:
                     return
                 if moment >= self.last_send + interval and not self._ping_due:
                     self._ping_due = True
-                    self._wake_writer.set()
+                    self._wake()
         except ConnectionDead as exc:
             self._die(exc)
 

@@ -267,7 +267,12 @@ class _Spawns(trio.abc.Instrument):
 async def test_a_connection_costs_two_tasks_and_both_end_with_the_block(
     fake: FakeZooKeeper,
 ) -> None:
-    """The supervisor (which also reads) and the writer: no reader task of its own."""
+    """The supervisor (which also reads) and the writer: no reader task of its own.
+
+    The fake's stream takes no direct writes, so every request starts the
+    writer; on a plain TCP socket it starts only when needed (see the
+    integration test test_a_plain_tcp_session_starts_its_writer_only_when_needed).
+    """
     spawns = _Spawns()
     trio.lowlevel.add_instrument(spawns)
     try:

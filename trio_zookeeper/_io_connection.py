@@ -207,7 +207,7 @@ class Connection:
 
     @property
     def alive(self) -> bool:
-        """Serving (reader and writer running) and not dying."""
+        """Serving (its reader running) and not dying."""
         return self._scope is not None and self.death is None
 
     @property

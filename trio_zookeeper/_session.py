@@ -8,8 +8,8 @@ not yet written, close, the tracer hooks and the statistics. Its supervisor
 task (:meth:`Session.run`) picks a server and makes a
 :class:`~trio_zookeeper._io_connection.Connection` to it, which owns what dies
 with the socket: the stream, the protocol (whose pending FIFO holds the
-written requests), the handshake and priming, and the reader and writer
-tasks. A request
+written requests), the handshake and priming, the reader (run in the
+supervisor task) and the writer task (started when first needed). A request
 goes to the serving connection's ``submit`` (written at once when the writer
 is idle, else queued for it) or, with no connection, waits in the outbox.
 
@@ -1232,7 +1232,7 @@ class Session:
                     self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY)
                     and self._terminal_error is None
                     and conn is not None
-                    and conn.alive  # a reader and writer run, and the connection is not ending
+                    and conn.alive  # serving, and the connection is not ending
                 ):
                     call = Call(OpCode.CLOSE_SESSION, _EMPTY)
                     self._close_call = call

@@ -7,7 +7,6 @@ same one users enable in their projects.
 from __future__ import annotations
 
 import random
-import types
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
@@ -31,8 +30,14 @@ def seeded_clients(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
     def seed(base: int) -> None:
         print(f"client seed base: {base}")
         master = random.Random(base)
-        fake_random = types.SimpleNamespace(Random=lambda: random.Random(master.getrandbits(64)))
-        monkeypatch.setattr(trio_zookeeper._client, "random", fake_random)
+        shared = trio_zookeeper._client._random_source
+
+        def seeded(randomize_hosts: bool) -> random.Random:
+            if not randomize_hosts:
+                return shared(randomize_hosts)
+            return random.Random(master.getrandbits(64))
+
+        monkeypatch.setattr(trio_zookeeper._client, "_random_source", seeded)
 
     return seed
 

@@ -13,7 +13,13 @@ from typing import Any, final
 import trio
 
 from ._acl import OPEN_ACL_UNSAFE
-from ._hostprovider import Backoff, HostListUpdate, parse_dynamic_config
+from ._hostprovider import (
+    SHARED_NO_SHUFFLE,
+    SHARED_RNG,
+    Backoff,
+    HostListUpdate,
+    parse_dynamic_config,
+)
 from ._hosts import ConnectString, parse_connect_string
 from ._protocol import (
     ACL,
@@ -1383,7 +1389,7 @@ async def open_zookeeper(
         reconnect_after_expiry=reconnect_after_expiry,
         close_timeout=close_timeout,
         stream_factory=stream_factory,
-        rng=random.Random() if randomize_hosts else _NoShuffle(),
+        rng=_random_source(randomize_hosts),
         session_id=session_id or 0,
         session_password=session_password,
         sasl=sasl_mechanism(sasl),
@@ -1394,19 +1400,28 @@ async def open_zookeeper(
     zk = ZooKeeper(session, watch_buffer=watch_buffer, default_acl=default_acl, _private=_PRIVATE)
     body_error: BaseException | None = None
     to_raise: BaseException | None = None
-    tracker_scope = trio.CancelScope()
+    # Only made with track_ensemble: a cancel scope costs even unused.
+    tracker_scope = trio.CancelScope() if track_ensemble else None
     try:
         async with trio.open_nursery() as nursery:
             try:
-                await nursery.start(_run_session, session)
-                if track_ensemble:
+                # Not nursery.start: the session's task is spawned here at
+                # once and reports the hand-over itself (see Session._hand_over).
+                nursery.start_soon(session.run)
+                try:
+                    await session.wait_opened()
+                except BaseException:
+                    await session.abandon_open()
+                    raise
+                if tracker_scope is not None:
                     nursery.start_soon(_track_ensemble, zk, tracker_scope)
                 try:
                     yield zk
                 except BaseException as exc:
                     body_error = exc
             finally:
-                tracker_scope.cancel()
+                if tracker_scope is not None:
+                    tracker_scope.cancel()
                 await session.close()
     except BaseExceptionGroup as group:
         # Background tasks do not raise in normal operation (they record
@@ -1434,8 +1449,13 @@ async def open_zookeeper(
         raise to_raise
 
 
-async def _run_session(session: Session, *, task_status: trio.TaskStatus[None]) -> None:
-    await session.run(task_status=task_status)
+def _random_source(randomize_hosts: bool) -> random.Random:
+    """A new client's random source: one shared by every client of the process.
+
+    A function so that tests can give each client a seeded source instead
+    (the ``seeded_clients`` fixture).
+    """
+    return SHARED_RNG if randomize_hosts else SHARED_NO_SHUFFLE
 
 
 #: The pause after a failed read of the ensemble configuration (the session
@@ -1493,10 +1513,3 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
         else:
             out.append(exc)
     return out
-
-
-class _NoShuffle(random.Random):
-    """A Random whose shuffle keeps the order (``randomize_hosts=False``)."""
-
-    def shuffle(self, x: Any) -> None:
-        return None

@@ -15,6 +15,8 @@ This module owns the client's choice of servers, without any I/O (no trio):
 * :class:`Backoff` is the replaceable pause policy: a random pause before each
   reconnect (Java: 0-1 s) and, after a full round of hosts without a session,
   a pause that grows exponentially with jitter up to a cap.
+* :data:`SHARED_RNG` and :data:`SHARED_NO_SHUFFLE` are the random sources of
+  every client (one per process, reseeded in a forked child).
 * :func:`parse_dynamic_config` reads the ensemble's dynamic configuration
   (``/zookeeper/config``) into the client addresses of its members, for
   ``track_ensemble``.
@@ -26,14 +28,19 @@ behind a name is a candidate, in shuffled order); here hosts are names.
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
 from ._hosts import HostPort
 
 __all__ = [
+    "DEFAULT_BACKOFF",
+    "SHARED_NO_SHUFFLE",
+    "SHARED_RNG",
     "Backoff",
     "DynamicConfig",
     "HostListUpdate",
@@ -133,6 +140,41 @@ class Backoff:
                 break
         pause = min(base, self.maximum, limit)
         return pause - pause * self.jitter * rng.random()
+
+
+#: The policy of a client given no ``reconnect_backoff`` (frozen: one is enough).
+DEFAULT_BACKOFF = Backoff()
+
+
+class _NoShuffle(random.Random):
+    """A Random whose shuffle keeps the order (``randomize_hosts=False``)."""
+
+    def shuffle(self, x: Any) -> None:
+        return None
+
+
+#: The random source of every client: host order, address order, pauses and
+#: rebalancing. One per process rather than one per client: seeding a
+#: ``random.Random()`` reads 2.5 KB of ``os.urandom``, about 12 µs of each
+#: connect. Clients draw from it one after the other, so their host orders
+#: still differ; trio runs in several threads share it safely (each draw is
+#: one call into C under the GIL, and none needs to be reproducible).
+SHARED_RNG = random.Random()
+#: The same for ``randomize_hosts=False``: the host order is kept, the pauses
+#: are still random.
+SHARED_NO_SHUFFLE = _NoShuffle()
+
+
+def _reseed_after_fork() -> None:
+    # A forked child must not replay its parent's draws: pre-forked workers
+    # would all pick the same first server, which randomize_hosts is there
+    # to prevent (the random module reseeds its own instance the same way).
+    SHARED_RNG.seed()
+    SHARED_NO_SHUFFLE.seed()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows only
+    os.register_at_fork(after_in_child=_reseed_after_fork)
 
 
 @attrs.frozen

@@ -16,9 +16,10 @@ It owns:
   :class:`~trio_zookeeper.ConnectionLossError` (their outcome is unknown);
 * the handshake (:meth:`Connection.handshake`) and the priming
   (:meth:`Connection.prime`: SASL, credentials, SetWatches batches);
-* the reader and writer tasks (:meth:`Connection.serve`; the writer also
-  sends the pings) and the callers' fast direct write, all behind
-  :meth:`Connection.submit`.
+* the reader and the writer (:meth:`Connection.serve`: the reader in the
+  session's task, which also keeps the ping time; the writer in a task of
+  its own, started when first needed) and the callers' fast direct write,
+  all behind :meth:`Connection.submit`.
 
 Three rules hold here and nowhere else:
 
@@ -176,7 +177,12 @@ class Connection:
         self._wrote_direct = False
         self._leftover = bytearray()
         self._wake_writer = trio.Event()
+        # Set by the reader when nothing was sent for the ping interval; the
+        # writer sends the ping (see _reader).
+        self._ping_due = False
         self._scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None  # while serving
+        self._writer_started = False
         self._response: ConnectResponse | None = None
 
     @classmethod
@@ -201,7 +207,7 @@ class Connection:
 
     @property
     def alive(self) -> bool:
-        """Serving (reader and writer running) and not dying."""
+        """Serving (its reader running) and not dying."""
         return self._scope is not None and self.death is None
 
     @property
@@ -252,10 +258,27 @@ class Connection:
             self.bytes_sent += sent
             if sent < len(frame):
                 self._leftover += frame[sent:]
-                self._wake_writer.set()
+                self._wake()
         else:
             self._outbox.append(call)
+            self._wake()
+
+    def _wake(self) -> None:
+        """Wake the writer; start it first if this connection has none yet.
+
+        The writer task is started when first needed (a request queued, the
+        rest of a direct write, a ping), not with the connection: requests
+        written directly and their replies need none, so a connection that
+        only opens and closes costs no task and no scheduler pass for it.
+        Once started it lives as long as the connection. Outside
+        :meth:`serve` there is nothing to start: queued requests wait in the
+        outbox for the next connection.
+        """
+        if self._writer_started:
             self._wake_writer.set()
+        elif self._nursery is not None and self.death is None:
+            self._writer_started = True
+            self._nursery.start_soon(self._writer)
 
     def _encode(self, call: Call) -> bytes | None:
         """The one place where a call becomes written: its frame, or None if refused."""
@@ -493,9 +516,11 @@ class Connection:
     ) -> None:
         """Run the reader and the writer (and ``extra``) until the connection dies.
 
-        ``on_serving`` runs once the tasks exist, with no checkpoint before
-        it: by the time the session reports itself connected, a request (or
-        closeSession) it submits has a writer.
+        The writer (started when first needed, see :meth:`_wake`) and
+        ``extra`` get tasks of their own; the reader runs in the calling
+        task. ``on_serving`` runs once the connection can take requests, with
+        no checkpoint before it: by the time the session reports itself
+        connected, a request (or closeSession) it submits is written.
 
         Raises:
             ConnectionDead: why the connection ended.
@@ -505,14 +530,20 @@ class Connection:
         try:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
+                self._nursery = nursery
                 self._direct = self._fd >= 0
-                nursery.start_soon(self._reader)
-                nursery.start_soon(self._writer)
+                if self._outbox:
+                    self._wake()  # queued requests are the writer's first batch
                 if extra is not None:
                     nursery.start_soon(extra)
                 on_serving()
+                # The reader runs in this task (the session's), not in one of
+                # its own: one task less to spawn, schedule and wait for on
+                # every connection. Nothing else runs here while serving.
+                await self._reader()
         finally:
             self._scope = None
+            self._nursery = None
             self._direct = False
         if self.death is not None:
             raise self.death
@@ -533,16 +564,27 @@ class Connection:
             self._scope.cancel()
 
     async def _reader(self) -> None:
+        """Read and dispatch until the connection dies; also keep the ping time.
+
+        Its one deadline is the sooner of the read deadline (nothing received
+        for 2/3 of the session timeout: the connection is dead) and the ping
+        time (nothing sent for the ping interval: the writer is woken to send
+        a ping), so the writer waits without a cancel scope of its own.
+        """
         owner = self.owner
         read_timeout = owner.negotiated_timeout * 2 / 3
+        interval = self._ping_interval()
         receive = self._receive
         dispatch = self._dispatch
         now = self._now
         try:
             while True:
-                # The read deadline is re-armed only when it fires, from the
-                # time of the last receive, not moved on every read.
-                with trio.move_on_at(owner.last_recv + read_timeout):
+                # Re-armed only when it fires, from the time of the last
+                # receive and of the last send, not moved on every read.
+                # While a ping is due and not yet written, look again one
+                # interval later (the writer runs meanwhile).
+                sent = now() if self._ping_due else self.last_send
+                with trio.move_on_at(min(owner.last_recv + read_timeout, sent + interval)):
                     while True:
                         events = await receive()
                         owner.last_recv = now()
@@ -552,12 +594,16 @@ class Connection:
                             if isinstance(event, ConnectionClosed):
                                 self.kill("the server closed the connection")
                                 return
-                if trio.current_time() - owner.last_recv >= read_timeout:
+                moment = now()
+                if moment - owner.last_recv >= read_timeout:
                     self.kill(
                         f"nothing received from the server for {read_timeout:.2f}s "
                         "(2/3 of the session timeout)"
                     )
                     return
+                if moment >= self.last_send + interval and not self._ping_due:
+                    self._ping_due = True
+                    self._wake()
         except ConnectionDead as exc:
             self._die(exc)
 
@@ -604,29 +650,32 @@ class Connection:
             self._response = event.response
         # PingReply and ConnectionClosed need nothing here.
 
+    def _ping_interval(self) -> float:
+        # A ping is due when nothing has been sent for 1/3 of the session
+        # timeout, at most 10 s (as Java).
+        return min(self.owner.negotiated_timeout / 3, _MAX_PING_INTERVAL)
+
     async def _writer(self) -> None:
         """Write what callers queued, the rest of a direct write, and the pings.
 
-        A ping is due when nothing has been sent for 1/3 of the session
-        timeout (at most 10 s, as Java): the idle wait ends then, so no task
-        of its own keeps that time.
+        The reader says when a ping is due (``_ping_due``: nothing sent for
+        the ping interval), so the idle wait needs no deadline: no cancel
+        scope per wait, and no task of its own keeps that time.
         """
         outbox = self._outbox
         protocol = self.protocol
         encode = self._encode
-        interval = min(self.owner.negotiated_timeout / 3, _MAX_PING_INTERVAL)
+        interval = self._ping_interval()
         try:
             while True:
-                ping = False
-                if not outbox and not self._leftover:
+                if not outbox and not self._leftover and not self._ping_due:
                     self._wake_writer = trio.Event()
-                    with trio.move_on_at(self.last_send + interval):
-                        await self._wake_writer.wait()
-                    if not self._wake_writer.is_set():
-                        # Woken by the deadline alone: idle for the interval.
-                        if trio.current_time() < self.last_send + interval:
-                            continue  # a direct write went out meanwhile
-                        ping = True
+                    await self._wake_writer.wait()
+                ping = self._ping_due
+                if ping:
+                    self._ping_due = False
+                    if self._now() < self.last_send + interval:
+                        ping = False  # a direct write went out meanwhile
                 if protocol.state is ProtocolState.CLOSED:
                     return  # the reader saw the end; queued calls wait for the next connection
                 self._wrote_direct = False

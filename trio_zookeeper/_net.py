@@ -20,6 +20,7 @@ of them opens a socket by other means. Callers bound the time (a cancel scope).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import socket
@@ -60,13 +61,24 @@ async def _resolve(host: HostPort) -> list[tuple[Any, ...]]:
     Raises:
         OSError: the name does not resolve (``socket.gaierror``).
     """
-    try:
-        return socket.getaddrinfo(
-            host.host, host.port, type=socket.SOCK_STREAM, flags=_NUMERIC_ONLY
-        )
-    except socket.gaierror:
-        pass
+    numeric = _numeric_address(host.host, host.port)
+    if numeric is not None:
+        return list(numeric)
     return await trio.socket.getaddrinfo(host.host, host.port, type=trio.socket.SOCK_STREAM)
+
+
+@functools.lru_cache(maxsize=1024)
+def _numeric_address(host: str, port: int) -> tuple[tuple[Any, ...], ...] | None:
+    """``getaddrinfo`` of an IP address (None for a name), remembered.
+
+    Converting an address involves no resolver and always gives the same
+    answer, so it is done once per (address, port), not at every connect
+    (``socket.getaddrinfo``'s enum conversions are a fair part of opening).
+    """
+    try:
+        return tuple(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=_NUMERIC_ONLY))
+    except socket.gaierror:
+        return None
 
 
 async def open_tcp(host: HostPort, rng: random.Random | None = None) -> trio.SocketStream:

@@ -8,8 +8,8 @@ not yet written, close, the tracer hooks and the statistics. Its supervisor
 task (:meth:`Session.run`) picks a server and makes a
 :class:`~trio_zookeeper._io_connection.Connection` to it, which owns what dies
 with the socket: the stream, the protocol (whose pending FIFO holds the
-written requests), the handshake and priming, and the reader and writer
-tasks. A request
+written requests), the handshake and priming, the reader (run in the
+supervisor task) and the writer task (started when first needed). A request
 goes to the serving connection's ``submit`` (written at once when the writer
 is idle, else queued for it) or, with no connection, waits in the outbox.
 
@@ -78,7 +78,7 @@ import attrs
 import trio
 
 from ._calls import ABANDONED, QUEUED, Call
-from ._hostprovider import Backoff, HostListUpdate, HostProvider
+from ._hostprovider import DEFAULT_BACKOFF, SHARED_RNG, Backoff, HostListUpdate, HostProvider
 from ._hosts import ConnectString, HostPort
 from ._io_connection import Connection, ConnectionDead
 from ._net import TRANSPORT_ERRORS, four_letter_word, open_stream
@@ -102,6 +102,7 @@ from ._protocol import (
     SetWatches2,
     WatchedEvent,
     ZooKeeperError,
+    ZooKeeperInternalError,
     transition,
 )
 from ._protocol._sasl import SaslMechanism, sasl_mechanism
@@ -405,11 +406,11 @@ class Session:
         self.connect_rounds = connect_rounds
         self.tracer = tracer
         self.log: logging.LoggerAdapter[logging.Logger] = _SessionLog(log, self)
-        self._rng = rng or random.Random()
+        self._rng = rng or SHARED_RNG
         self._host_provider = HostProvider(connect.hosts, self._rng)
         # Connect-string order, for ConnectFailedError and connect_errors.
         self._host_order = list(connect.hosts)
-        self.reconnect_backoff = reconnect_backoff or Backoff()
+        self.reconnect_backoff = reconnect_backoff or DEFAULT_BACKOFF
         self.host_list_updates = 0
         self.host_list_moves = 0
         self.last_host_list_update: HostListUpdate | None = None
@@ -464,9 +465,14 @@ class Session:
         self.registry = WatchRegistry()
         self.default_watcher = WatchEvents(max_buffer=10_000, session_events=False)
         self._state_channels: set[_StateChannel] = set()
-        self._cancel_scope: trio.CancelScope | None = None
-        self._start_nursery: trio.Nursery | None = None
+        # The scope of run(), made here so that an opener giving up can
+        # cancel it even before the task has started (abandon_open).
+        self._cancel_scope = trio.CancelScope()
         self._handed_over = False
+        # Set when the first connection is handed over, or when run() ends
+        # without one: what open_zookeeper waits for (wait_opened).
+        self._opened = trio.Event()
+        self._run_done = trio.Event()
         self._close_call: Call | None = None
 
     # ================================================================ API
@@ -692,7 +698,8 @@ class Session:
         if new is old:
             return
         self.state = new
-        self.log.debug("session state %s -> %s (%s)", old.name, new.name, event.value)
+        if log.isEnabledFor(logging.DEBUG):  # the enum names cost even when not logged
+            self.log.debug("session state %s -> %s (%s)", old.name, new.name, event.value)
         if new in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
             self._connected_event.set()
         elif self._connected_event.is_set():
@@ -740,15 +747,55 @@ class Session:
             self._terminal_error = error()
 
     # ============================================================ supervisor
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Keep the session connected until closed; report started once connected."""
+    async def wait_opened(self) -> None:
+        """Wait until :meth:`run` has handed over the first connection.
+
+        Raises:
+            ZooKeeperInternalError: :meth:`run` ended without a session and
+                without an error (it never does).
+        """
+        await self._opened.wait()
+        if not self._handed_over:
+            raise ZooKeeperInternalError("the session's task ended before it opened")
+
+    async def abandon_open(self) -> None:
+        """The opener gave up (cancelled, interrupted) before the hand-over.
+
+        What ``nursery.start`` does for a cancelled start: the opening is
+        cancelled and waited for, so that nothing but :meth:`run` touches the
+        session until it has ended; a session the server made meanwhile is
+        closed by :meth:`run` itself (``close_unwanted_session``, bounded by
+        ``close_timeout``). Once handed over, there is nothing to do here:
+        :meth:`close` sends closeSession.
+        """
+        if self._handed_over:
+            return
+        self._cancel_scope.cancel()
+        with trio.CancelScope(shield=True):
+            await self._run_done.wait()
+
+    async def run(self) -> None:
+        """Keep the session connected until closed; hand over the first connection.
+
+        Runs as a task of ``open_zookeeper``'s nursery, which waits for the
+        hand-over with :meth:`wait_opened` (a task started with
+        ``nursery.start`` would cost a nursery of its own, and a task moved
+        between nurseries, at every open).
+        """
+        try:
+            await self._run()
+        finally:
+            self._run_done.set()
+        # Ended without an error (only ever once closed): never leave the
+        # opener waiting. An error needs nothing here: it cancels the opener
+        # through the nursery, and reaches the caller unwrapped from there.
+        self._opened.set()
+
+    async def _run(self) -> None:
         started = False
         # A session handed in by the caller gets a full expiry budget from now.
         self.last_recv = trio.current_time()
-        # The nursery of ``nursery.start`` while opening; see _hand_over.
-        self._start_nursery = trio.lowlevel.current_task().parent_nursery
-        with trio.CancelScope() as scope:
-            self._cancel_scope = scope
+        with self._cancel_scope:
             round_no = 0
             failed_rounds = 0
             while not self._stopping():
@@ -775,7 +822,7 @@ class Session:
                     if self._stopping() or self._host_provider.generation != generation:
                         break
                     connected_before = self.connections
-                    await self._connect_and_serve(host, None if started else task_status)
+                    await self._connect_and_serve(host, hand_over=not started)
                     if self.connections != connected_before:
                         started = connected_in_round = True
                     self._check_suspected_expiry()
@@ -859,9 +906,7 @@ class Session:
             return await self._stream_factory(host.host, host.port)
         return await open_stream(host, self.ssl_context, rng=self._rng)
 
-    async def _connect_and_serve(
-        self, host: HostPort, task_status: trio.TaskStatus[None] | None
-    ) -> None:
+    async def _connect_and_serve(self, host: HostPort, *, hand_over: bool) -> None:
         """One connection: open, handshake, prime, serve until it dies.
 
         Every way a connection ends arrives here as a
@@ -907,7 +952,7 @@ class Session:
             self._connect_errors.pop(host, None)
             self._warned.pop(host, None)
             await conn.serve(
-                lambda: self._serving(conn, read_only, task_status),
+                lambda: self._serving(conn, read_only, hand_over=hand_over),
                 self._seek_read_write_server
                 if read_only and self._stream_factory is None
                 else None,
@@ -943,9 +988,8 @@ class Session:
             # the connection's nursery the Cancelled comes grouped.)
             if (
                 _only_cancelled(exc)
-                and task_status is not None
+                and hand_over
                 and not self._handed_over
-                and not self._closing
                 and conn is not None
                 and (
                     conn.protocol.state is ProtocolState.CONNECTED
@@ -1013,36 +1057,37 @@ class Session:
             self._seen_rw_server = True
         return response.read_only
 
-    def _serving(
-        self, conn: Connection, read_only: bool, task_status: trio.TaskStatus[None] | None
-    ) -> None:
+    def _serving(self, conn: Connection, read_only: bool, *, hand_over: bool) -> None:
         """The connection's tasks run: route requests to it and report connected."""
         # Queued requests are the writer's first batch (it has not run yet).
         self._submit = conn.submit
         self._set_state(SessionEvent.CONNECTED_RO if read_only else SessionEvent.CONNECTED_RW)
         if self.tracer is not None:
             call_hook(self.tracer.connected, str(conn.host), self.session_id, read_only)
-        if task_status is not None:
-            self._hand_over(task_status)
+        if hand_over:
+            self._hand_over()
 
-    def _hand_over(self, task_status: trio.TaskStatus[None]) -> None:
-        """Report the session started; from then on only :meth:`close` ends its tasks.
+    def _hand_over(self) -> None:
+        """Report the session opened; from then on only :meth:`close` ends its tasks.
 
-        ``started()`` moves this task into ``open_zookeeper``'s nursery, inside
-        the caller's scopes: a cancellation of those (a ``move_on_after``
-        around the open firing just now) must not kill the reader and writer
-        before closeSession has gone out, so the session's scope is shielded
-        in the same step, with no checkpoint in between. Unless the start was
-        cancelled already: trio then leaves the task where it is and waits for
-        it to exit, so it must stay cancellable (shielding it would deadlock),
-        and the Cancelled that reaches it closes the new session
-        (:meth:`Connection.close_unwanted_session`).
+        This task runs in ``open_zookeeper``'s nursery, inside the caller's
+        scopes: a cancellation of those (a ``move_on_after`` around the open
+        firing just now) must not kill the reader and writer before
+        closeSession has gone out, so the session's scope is shielded in the
+        same step as the opener is woken, with no checkpoint in between.
+        From here the opener owns the session: cancelled before it returns,
+        it closes the session itself (:meth:`close` sends closeSession). A
+        Cancelled that reaches this task before this step closes the new
+        session here instead (:meth:`Connection.close_unwanted_session`).
         """
-        task_status.started()
-        if trio.lowlevel.current_task().parent_nursery is not self._start_nursery:
-            self._handed_over = True
-            assert self._cancel_scope is not None
-            self._cancel_scope.shield = True
+        if self._cancel_scope.cancel_called:
+            # The opener gave up just now (abandon_open): no hand-over. The
+            # Cancelled that reaches this task at its next checkpoint closes
+            # the new session (Connection.close_unwanted_session).
+            return
+        self._handed_over = True
+        self._cancel_scope.shield = True
+        self._opened.set()
 
     def _note_connect_failure(self, host: HostPort, failure: str) -> None:
         """Remember why ``host`` failed and log it at WARNING, rate-limited per host."""
@@ -1097,6 +1142,8 @@ class Session:
 
     def _set_watches_batches(self) -> list[SetWatches | SetWatches2]:
         reg = self.registry
+        if not reg.count():
+            return []  # nearly every first connection: no lists to build
         apply = self.chroot.apply
         kinds = (
             WatchKind.DATA,
@@ -1185,7 +1232,7 @@ class Session:
                     self.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY)
                     and self._terminal_error is None
                     and conn is not None
-                    and conn.alive  # a reader and writer run, and the connection is not ending
+                    and conn.alive  # serving, and the connection is not ending
                 ):
                     call = Call(OpCode.CLOSE_SESSION, _EMPTY)
                     self._close_call = call
@@ -1211,8 +1258,7 @@ class Session:
                         session_id,
                     )
         finally:
-            if self._cancel_scope is not None:
-                self._cancel_scope.cancel()
+            self._cancel_scope.cancel()
 
             def closed() -> BaseException:
                 return trio.ClosedResourceError("the ZooKeeper client was closed")

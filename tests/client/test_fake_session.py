@@ -242,3 +242,45 @@ async def test_a_failed_request_leaves_no_reference_cycle(fake: FakeZooKeeper) -
             gc.set_debug(0)
             gc.garbage.clear()
             gc.enable()
+
+
+class _Spawns(trio.abc.Instrument):
+    """Records the client's own tasks (not the fake server's) as they start and end."""
+
+    def __init__(self) -> None:
+        self.spawned: list[str] = []
+        self.running: set[trio.lowlevel.Task] = set()
+
+    @staticmethod
+    def _ours(task: trio.lowlevel.Task) -> bool:
+        return task.name.startswith("trio_zookeeper.") and ".testing." not in task.name
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        if self._ours(task):
+            self.spawned.append(task.name.rsplit(".", 1)[-1])
+            self.running.add(task)
+
+    def task_exited(self, task: trio.lowlevel.Task) -> None:
+        self.running.discard(task)
+
+
+async def test_a_connection_costs_two_tasks_and_both_end_with_the_block(
+    fake: FakeZooKeeper,
+) -> None:
+    """The supervisor (which also reads) and the writer: no reader task of its own.
+
+    The fake's stream takes no direct writes, so every request starts the
+    writer; on a plain TCP socket it starts only when needed (see the
+    integration test test_a_plain_tcp_session_starts_its_writer_only_when_needed).
+    """
+    spawns = _Spawns()
+    trio.lowlevel.add_instrument(spawns)
+    try:
+        async with open_zookeeper("fake:2181", stream_factory=fake.connect) as zk:
+            assert await zk.exists("/") is not None
+            assert spawns.running
+    finally:
+        trio.lowlevel.remove_instrument(spawns)
+    assert spawns.spawned == ["run", "_writer"]
+    assert not spawns.running
+    assert fake.request_log[-1][1] == OpCode.CLOSE_SESSION

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import collections
 import math
+import os
 import pathlib
 import random
 
@@ -248,3 +249,45 @@ def test_parse_dynamic_config() -> None:
 def test_parse_dynamic_config_rejects_bad_lines(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_dynamic_config(text)
+
+
+# ------------------------------------------------ the shared random sources
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("name", ["SHARED_RNG", "SHARED_NO_SHUFFLE"])
+def test_shared_rng_is_reseeded_in_a_forked_child(name: str) -> None:
+    """Pre-forked workers must not replay the parent's draws (same first server)."""
+    rng: random.Random = getattr(hostprovider, name)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.write(write_end, repr(rng.random()).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        child = float(os.read(read_end, 100).decode())
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    assert child != rng.random()
+
+
+def test_clients_share_one_random_source_and_one_default_backoff() -> None:
+    """No per-client seeding (2.5 KB of os.urandom each) and no per-client Backoff."""
+    from trio_zookeeper._hosts import parse_connect_string
+    from trio_zookeeper._session import Session
+
+    def session() -> Session:
+        return Session(
+            parse_connect_string("a:1,b:2"),
+            session_timeout=10.0,
+            auth=[],
+            read_only=False,
+            ssl_context=None,
+        )
+
+    one, two = session(), session()
+    assert one._rng is two._rng is hostprovider.SHARED_RNG
+    assert one.reconnect_backoff is two.reconnect_backoff is hostprovider.DEFAULT_BACKOFF
+    assert Backoff() == hostprovider.DEFAULT_BACKOFF

@@ -343,3 +343,47 @@ async def test_an_idle_session_with_the_shortest_timeout_is_kept_alive(
             assert idle.statistics().connections == 1
             assert await zk.exists("/alive") is not None
             assert await idle.get_ephemerals() == ["/alive"]
+
+
+class _OurTasks(trio.abc.Instrument):
+    """The client's own tasks, by name, as they start; and which still run."""
+
+    def __init__(self) -> None:
+        self.spawned: list[str] = []
+        self.running: set[trio.lowlevel.Task] = set()
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        if task.name.startswith("trio_zookeeper."):
+            self.spawned.append(task.name.rsplit(".", 1)[-1])
+            self.running.add(task)
+
+    def task_exited(self, task: trio.lowlevel.Task) -> None:
+        self.running.discard(task)
+
+
+async def test_a_plain_tcp_session_starts_its_writer_only_when_needed(
+    zookeeper_server: Server,
+) -> None:
+    """Sequential requests and closeSession are written directly: one task in all.
+
+    A burst of requests (queued behind a direct write) then starts the writer,
+    and everything ends with the block.
+    """
+    tasks = _OurTasks()
+    trio.lowlevel.add_instrument(tasks)
+    try:
+        with trio.fail_after(10):
+            async with open_zookeeper(zookeeper_server.connect_string) as zk:
+                for _ in range(3):
+                    assert await zk.exists("/") is not None
+            assert tasks.spawned == ["run"]
+            assert not tasks.running
+            async with open_zookeeper(zookeeper_server.connect_string) as zk:
+                async with trio.open_nursery() as nursery:
+                    for _ in range(10):
+                        nursery.start_soon(zk.exists, "/")
+                assert tasks.spawned.count("_writer") == 1
+                assert await zk.exists("/") is not None
+            assert not tasks.running
+    finally:
+        trio.lowlevel.remove_instrument(tasks)

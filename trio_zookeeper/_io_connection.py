@@ -91,6 +91,11 @@ _RECV_SIZE = 65536
 _PRIMING_WRITE = 256 * 1024
 #: Java pings at least every 10 s, whatever the timeout (MAX_SEND_PING_INTERVAL).
 _MAX_PING_INTERVAL = 10.0
+#: How many requests callers write directly between two runs of the reader or
+#: the writer before the rest of a burst is left to the writer (one write for
+#: all). Two, so that a pipelined pair (a recipe's create and its listing)
+#: goes out without waking the writer.
+_DIRECT_BURST = 2
 _EMPTY = Empty()
 
 
@@ -174,7 +179,7 @@ class Connection:
         self._writer_busy = False
         # A request went out directly since the reader or the writer last
         # ran: the next ones are a burst, queued for one write (see submit).
-        self._wrote_direct = False
+        self._direct_writes = 0
         self._leftover = bytearray()
         self._wake_writer = trio.Event()
         # Set by the reader when nothing was sent for the ping interval; the
@@ -225,26 +230,29 @@ class Connection:
         """Write ``call`` now if it is alone, else queue it for the writer.
 
         The fast path: on a plain TCP socket, when nothing is queued, the
-        writer is not sending and no other request was written directly
-        since the reader or the writer last ran, the caller writes its own
+        writer is not sending and fewer than two requests were written
+        directly since the reader or the writer last ran, the caller writes its own
         frame, synchronously (``os.write`` on the non-blocking socket), with
         no checkpoint between the xid allocation and the kernel write;
         whatever did not fit goes to the writer. It saves the hop through the
         writer task and trio's post-send checkpoint, about half the scheduler
         passes of a sequential request.
 
-        A burst coalesces: once one request went out directly, the next ones
-        (the other callers woken by the same read, or tasks started
-        together) queue, and the writer, which runs after them, sends them
-        all in one write instead of one system call each. A sequential
+        A burst coalesces: once two requests went out directly (so that a
+        pipelined pair needs no writer), the next ones (the other callers
+        woken by the same read, or tasks started together) queue, and the
+        writer, which runs after them, sends them all in one write instead
+        of one system call each. A sequential
         caller is never held back: its next request follows a read, which
         re-opens the fast path. One writer at a time owns the socket, so
         frames are never interleaved and stay in xid order.
         """
-        if self._direct and not (
-            self._wrote_direct or self._outbox or self._writer_busy or self._leftover
+        if (
+            self._direct
+            and self._direct_writes < _DIRECT_BURST
+            and not (self._outbox or self._writer_busy or self._leftover)
         ):
-            self._wrote_direct = True
+            self._direct_writes += 1
             frame = self._encode(call)
             if frame is None:
                 return
@@ -588,7 +596,7 @@ class Connection:
                     while True:
                         events = await receive()
                         owner.last_recv = now()
-                        self._wrote_direct = False
+                        self._direct_writes = 0
                         for event in events:
                             dispatch(event)
                             if isinstance(event, ConnectionClosed):
@@ -678,7 +686,7 @@ class Connection:
                         ping = False  # a direct write went out meanwhile
                 if protocol.state is ProtocolState.CLOSED:
                     return  # the reader saw the end; queued calls wait for the next connection
-                self._wrote_direct = False
+                self._direct_writes = 0
                 # What a caller's direct write could not hand to the kernel
                 # goes first: the rest of that frame.
                 batch = bytearray(self._leftover)

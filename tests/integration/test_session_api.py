@@ -364,10 +364,11 @@ class _OurTasks(trio.abc.Instrument):
 async def test_a_plain_tcp_session_starts_its_writer_only_when_needed(
     zookeeper_server: Server,
 ) -> None:
-    """Sequential requests and closeSession are written directly: one task in all.
+    """Sequential requests, a pipelined pair and closeSession are written directly.
 
-    A burst of requests (queued behind a direct write) then starts the writer,
-    and everything ends with the block.
+    No writer task: only the session's own. A burst of requests (queued
+    behind the direct writes) then starts the writer, and everything ends
+    with the block.
     """
     tasks = _OurTasks()
     trio.lowlevel.add_instrument(tasks)
@@ -376,7 +377,12 @@ async def test_a_plain_tcp_session_starts_its_writer_only_when_needed(
             async with open_zookeeper(zookeeper_server.connect_string) as zk:
                 for _ in range(3):
                     assert await zk.exists("/") is not None
-            assert tasks.spawned == ["run"]
+                # A pipelined pair (a recipe's create and listing) is written
+                # by its two callers, with no writer either.
+                async with trio.open_nursery() as nursery:
+                    for _ in range(2):
+                        nursery.start_soon(zk.exists, "/")
+            assert tasks.spawned == ["run", "exists", "exists"]
             assert not tasks.running
             async with open_zookeeper(zookeeper_server.connect_string) as zk:
                 async with trio.open_nursery() as nursery:

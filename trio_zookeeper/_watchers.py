@@ -376,13 +376,15 @@ class WatchRegistry:
         # watcher itself when it is the only one (nearly always), else a
         # list. No list and no key tuple per watch: a client may hold
         # hundreds of thousands.
+        # (Over the tuple _KINDS: iterating the enum class costs a Python
+        # call per member, on every client made.)
         self._by_kind: dict[WatchKind, dict[str, WatchEvents | list[WatchEvents]]] = {
-            kind: {} for kind in WatchKind
+            kind: {} for kind in _KINDS
         }
         # Per kind, the zxid each watch was set at (the newest zxid seen when
         # its reply arrived): re-set with SetWatches at that zxid, the server
         # fires at once for a change the watch would have seen meanwhile.
-        self._zxids: dict[WatchKind, dict[str, int]] = {kind: {} for kind in WatchKind}
+        self._zxids: dict[WatchKind, dict[str, int]] = {kind: {} for kind in _KINDS}
 
     def add(self, kind: WatchKind, path: str, watcher: WatchEvents, zxid: int = 0) -> None:
         """Register ``watcher`` for the server-side watch (kind, path), set at ``zxid``."""

@@ -16,17 +16,18 @@ def _ev(path: str, event_type: EventType = EventType.NODE_DATA_CHANGED) -> Watch
     return WatchedEvent(event_type, KeeperState.SYNC_CONNECTED, path)
 
 
+async def _receive_into(events: WatchEvents, got: list[WatchedEvent], count: int) -> None:
+    for _ in range(count):
+        got.append(await events.receive())
+
+
 async def test_a_waiting_receiver_gets_the_events_in_order() -> None:
     events = WatchEvents()
     got: list[WatchedEvent] = []
 
-    async def consume() -> None:
-        for _ in range(3):
-            got.append(await events.receive())
-
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(consume)
+            nursery.start_soon(_receive_into, events, got, 3)
             await trio.testing.wait_all_tasks_blocked()
             # The first is handed to the waiting receiver, the others buffered.
             events._push(_ev("/a"))
@@ -167,13 +168,9 @@ async def test_a_receiver_waits_again_after_its_buffer_was_emptied() -> None:
     events._push(_ev("/a"))
     got: list[WatchedEvent] = []
 
-    async def consume() -> None:
-        for _ in range(3):
-            got.append(await events.receive())
-
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(consume)
+            nursery.start_soon(_receive_into, events, got, 3)
             await trio.testing.wait_all_tasks_blocked()
             assert got == [_ev("/a")]
             events._push(_ev("/b"))  # handed over

@@ -17,7 +17,8 @@ from trio_zookeeper import (
     ZooKeeper,
     open_zookeeper,
 )
-from trio_zookeeper.testing import expire_session, open_fault_proxy
+from trio_zookeeper._protocol import OpCode
+from trio_zookeeper.testing import expire_session, open_fake_zookeeper, open_fault_proxy
 
 from ._util import node_event, reconnected
 from .conftest import Connect, Server
@@ -346,19 +347,41 @@ async def test_an_idle_session_with_the_shortest_timeout_is_kept_alive(
 
 
 class _OurTasks(trio.abc.Instrument):
-    """The client's own tasks, by name, as they start; and which still run."""
+    """The client's own tasks (not a fake server's), by name, as they start; and which still run."""
 
     def __init__(self) -> None:
         self.spawned: list[str] = []
         self.running: set[trio.lowlevel.Task] = set()
 
     def task_spawned(self, task: trio.lowlevel.Task) -> None:
-        if task.name.startswith("trio_zookeeper."):
-            self.spawned.append(task.name.rsplit(".", 1)[-1])
+        name = task.name
+        if name.startswith("trio_zookeeper.") and ".testing." not in name:
+            self.spawned.append(name.rsplit(".", 1)[-1])
             self.running.add(task)
 
     def task_exited(self, task: trio.lowlevel.Task) -> None:
         self.running.discard(task)
+
+
+async def test_a_connection_to_a_fake_server_costs_two_tasks_and_both_end_with_the_block() -> None:
+    """The supervisor (which also reads) and the writer: no reader task of its own.
+
+    The fake server's stream takes no direct writes, so every request starts
+    the writer; on a plain TCP socket it starts only when needed (the next test).
+    """
+    tasks = _OurTasks()
+    trio.lowlevel.add_instrument(tasks)
+    try:
+        with trio.fail_after(10):
+            async with open_fake_zookeeper() as fake:
+                async with open_zookeeper("fake:2181", stream_factory=fake.connect) as zk:
+                    assert await zk.exists("/") is not None
+                    assert tasks.running
+                assert fake.request_log[-1][1] == OpCode.CLOSE_SESSION
+    finally:
+        trio.lowlevel.remove_instrument(tasks)
+    assert tasks.spawned == ["run", "_writer"]
+    assert not tasks.running
 
 
 async def test_a_plain_tcp_session_starts_its_writer_only_when_needed(

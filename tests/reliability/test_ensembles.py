@@ -76,6 +76,9 @@ async def test_update_hosts_without_the_current_server_moves_the_session(
     ):
         await zk.create("/h7-move", b"", mode=CreateMode.EPHEMERAL)
         await other.ensure_path("/h7-watched")
+        # Another session's write: zk's server may not have applied it yet
+        # (ZooKeeper orders each session's own view, not across sessions).
+        await zk.sync("/h7-watched")
         _, events = await zk.with_watcher().get_data("/h7-watched")
         sid = zk.session_id
         before = server_of(zk)
@@ -87,6 +90,7 @@ async def test_update_hosts_without_the_current_server_moves_the_session(
         assert update.server == before
         await until(lambda: server_of(zk) in rest and zk.connected, "connected to a listed server")
         assert zk.session_id == sid
+        await other.sync("/h7-move")
         assert await other.exists("/h7-move") is not None  # the ephemeral survived
         await other.set_data("/h7-watched", b"changed")
         with trio.fail_after(DEADLINE):

@@ -187,6 +187,7 @@ async def test_blackholing_every_link_past_the_timeout_expires_loudly_then_a_new
         sid = zk.session_id
         await zk.create("/eph", b"", mode=CreateMode.EPHEMERAL)
         _, data_watch = await zk.with_watcher().get_data("/eph")
+        await observer.sync("/eph")  # another session's write: let its server catch up
         _, gone = await observer.with_watcher().exists("/eph")
         queued_outcome: list[BaseException] = []
 
@@ -246,6 +247,7 @@ async def test_genuine_expiry_with_watches_and_ephemerals(ensemble: ZooKeeperEns
         _, data_watch = await zk.with_watcher().get_data("/data")
         _, child_watch = await zk.with_watcher().get_children("/dir")
         _, exists_watch = await zk.with_watcher().exists("/nothing")
+        await observer.sync("/dir/eph")  # another session's write: let its server catch up
         _, seen_by_other = await observer.with_watcher().exists("/dir/eph")
         async with zk.add_watch("/data") as persistent:
             victim = proxy_index(zk, proxies)
@@ -309,6 +311,7 @@ async def test_watches_survive_a_reconnect_and_fire_exactly_once(
         sid = zk.session_id
         for path in ("/changed", "/deleted", "/parent", "/untouched"):
             await writer.create(path, b"v0")
+        await zk.sync("/")  # another session's writes: let zk's server catch up
         _, w_changed = await zk.with_watcher().get_data("/changed")
         _, w_deleted = await zk.with_watcher().get_data("/deleted")
         _, w_created = await zk.with_watcher().exists("/created")

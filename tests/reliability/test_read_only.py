@@ -55,9 +55,14 @@ async def test_read_only_client_on_a_minority_then_back_to_read_write(
     ro_ensemble: ZooKeeperEnsemble,
 ) -> None:
     ensemble = ro_ensemble
+    survivor = 2
     async with open_zookeeper(ensemble.connect_string) as admin:
         await admin.create("/ro-data", b"before")
-    survivor = 2
+    # The write needed a quorum, which may not have included the survivor:
+    # make sure it has applied the write before the others go.
+    async with open_zookeeper(ensemble.members[survivor].connect_string) as on_survivor:
+        await on_survivor.sync("/ro-data")
+        assert (await on_survivor.get_data("/ro-data"))[0] == b"before"
     t_kill = trio.current_time()
     ensemble.members[0].kill()
     ensemble.members[1].kill()

@@ -231,10 +231,10 @@ class Connection:
 
         The fast path: on a plain TCP socket, when nothing is queued, the
         writer is not sending and fewer than two requests were written
-        directly since the reader or the writer last ran, the caller writes its own
-        frame, synchronously (``os.write`` on the non-blocking socket), with
-        no checkpoint between the xid allocation and the kernel write;
-        whatever did not fit goes to the writer. It saves the hop through the
+        directly since the reader or the writer last ran, the caller writes
+        its own frame, synchronously (``os.write`` on the non-blocking
+        socket), with no checkpoint between the xid allocation and the kernel
+        write; whatever did not fit goes to the writer. It saves the hop through the
         writer task and trio's post-send checkpoint, about half the scheduler
         passes of a sequential request.
 
@@ -242,10 +242,10 @@ class Connection:
         pipelined pair needs no writer), the next ones (the other callers
         woken by the same read, or tasks started together) queue, and the
         writer, which runs after them, sends them all in one write instead
-        of one system call each. A sequential
-        caller is never held back: its next request follows a read, which
-        re-opens the fast path. One writer at a time owns the socket, so
-        frames are never interleaved and stay in xid order.
+        of one system call each. A sequential caller is never held back: its
+        next request follows a read, which re-opens the fast path. One
+        writer at a time owns the socket, so frames are never interleaved
+        and stay in xid order.
         """
         if (
             self._direct

@@ -405,10 +405,10 @@ async def test_not_reentrant(zk: ZooKeeper) -> None:
                     pass
 
 
-async def test_no_herd_each_waiter_watches_its_predecessor(
+async def test_no_herd_each_waiter_watches_its_two_nearest_predecessors(
     layout: Layout, connect: Connect, zookeeper_server: ZooKeeperServer, chroot: str
 ) -> None:
-    """Ask the server which nodes each waiter's session watches: one each, all different."""
+    """Ask the server which nodes each waiter's session watches: two each, never the herd."""
     with trio.fail_after(30):
         async with connect() as holder_zk, connect() as a, connect() as b, connect() as c:
             release = trio.Event()
@@ -419,28 +419,123 @@ async def test_no_herd_each_waiter_watches_its_predecessor(
                     await wait_children(holder_zk, LOCK, count_is(i + 2))
                 nodes = sorted(await holder_zk.get_children(LOCK), key=lambda n: n[-10:])
                 waiters = {zk.session_id: i for i, zk in enumerate((a, b, c))}
-                while True:  # until every waiter has set its watch (the server's view)
-                    answer = await trio.to_thread.run_sync(
-                        zookeeper_server.four_letter_word, "wchc"
-                    )
-                    watched = {
-                        session: {p for p in paths if p.startswith(f"{chroot}{LOCK}/")}
-                        for session, paths in parse_wchc(answer).items()
-                        if session in waiters
-                    }
-                    if len(watched) == 3 and all(watched.values()):
-                        break
-                    await trio.sleep(0.05)
+                # Until every waiter has set its watches (the server's view).
+                watched = await watched_until(
+                    zookeeper_server,
+                    chroot,
+                    lambda w: all(len(w.get(s, ())) == 2 for s in waiters),
+                )
                 for session, paths in watched.items():
+                    if session not in waiters:
+                        continue
                     i = waiters[session]
                     expected = {nodes[i]}  # its predecessor
                     if i == 0:
                         # Next in line also watches its own node: it will
                         # take the lock on its predecessor's deletion alone.
                         expected.add(nodes[1])
+                    else:
+                        expected.add(nodes[i - 1])  # and the one below that
                     assert paths == {f"{chroot}{LOCK}/{node}" for node in expected}
                 release.set()
                 nursery.cancel_scope.cancel()
+
+
+async def watched_until(
+    server: ZooKeeperServer, chroot: str, done: Callable[[dict[int, set[str]]], bool]
+) -> dict[int, set[str]]:
+    """Poll the server's ``wchc`` until ``done(watches)``: lock-node paths watched, by session.
+
+    Polling the server's own view is the only way to see its watch table;
+    the caller bounds the wait.
+    """
+    while True:
+        answer = await trio.to_thread.run_sync(server.four_letter_word, "wchc")
+        watched = {
+            session: {p for p in paths if p.startswith(f"{chroot}{LOCK}/")}
+            for session, paths in parse_wchc(answer).items()
+        }
+        watched = {session: paths for session, paths in watched.items() if paths}
+        if done(watched):
+            return watched
+        await trio.sleep(0.05)
+
+
+async def test_next_holder_enters_on_its_predecessor_deletion_alone(
+    layout: Layout, connect: Connect, zookeeper_server: ZooKeeperServer, chroot: str
+) -> None:
+    """Queued behind two nodes, a waiter lists again when the lower one goes, not at handoff.
+
+    So when its predecessor (now the holder) leaves, it enters on that
+    deletion alone: no request between the release and its entry.
+    """
+    with trio.fail_after(30):
+        async with connect() as h, connect() as b, connect() as c:
+            release_h, release_b = trio.Event(), trio.Event()
+            entered: list[int] = []
+
+            async def third() -> None:
+                async with Lock(c, LOCK, "c", layout=layout):
+                    entered.append(c.statistics().requests)
+
+            async with trio.open_nursery() as nursery:
+                await nursery.start(hold, Lock(h, LOCK, "h", layout=layout), release_h)
+                nursery.start_soon(hold, Lock(b, LOCK, "b", layout=layout), release_b)
+                await wait_children(h, LOCK, count_is(2))
+                nursery.start_soon(third)
+                nodes = await wait_children(h, LOCK, count_is(3))
+                hn, bn, cn = (f"{chroot}{LOCK}/{n}" for n in sorted(nodes, key=lambda n: n[-10:]))
+                await watched_until(
+                    zookeeper_server, chroot, lambda w: w.get(c.session_id) == {hn, bn}
+                )
+                release_h.set()  # b enters; c lists again while b holds
+                await watched_until(
+                    zookeeper_server, chroot, lambda w: w.get(c.session_id) == {bn, cn}
+                )
+                assert entered == []
+                before = c.statistics().requests
+                release_b.set()
+            assert entered == [before]
+
+
+async def test_waiter_behind_a_leaving_waiter_still_waits_for_the_holder(
+    layout: Layout, connect: Connect, zookeeper_server: ZooKeeperServer, chroot: str
+) -> None:
+    """The waiter between us and the holder gives up: we list again and wait for the holder."""
+    with trio.fail_after(30):
+        async with connect() as h, connect() as b, connect() as c:
+            release_h = trio.Event()
+            entered: list[bool] = []
+
+            async def third() -> None:
+                async with Lock(c, LOCK, "c", layout=layout):
+                    entered.append(release_h.is_set())
+
+            b_scope = trio.CancelScope()
+
+            async def second() -> None:
+                with b_scope:
+                    await hold(Lock(b, LOCK, "b", layout=layout), trio.Event())
+
+            async with trio.open_nursery() as nursery:
+                await nursery.start(hold, Lock(h, LOCK, "h", layout=layout), release_h)
+                nursery.start_soon(second)
+                await wait_children(h, LOCK, count_is(2))
+                nursery.start_soon(third)
+                nodes = await wait_children(h, LOCK, count_is(3))
+                hn, bn, cn = (f"{chroot}{LOCK}/{n}" for n in sorted(nodes, key=lambda n: n[-10:]))
+                await watched_until(
+                    zookeeper_server, chroot, lambda w: w.get(c.session_id) == {hn, bn}
+                )
+                b_scope.cancel()
+                # c sees its predecessor go, lists again and waits for the holder alone.
+                await watched_until(
+                    zookeeper_server, chroot, lambda w: w.get(c.session_id) == {hn, cn}
+                )
+                assert entered == []
+                release_h.set()
+            assert entered == [True]
+            assert await children(h, LOCK) == []
 
 
 async def test_curator_semaphore_cancelled_waiter_leaves_nothing(zk: ZooKeeper) -> None:

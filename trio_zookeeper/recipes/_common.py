@@ -972,7 +972,9 @@ async def wait_any(*channels: WatchEvents) -> None:
             nursery.start_soon(one, channel, nursery.cancel_scope)
 
 
-async def wait_for_node_change(zk: ZooKeeper, path: str, *, unless_gone: str | None = None) -> bool:
+async def wait_for_node_change(
+    zk: ZooKeeper, path: str, *, unless_gone: str | None = None, also: str | None = None
+) -> bool:
     """Return when ``path`` is deleted or changed, or the session is disturbed.
 
     The caller re-checks its position afterwards, so returning early is safe.
@@ -984,13 +986,27 @@ async def wait_for_node_change(zk: ZooKeeper, path: str, *, unless_gone: str | N
     only predecessor was ``path`` can then take the lock without listing the
     directory again, and still never enters on a node someone deleted.
 
+    With ``also`` (another node), a change or deletion of either node ends
+    the wait, and the answer is always to look again (False).
+
     Returns:
         True if ``path`` is known to be gone (it did not exist, or its
         deletion was seen), and ``unless_gone`` was not seen gone before it;
         False for any other reason to look again.
     """
+    if unless_gone is not None and also is not None:
+        raise ValueError("unless_gone and also cannot be given together")
     mine: WatchEvents | None = None
     try:
+        if also is not None:
+            (stat, events), (also_stat, other) = await _exists_watches(zk, path, also)
+            try:
+                if stat is not None and also_stat is not None:
+                    await wait_any(events, other)
+            finally:
+                events.close()
+                other.close()
+            return False
         if unless_gone is None:
             result = await zk.with_watcher().exists(path)
         else:

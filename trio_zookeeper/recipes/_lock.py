@@ -251,27 +251,27 @@ class _Contender(_HeldBlock):
         return out
 
     # ---------------------------------------------------------- machinery
-    def _predecessor(self, name: str, children: list[str]) -> tuple[str | None, bool]:
-        """The node we wait for, and whether it is the only one we wait for.
+    def _predecessor(self, name: str, children: list[str]) -> tuple[str | None, str | None]:
+        """The node we wait for, and the next lower one.
 
         Returns:
             The nearest lower node of a kind we wait for (None: we hold),
-            and True if no other such node is lower than ours: once it is
-            deleted we hold, since sequence numbers only grow and no lower
-            node can appear.
+            and the nearest below that one (None if it is the only one: once
+            it is deleted we hold, since sequence numbers only grow and no
+            lower node can appear).
         """
         mine = _sequence(name)
         assert mine is not None
-        best: tuple[int, str] | None = None
-        below = 0
+        lower: list[tuple[int, str]] = []
         for child in children:
             parsed = _sequence(child)
             if parsed is None or parsed[0] not in self._waits_for or parsed[1] >= mine[1]:
                 continue
-            below += 1
-            if best is None or parsed[1] > best[0]:
-                best = (parsed[1], child)
-        return (None, True) if best is None else (best[1], below == 1)
+            lower.append((parsed[1], child))
+        if not lower:
+            return None, None
+        lower.sort()
+        return lower[-1][1], lower[-2][1] if len(lower) > 1 else None
 
     async def _enqueue(self) -> list[str] | None:
         """Create our node, and list the directory in the same round trip.
@@ -322,14 +322,25 @@ class _Contender(_HeldBlock):
                     # Our node went with an expired session: queue again.
                     self.node = None
                     continue
-                predecessor, only = self._predecessor(name, children)
+                predecessor, second = self._predecessor(name, children)
+                if predecessor is not None and second is not None:
+                    # More than one node is below ours. Wait for either of
+                    # the nearest two to change, then list again: commonly
+                    # the lower one held the lock and left, and we list
+                    # while the nearer one holds, so that its own deletion
+                    # later is enough to hold (below), with no listing
+                    # between a release and the next holder's entry. It
+                    # costs one watch more per waiter; a deletion still
+                    # wakes at most two waiters, not the herd.
+                    await wait_for_node_change(
+                        zk, join_path(self.path, predecessor), also=join_path(self.path, second)
+                    )
+                    continue
                 if predecessor is not None:
                     gone = await wait_for_node_change(
-                        zk,
-                        join_path(self.path, predecessor),
-                        unless_gone=self.node if only else None,
+                        zk, join_path(self.path, predecessor), unless_gone=self.node
                     )
-                    if not (gone and only and zk.connected):
+                    if not (gone and zk.connected):
                         continue  # look again
                     if zk.session_id != self._session_id:
                         continue

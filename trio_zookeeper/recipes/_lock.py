@@ -389,8 +389,8 @@ class Lock(_Contender):
     ``cancel_on=LossPolicy.LOST``, only when the session is lost or the lock
     node deleted; the block then raises :class:`LockLostError`.
 
-    Waiters watch only their predecessor. The lock is not re-entrant: one
-    object per holder.
+    Waiters watch only their two nearest predecessors (no herd). The lock is
+    not re-entrant: one object per holder.
 
     Example::
 

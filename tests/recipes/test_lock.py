@@ -408,7 +408,7 @@ async def test_not_reentrant(zk: ZooKeeper) -> None:
 async def test_no_herd_each_waiter_watches_its_two_nearest_predecessors(
     layout: Layout, connect: Connect, zookeeper_server: ZooKeeperServer, chroot: str
 ) -> None:
-    """Ask the server which nodes each waiter's session watches: two each, never the herd."""
+    """Ask the server which nodes each waiter's session watches: at most three, never the herd."""
     with trio.fail_after(30):
         async with connect() as holder_zk, connect() as a, connect() as b, connect() as c:
             release = trio.Event()
@@ -423,7 +423,9 @@ async def test_no_herd_each_waiter_watches_its_two_nearest_predecessors(
                 watched = await watched_until(
                     zookeeper_server,
                     chroot,
-                    lambda w: all(len(w.get(s, ())) == 2 for s in waiters),
+                    lambda w: all(
+                        len(w.get(s, ())) == (2 if i == 0 else 3) for s, i in waiters.items()
+                    ),
                 )
                 for session, paths in watched.items():
                     if session not in waiters:
@@ -435,7 +437,9 @@ async def test_no_herd_each_waiter_watches_its_two_nearest_predecessors(
                         # take the lock on its predecessor's deletion alone.
                         expected.add(nodes[1])
                     else:
-                        expected.add(nodes[i - 1])  # and the one below that
+                        # The one below that, and its own node: it lists
+                        # again when one of them changes.
+                        expected |= {nodes[i - 1], nodes[i + 1]}
                     assert paths == {f"{chroot}{LOCK}/{node}" for node in expected}
                 release.set()
                 nursery.cancel_scope.cancel()
@@ -486,16 +490,23 @@ async def test_next_holder_enters_on_its_predecessor_deletion_alone(
                 nodes = await wait_children(h, LOCK, count_is(3))
                 hn, bn, cn = (f"{chroot}{LOCK}/{n}" for n in sorted(nodes, key=lambda n: n[-10:]))
                 await watched_until(
-                    zookeeper_server, chroot, lambda w: w.get(c.session_id) == {hn, bn}
+                    zookeeper_server, chroot, lambda w: w.get(c.session_id) == {hn, bn, cn}
                 )
+                queued = c.statistics().requests
                 release_h.set()  # b enters; c lists again while b holds
                 await watched_until(
                     zookeeper_server, chroot, lambda w: w.get(c.session_id) == {bn, cn}
                 )
+                # The listing, and nothing else: the watches on b's node and
+                # its own are kept. (Polled: no event tells that c is done.)
+                while True:
+                    stats = c.statistics()
+                    if stats.requests == queued + 1 and not stats.pending_requests:
+                        break
+                    await trio.sleep(0.01)
                 assert entered == []
-                before = c.statistics().requests
                 release_b.set()
-            assert entered == [before]
+            assert entered == [queued + 1]
 
 
 async def test_waiter_behind_a_leaving_waiter_still_waits_for_the_holder(
@@ -525,7 +536,7 @@ async def test_waiter_behind_a_leaving_waiter_still_waits_for_the_holder(
                 nodes = await wait_children(h, LOCK, count_is(3))
                 hn, bn, cn = (f"{chroot}{LOCK}/{n}" for n in sorted(nodes, key=lambda n: n[-10:]))
                 await watched_until(
-                    zookeeper_server, chroot, lambda w: w.get(c.session_id) == {hn, bn}
+                    zookeeper_server, chroot, lambda w: w.get(c.session_id) == {hn, bn, cn}
                 )
                 b_scope.cancel()
                 # c sees its predecessor go, lists again and waits for the holder alone.

@@ -71,12 +71,14 @@ __all__ = [
     "ensure_container",
     "ensure_node",
     "ensure_parents",
+    "exists_watches",
     "guaranteed_delete",
     "held_scope",
     "join_path",
     "local_address",
     "new_guid",
     "no_auth",
+    "not_deleted",
     "pipelined",
     "protected_create",
     "retry",
@@ -972,9 +974,7 @@ async def wait_any(*channels: WatchEvents) -> None:
             nursery.start_soon(one, channel, nursery.cancel_scope)
 
 
-async def wait_for_node_change(
-    zk: ZooKeeper, path: str, *, unless_gone: str | None = None, also: str | None = None
-) -> bool:
+async def wait_for_node_change(zk: ZooKeeper, path: str, *, unless_gone: str | None = None) -> bool:
     """Return when ``path`` is deleted or changed, or the session is disturbed.
 
     The caller re-checks its position afterwards, so returning early is safe.
@@ -986,31 +986,17 @@ async def wait_for_node_change(
     only predecessor was ``path`` can then take the lock without listing the
     directory again, and still never enters on a node someone deleted.
 
-    With ``also`` (another node), a change or deletion of either node ends
-    the wait, and the answer is always to look again (False).
-
     Returns:
         True if ``path`` is known to be gone (it did not exist, or its
         deletion was seen), and ``unless_gone`` was not seen gone before it;
         False for any other reason to look again.
     """
-    if unless_gone is not None and also is not None:
-        raise ValueError("unless_gone and also cannot be given together")
     mine: WatchEvents | None = None
     try:
-        if also is not None:
-            (stat, events), (also_stat, other) = await _exists_watches(zk, path, also)
-            try:
-                if stat is not None and also_stat is not None:
-                    await wait_any(events, other)
-            finally:
-                events.close()
-                other.close()
-            return False
         if unless_gone is None:
             result = await zk.with_watcher().exists(path)
         else:
-            result, (own_stat, mine) = await _exists_watches(zk, path, unless_gone)
+            result, (own_stat, mine) = await exists_watches(zk, path, unless_gone)
             if own_stat is None:
                 result[1].close()
                 mine.close()
@@ -1021,10 +1007,10 @@ async def wait_for_node_change(
     stat, events = result
     try:
         if stat is None:
-            return mine is None or _not_deleted(mine)
+            return mine is None or not_deleted(mine)
         async for event in events:
             if event.event_type is EventType.NODE_DELETED:
-                return mine is None or _not_deleted(mine)
+                return mine is None or not_deleted(mine)
             if event.event_type is not EventType.NONE:
                 return False
             # DISCONNECTED / SYNC_CONNECTED: the watch survives a reconnect;
@@ -1038,13 +1024,15 @@ async def wait_for_node_change(
     return False
 
 
-async def _exists_watches(
-    zk: ZooKeeper, first: str, second: str
-) -> tuple[tuple[Stat | None, WatchEvents], tuple[Stat | None, WatchEvents]]:
-    """Exists watches on two nodes, both requests in flight at once.
+async def exists_watches(zk: ZooKeeper, *paths: str) -> list[tuple[Stat | None, WatchEvents]]:
+    """Exists watches on several nodes, all requests in flight at once.
+
+    Returns:
+        ``(stat, events)`` per path, in order (``stat`` None: no such node;
+        the watch then fires on its creation).
 
     Raises:
-        The first error either request raised; no watch is left open then.
+        The first error a request raised; no watch is left open then.
     """
     got: dict[str, tuple[Stat | None, WatchEvents] | Exception] = {}
 
@@ -1056,14 +1044,15 @@ async def _exists_watches(
 
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch, first)
-            nursery.start_soon(watch, second)
-        one, two = got[first], got[second]
-        if isinstance(one, Exception):
-            raise one
-        if isinstance(two, Exception):
-            raise two
-        return one, two
+            for path in paths:
+                nursery.start_soon(watch, path)
+        results: list[tuple[Stat | None, WatchEvents]] = []
+        for path in paths:
+            value = got[path]
+            if isinstance(value, Exception):
+                raise value
+            results.append(value)
+        return results
     except BaseException:
         for value in got.values():
             if not isinstance(value, Exception):
@@ -1071,7 +1060,7 @@ async def _exists_watches(
         raise
 
 
-def _not_deleted(events: WatchEvents) -> bool:
+def not_deleted(events: WatchEvents) -> bool:
     """True if no deletion (or other change, or end) is buffered on ``events``."""
     while True:
         try:

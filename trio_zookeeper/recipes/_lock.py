@@ -9,8 +9,8 @@ kazoo 2.11, so the two exclude each other):
   write locks and ``<uuid4 hex>__rlock__<sequence>`` for read locks, whose
   data is the contender's identifier (UTF-8);
 * a contender holds the lock when no node it must wait for has a lower
-  sequence number; otherwise it watches only the nearest such node, its
-  predecessor (no herd effect);
+  sequence number; otherwise it watches only the nearest two such nodes
+  (no herd effect: see :class:`_NearWatches`);
 * a semaphore ``path`` stores ``str(max_leases)`` as its data and one
   ephemeral ``<uuid4 hex>`` child per lease holder (identifier as data);
   contenders for a lease first take the lock ``path + "-__lock__"``, so only
@@ -50,6 +50,7 @@ from .. import (
     SessionExpiredError,
     Stat,
     Transaction,
+    WatchEvents,
     ZooKeeper,
     ZooKeeperError,
 )
@@ -64,17 +65,18 @@ from ._common import (
     cleanup_prefix,
     curator_prefix,
     ensure_parents,
+    exists_watches,
     guaranteed_delete,
     held_scope,
     join_path,
     local_address,
     new_guid,
     no_auth,
+    not_deleted,
     pipelined,
     protected_create,
     retry,
     wait_any,
-    wait_for_node_change,
 )
 
 __all__ = ["Lock", "ReadLock", "Semaphore", "WriteLock"]
@@ -91,6 +93,84 @@ def _sequence(name: str) -> tuple[str, int] | None:
     if match is None:
         return None
     return match.group(1), int(match.group(2))
+
+
+class _NearWatches:
+    """The exists watches a waiting contender keeps on its nearest nodes.
+
+    A waiter with one node below its own (its predecessor) watches it and
+    its own node, and holds on the predecessor's deletion alone: sequence
+    numbers only grow, so no lower node can appear, and the server notifies
+    one session in the order of the changes, so a deletion of our own node
+    before it would have been seen first.
+
+    A waiter with more nodes below watches the nearest two and its own node,
+    and lists the directory again when any of them changes. Commonly the
+    lower of the two held the lock and left, the nearer one now holds, and
+    we list while it holds: that listing finds it alone below us, and its
+    watch and our own are kept (no request), so that its deletion later is
+    enough to hold. The next holder then enters with no request between a
+    release and its entry. A deletion wakes at most two waiters, never the
+    herd.
+
+    Channels are kept across listings while they have seen nothing; one that
+    has seen an event (or ended) is closed, and its node watched again if
+    still wanted.
+    """
+
+    __slots__ = ("_channels", "_zk")
+
+    def __init__(self, zk: ZooKeeper) -> None:
+        self._zk = zk
+        self._channels: dict[str, WatchEvents] = {}
+
+    async def watch(self, paths: list[str]) -> list[bool]:
+        """Hold exists watches on exactly ``paths``.
+
+        Returns:
+            Per path, whether it existed when watched (a kept watch that has
+            seen nothing counts as existing).
+        """
+        channels = self._channels
+        for path in list(channels):
+            if path not in paths or not not_deleted(channels[path]):
+                channels.pop(path).close()
+        missing = [path for path in paths if path not in channels]
+        existing = dict.fromkeys(paths, True)
+        if missing:
+            for path, (stat, events) in zip(
+                missing, await exists_watches(self._zk, *missing), strict=True
+            ):
+                channels[path] = events
+                existing[path] = stat is not None
+        return [existing[path] for path in paths]
+
+    def intact(self, path: str) -> bool:
+        """Whether the watch on ``path`` has seen no deletion, change or end so far."""
+        return not_deleted(self._channels[path])
+
+    async def deleted(self, path: str, own: str) -> bool:
+        """Wait for ``path``'s next node event: True if it was deleted and ``own`` is intact."""
+        try:
+            async for event in self._channels[path]:
+                if event.event_type is EventType.NODE_DELETED:
+                    return self.intact(own)
+                if event.event_type is not EventType.NONE:
+                    return False
+                # DISCONNECTED / SYNC_CONNECTED: the watch survives a reconnect;
+                # EXPIRED ends the channel and the caller re-creates its node.
+        except ZooKeeperError:
+            pass
+        return False
+
+    async def any_event(self) -> None:
+        """Wait for the first node event (or end) on any watched node."""
+        await wait_any(*self._channels.values())
+
+    def close(self) -> None:
+        for events in self._channels.values():
+            events.close()
+        self._channels.clear()
 
 
 class _HeldBlock(ManagedBlock):
@@ -306,6 +386,7 @@ class _Contender(_HeldBlock):
             )
         self._busy = True
         zk = self._zk
+        watches = _NearWatches(zk)
         try:
             while True:
                 children: list[str] | None = None
@@ -323,35 +404,40 @@ class _Contender(_HeldBlock):
                     self.node = None
                     continue
                 predecessor, second = self._predecessor(name, children)
-                if predecessor is not None and second is not None:
-                    # More than one node is below ours. Wait for either of
-                    # the nearest two to change, then list again: commonly
-                    # the lower one held the lock and left, and we list
-                    # while the nearer one holds, so that its own deletion
-                    # later is enough to hold (below), with no listing
-                    # between a release and the next holder's entry. It
-                    # costs one watch more per waiter; a deletion still
-                    # wakes at most two waiters, not the herd.
-                    await wait_for_node_change(
-                        zk, join_path(self.path, predecessor), also=join_path(self.path, second)
-                    )
-                    continue
-                if predecessor is not None:
-                    gone = await wait_for_node_change(
-                        zk, join_path(self.path, predecessor), unless_gone=self.node
-                    )
-                    if not (gone and zk.connected):
+                if predecessor is None:
+                    break
+                nearest = join_path(self.path, predecessor)
+                paths = [nearest, self.node]
+                if second is not None:
+                    paths.append(join_path(self.path, second))
+                try:
+                    existing = await watches.watch(paths)
+                    if not existing[1]:
+                        continue  # our own node is gone: the listing says so next
+                    if second is not None:
+                        if all(existing):
+                            await watches.any_event()
                         continue  # look again
-                    if zk.session_id != self._session_id:
+                    if existing[0]:
+                        if not await watches.deleted(nearest, self.node):
+                            continue
+                    elif not watches.intact(self.node):
                         continue
+                except (ConnectionLossError, SessionExpiredError):
+                    await zk.wait_connected()
+                    continue
+                if zk.connected and zk.session_id == self._session_id:
                     # The only node we waited for is gone, and our own node
                     # was not deleted before it: we hold, with no second listing.
-                self._held = True
-                return
+                    break
+            watches.close()
+            self._held = True
         except NoAuthError as exc:
+            watches.close()
             await self._cleanup()
             raise no_auth(self.path, self._WHAT, self.acl, exc) from None
         except BaseException:
+            watches.close()
             await self._cleanup()
             raise
 

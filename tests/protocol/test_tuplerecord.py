@@ -158,7 +158,7 @@ def test_attrs_evolve_asdict_and_replace() -> None:
     with pytest.raises(TypeError, match="nope"):
         stat.__replace__(nope=1)
     response = GetDataResponse(data=b"x", stat=stat)
-    assert attrs.asdict(response)["stat"]["num_children"] == 10  # type: ignore[arg-type]
+    assert attrs.asdict(response)["stat"]["num_children"] == 10
 
 
 @pytest.mark.parametrize("cls", TUPLE_RECORDS, ids=lambda c: c.__name__)
@@ -174,3 +174,62 @@ def test_a_subclass_must_declare_empty_slots() -> None:
 
         class Loose(TupleRecord):
             n: int
+
+
+def test_the_attrs_description_is_built_on_first_use_and_kept() -> None:
+    class Fresh(TupleRecord):
+        __slots__ = ()
+        path: str
+        flags: int = 3
+
+    # Nothing built at class creation (it costs an attrs class per record)...
+    assert "__attrs_attrs__" not in Fresh.__dict__
+    assert attrs.has(Fresh)
+    fields = attrs.fields(Fresh)
+    # ...then kept on the class: every later lookup finds the same description.
+    assert Fresh.__dict__["__attrs_attrs__"] is fields
+    assert attrs.fields(Fresh) is fields
+    assert [(f.name, f.default, f.kw_only) for f in fields] == [
+        ("path", attrs.NOTHING, True),
+        ("flags", 3, True),
+    ]
+    assert attrs.evolve(Fresh(path="/a"), flags=4) == Fresh(path="/a", flags=4)  # type: ignore[misc]
+    assert attrs.fields(Fresh(path="/a")) is fields
+    # The base class is no attrs class.
+    assert not attrs.has(TupleRecord)
+
+
+def test_records_of_the_same_shape_keep_their_own_defaults_and_names() -> None:
+    class One(TupleRecord):
+        __slots__ = ()
+        path: str
+        flags: int = 1
+
+    class Two(TupleRecord):
+        __slots__ = ()
+        path: str
+        flags: int = 2
+
+    class Three(TupleRecord, kw_only=False):
+        __slots__ = ()
+        path: str
+        flags: int = 3
+
+    assert One(path="/").flags == 1
+    assert Two(path="/").flags == 2
+    assert Three("/").flags == 3
+    assert type(One(path="/")) is One
+    assert type(Two(path="/")) is Two
+    with pytest.raises(TypeError, match=r"Two\.__new__\(\) missing"):
+        Two()  # type: ignore[call-arg]
+    assert [f.default for f in attrs.fields(Two)] == [attrs.NOTHING, 2]
+
+
+def test_a_record_is_always_true_even_with_no_fields() -> None:
+    class Nothing(TupleRecord):
+        __slots__ = ()
+
+    assert Nothing() == Nothing()
+    assert len(Nothing()) == 0
+    assert bool(Nothing()) is True  # as an attrs instance; an empty tuple is false
+    assert bool(_stat()) is True

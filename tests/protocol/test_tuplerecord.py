@@ -1,10 +1,11 @@
 """The tuple-stored records behave as the frozen attrs records they replaced.
 
-``Stat``, the common read/write requests and replies, ``WatcherEvent``,
-``WatchedEvent``, ``Notification`` and ``Reply`` are :class:`TupleRecord`
-classes (one ``tuple.__new__`` to build); these tests pin down every
-behaviour the attrs classes had: construction (by keyword where it was),
-equality only within the class, hashing, no ordering, immutability, repr,
+Every jute record but ``ACL`` and ``Id``, the protocol's events (``Reply``,
+``Notification``, ``WatchedEvent``, ``Connected``, ...) and the multi records
+are :class:`TupleRecord` classes (one ``tuple.__new__`` to build, a fraction
+of an attrs class's memory to define); these tests pin down every behaviour
+the attrs classes had: construction (by keyword where it was), equality only
+within the class, hashing, no ordering, immutability, repr, truth,
 ``attrs.fields``/``evolve``/``asdict``, copy and pickle.
 """
 
@@ -17,32 +18,33 @@ from typing import Any
 import attrs
 import pytest
 
-from trio_zookeeper import EventType, KeeperState, Stat, WatchedEvent
+from trio_zookeeper import ACL, EventType, Id, KeeperState, Stat, WatchedEvent
 from trio_zookeeper._protocol import (
-    ExistsRequest,
+    AuthReply,
+    Connected,
+    ConnectionClosed,
+    ConnectResponse,
+    Empty,
     ExistsResponse,
     GetDataRequest,
     GetDataResponse,
+    MultiOp,
+    MultiRequest,
+    MultiResponse,
+    MultiResult,
     Notification,
+    PingReply,
     Reply,
-    SetDataRequest,
     SetDataResponse,
-    WatcherEvent,
 )
+from trio_zookeeper._protocol._sasl import sasl_mechanism
 from trio_zookeeper._protocol._tuplerecord import TupleRecord
 
-from .strategies import sample_record
+from .strategies import RECORD_CLASSES, sample_record
 
-TUPLE_RECORDS = (
-    Stat,
-    GetDataRequest,
-    GetDataResponse,
-    ExistsRequest,
-    ExistsResponse,
-    SetDataRequest,
-    SetDataResponse,
-    WatcherEvent,
-)
+#: The records a user builds and passes in stay attrs classes (see _records).
+ATTRS_RECORDS = (ACL, Id)
+TUPLE_RECORDS = tuple(cls for cls in RECORD_CLASSES if cls not in ATTRS_RECORDS)
 
 
 def _stat(**changes: int) -> Stat:
@@ -64,7 +66,7 @@ def _stat(**changes: int) -> Stat:
 
 
 @pytest.mark.parametrize("cls", TUPLE_RECORDS, ids=lambda c: c.__name__)
-def test_the_hot_records_are_tuple_records_with_their_attrs_fields(cls: type) -> None:
+def test_the_records_are_tuple_records_with_their_attrs_fields(cls: type) -> None:
     assert issubclass(cls, TupleRecord)
     assert attrs.has(cls)
     names = [f.name for f in attrs.fields(cls)]
@@ -233,3 +235,51 @@ def test_a_record_is_always_true_even_with_no_fields() -> None:
     assert len(Nothing()) == 0
     assert bool(Nothing()) is True  # as an attrs instance; an empty tuple is false
     assert bool(_stat()) is True
+
+
+def test_the_events_and_multi_records_are_tuple_records_as_constructed_before() -> None:
+    response = ConnectResponse(protocol_version=0, time_out=4000, session_id=7, passwd=b"p" * 16)
+    # The events took their fields by position (plain ``attrs.frozen``)...
+    assert Connected(response) == Connected(response=response, read_only_flag=True)
+    assert Connected(response, False).read_only_flag is False
+    assert Connected.__match_args__ == ("response", "read_only_flag")
+    assert PingReply(5).zxid == 5
+    assert AuthReply(-115).err == -115
+    assert ConnectionClosed() == ConnectionClosed()
+    assert repr(ConnectionClosed()) == "ConnectionClosed()"
+    assert ConnectionClosed() != Empty()
+    # ...the multi records by keyword only.
+    op = MultiOp(op=4, request=GetDataRequest(path="/a", watch=False))
+    with pytest.raises(TypeError):
+        MultiOp(4, op.request)  # type: ignore[call-arg]
+    assert MultiRequest(ops=(op,)).ops == (op,)
+    result = MultiResult(op=-1, err=-101, response=None)
+    assert MultiResponse(results=(result,)) == MultiResponse(results=(result,))
+    for cls in (Connected, PingReply, AuthReply, ConnectionClosed, *MULTI_RECORDS):
+        assert issubclass(cls, TupleRecord), cls
+        assert attrs.has(cls)
+    # As for the attrs classes: nested records become dicts, tuples stay tuples.
+    assert attrs.asdict(MultiRequest(ops=(op,))) == {
+        "ops": ({"op": 4, "request": {"path": "/a", "watch": False}},)
+    }
+
+
+MULTI_RECORDS = (MultiOp, MultiRequest, MultiResult, MultiResponse)
+
+
+def test_records_with_no_fields_are_true() -> None:
+    # The session keeps one ``Empty()`` body and the connection checks events
+    # by type; an empty tuple would be false where an attrs instance was true.
+    assert Empty()
+    assert ConnectionClosed()
+    assert (Empty() or None) is not None
+
+
+def test_acl_and_id_stay_attrs_classes_not_tuples() -> None:
+    acl = ACL(perms=31, id=Id(scheme="world", id="anyone"))
+    for rec in (acl, acl.id):
+        assert not isinstance(rec, tuple)
+        assert attrs.has(type(rec))
+    # A tuple would pass for the (username, password) form of sasl=.
+    with pytest.raises(TypeError, match="sasl="):
+        sasl_mechanism(acl.id)

@@ -71,14 +71,14 @@ def _field_getter(index: int) -> object:
 #: Generated constructor code by signature (field names, which have a
 #: default, keyword-only): records of the same shape (a path and a watch flag)
 #: share one code object; each class gets its own function around it.
-_CONSTRUCTORS: dict[tuple[tuple[str, ...], frozenset[str], bool], types.CodeType] = {}
+_CONSTRUCTORS: dict[tuple[tuple[str, ...], tuple[str, ...], bool], types.CodeType] = {}
 
 
 def _constructor(
     cls: type, names: tuple[str, ...], defaults: dict[str, Any], kw_only: bool
 ) -> Callable[..., Any]:
     """The generated ``__new__`` of a record: ``_tnew(cls, (field, ...))``."""
-    key = (names, frozenset(defaults), kw_only)
+    key = (names, tuple(defaults), kw_only)  # the names tuple is the class's own
     code = _CONSTRUCTORS.get(key)
     if code is None:
         # The defaults in the source only mark the parameters optional; each
@@ -92,7 +92,7 @@ def _constructor(
         code = _CONSTRUCTORS[key] = ns["__new__"].__code__
     new = types.FunctionType(code, globals(), "__new__")
     if kw_only:
-        new.__kwdefaults__ = dict(defaults) or None
+        new.__kwdefaults__ = defaults or None  # the class's own dict, never changed
     else:
         new.__defaults__ = tuple(defaults[n] for n in names if n in defaults) or None
     new.__qualname__ = f"{cls.__qualname__}.__new__"

@@ -36,6 +36,7 @@ from typing import Any
 import attrs
 
 from ._hosts import HostPort
+from ._protocol._tuplerecord import TupleRecord
 
 __all__ = [
     "DEFAULT_BACKOFF",
@@ -177,8 +178,7 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows onl
     os.register_at_fork(after_in_child=_reseed_after_fork)
 
 
-@attrs.frozen
-class HostListUpdate:
+class HostListUpdate(TupleRecord, kw_only=False):
     """What :meth:`ZooKeeper.update_hosts` decided.
 
     Attributes:
@@ -190,6 +190,8 @@ class HostListUpdate:
             tries the rebalancing choice first).
         reason: Why, in words (for logs and reports).
     """
+
+    __slots__ = ()
 
     previous: tuple[str, ...]
     hosts: tuple[str, ...]
@@ -349,8 +351,7 @@ class HostProvider:
         )
 
 
-@attrs.frozen
-class DynamicConfig:
+class DynamicConfig(TupleRecord, kw_only=False):
     """The ensemble's dynamic configuration, as ``get_config`` returns it.
 
     Attributes:
@@ -358,6 +359,8 @@ class DynamicConfig:
             and observers) that has a client address.
         version: The configuration version (hex, as written), or None.
     """
+
+    __slots__ = ()
 
     servers: dict[int, HostPort]
     version: str | None

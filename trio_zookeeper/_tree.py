@@ -37,6 +37,7 @@ from ._protocol._errors import (
     SessionMovedError,
     ZooKeeperError,
 )
+from ._protocol._tuplerecord import TupleRecord
 
 if TYPE_CHECKING:
     from ._client import ZooKeeper
@@ -61,8 +62,7 @@ def join_path(parent: str, name: str) -> str:
     return f"{'' if parent == '/' else parent}/{name}"
 
 
-@attrs.frozen
-class TreeNode:
+class TreeNode(TupleRecord, kw_only=False):
     """One node of a walked subtree.
 
     Attributes:
@@ -75,6 +75,8 @@ class TreeNode:
         last: Whether it is the last (in sorted order) of its parent's
             children that the walk hands out; True for the root.
     """
+
+    __slots__ = ()
 
     path: str
     depth: int
@@ -270,7 +272,7 @@ async def walk_tree(
                     last_of[kid.path] = index == len(kids) - 1
                 order.extend(reversed(kids))
                 try:
-                    await send.send(attrs.evolve(node, last=last))
+                    await send.send(node.__replace__(last=last))
                 except trio.BrokenResourceError:
                     return  # the consumer stopped reading: nothing more to send
 

@@ -283,3 +283,25 @@ def test_acl_and_id_stay_attrs_classes_not_tuples() -> None:
     # A tuple would pass for the (username, password) form of sasl=.
     with pytest.raises(TypeError, match="sasl="):
         sasl_mechanism(acl.id)
+
+
+def test_the_clients_output_records_are_tuple_records_as_constructed_before() -> None:
+    from trio_zookeeper import DynamicConfig, HostListUpdate, HostPort, TreeNode
+
+    node = TreeNode("/a", 1, ("b",), _stat())
+    assert (node.data, node.acl, node.last) == (None, None, True)
+    assert node.__replace__(last=False) == TreeNode("/a", 1, ("b",), _stat(), None, None, False)
+    assert attrs.evolve(node, depth=2).depth == 2  # type: ignore[misc]
+    update = HostListUpdate(("a:1",), ("b:2",), None, True, "moved")
+    assert update == HostListUpdate(
+        previous=("a:1",), hosts=("b:2",), server=None, move=True, reason="moved"
+    )
+    assert repr(update) == (
+        "HostListUpdate(previous=('a:1',), hosts=('b:2',), server=None, move=True, reason='moved')"
+    )
+    config = DynamicConfig({2: HostPort("b", 2), 1: HostPort("a", 1)}, "100000000")
+    assert config.hosts == [HostPort("a", 1), HostPort("b", 2)]
+    assert config.connect_string() == "a:1,b:2"
+    for cls in (TreeNode, HostListUpdate, DynamicConfig):
+        assert issubclass(cls, TupleRecord)
+        assert attrs.has(cls)

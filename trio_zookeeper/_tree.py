@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-import attrs
 import trio
 
 from ._protocol import ACL, Stat
@@ -87,14 +86,22 @@ class TreeNode(TupleRecord, kw_only=False):
     last: bool = True
 
 
-@attrs.define
 class _Pending:
-    path: str
-    depth: int
-    # Filled in when read: the node, or None when it is to be left out.
-    node: TreeNode | None = None
-    kids: list[_Pending] = attrs.Factory(list)
-    done: bool = False
+    """A node of the walk, from when it is found until it is handed out.
+
+    A plain slotted class (an attrs class costs ~15 KiB at import, for a
+    private helper of a rarely used walk); compared by identity.
+    """
+
+    __slots__ = ("depth", "done", "kids", "node", "path")
+
+    def __init__(self, path: str, depth: int) -> None:
+        self.path = path
+        self.depth = depth
+        # Filled in when read: the node, or None when it is to be left out.
+        self.node: TreeNode | None = None
+        self.kids: list[_Pending] = []
+        self.done = False
 
 
 async def _read_node(zk: ZooKeeper, path: str, depth: int, *, data: bool, acl: bool) -> TreeNode:

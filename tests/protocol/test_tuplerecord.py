@@ -305,3 +305,39 @@ def test_the_clients_output_records_are_tuple_records_as_constructed_before() ->
     for cls in (TreeNode, HostListUpdate, DynamicConfig):
         assert issubclass(cls, TupleRecord)
         assert attrs.has(cls)
+
+
+def test_the_constructor_is_generated_on_first_use() -> None:
+    class Lazy(TupleRecord, kw_only=False):
+        __slots__ = ()
+        path: str
+        flags: int = 5
+
+    first = Lazy.__dict__["__new__"]
+    assert Lazy("/a") == Lazy(path="/a", flags=5)
+    generated = Lazy.__dict__["__new__"]
+    assert generated is not first  # its own, in place of the shared first-use one
+    assert generated.__qualname__.endswith("Lazy.__new__")
+    assert Lazy("/b", 6).flags == 6
+    assert Lazy.__dict__["__new__"] is generated
+    with pytest.raises(TypeError, match=r"Lazy\.__new__\(\) missing 1 required positional"):
+        Lazy()  # type: ignore[call-arg]
+
+
+def test_a_wrong_first_call_is_refused_as_any_other() -> None:
+    class Fresh(TupleRecord):
+        __slots__ = ()
+        path: str
+
+    with pytest.raises(TypeError, match=r"Fresh\.__new__\(\) takes 1 positional argument"):
+        Fresh("/a")  # type: ignore[call-arg]
+    assert Fresh(path="/a").path == "/a"
+
+
+def test_a_positional_field_without_default_after_one_with_is_refused_at_once() -> None:
+    with pytest.raises(TypeError, match=r"Bad\.depth: no default"):
+
+        class Bad(TupleRecord, kw_only=False):
+            __slots__ = ()
+            path: str = "/"
+            depth: int  # type: ignore[misc]

@@ -1,9 +1,10 @@
 """``import trio_zookeeper`` loads what a plain client needs and nothing more.
 
 Kerberos (``SaslGSSAPI``) and the server side of the protocol (used by the
-test fakes) are imported on first use, and each record's jute codec is
-generated on its first use; the names still resolve. Checked in a fresh
-interpreter, since this test process has imported everything already.
+test fakes) are imported on first use, and each record's jute codec (and
+attrs description) is generated on its first use; the names still resolve.
+Checked in a fresh interpreter, since this test process has imported
+everything already.
 """
 
 from __future__ import annotations
@@ -80,3 +81,30 @@ def test_lazy_names_resolve_on_first_use() -> None:
 def test_an_unknown_name_is_still_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="NoSuchName"):
         getattr(trio_zookeeper, "NoSuchName")  # noqa: B009
+
+
+def test_no_record_builds_its_attrs_description_at_import() -> None:
+    # Each TupleRecord's __attrs_attrs__ costs an attrs class (~5 KB): built
+    # when something introspects the record (attrs.fields/evolve/asdict), not
+    # by the import or by the codec, which reads the record's field names.
+    probe = (
+        "import json\n"
+        "import trio_zookeeper\n"
+        "from trio_zookeeper._protocol import _jute, GetDataRequest, GetDataResponse\n"
+        "from trio_zookeeper._protocol._tuplerecord import TupleRecord\n"
+        "_jute.encode_record(GetDataRequest(path='/a', watch=False), bytearray())\n"
+        "_jute.decoder_of(GetDataResponse)\n"
+        "def subclasses(cls):\n"
+        "    for sub in cls.__subclasses__():\n"
+        "        yield sub\n"
+        "        yield from subclasses(sub)\n"
+        "records = list(subclasses(TupleRecord))\n"
+        "built = [c.__name__ for c in records if '__attrs_attrs__' in c.__dict__]\n"
+        "print(json.dumps([len(records), built]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    count, built = json.loads(out.stdout.splitlines()[-1])
+    assert count >= 50  # the protocol's records, events and the client's output records
+    assert built == []

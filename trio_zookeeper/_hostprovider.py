@@ -36,6 +36,7 @@ from typing import Any
 import attrs
 
 from ._hosts import HostPort
+from ._protocol._tuplerecord import TupleRecord
 
 __all__ = [
     "DEFAULT_BACKOFF",
@@ -177,8 +178,7 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows onl
     os.register_at_fork(after_in_child=_reseed_after_fork)
 
 
-@attrs.frozen
-class HostListUpdate:
+class HostListUpdate(TupleRecord, kw_only=False):
     """What :meth:`ZooKeeper.update_hosts` decided.
 
     Attributes:
@@ -191,6 +191,8 @@ class HostListUpdate:
         reason: Why, in words (for logs and reports).
     """
 
+    __slots__ = ()
+
     previous: tuple[str, ...]
     hosts: tuple[str, ...]
     server: str | None
@@ -198,15 +200,20 @@ class HostListUpdate:
     reason: str
 
 
-@attrs.define
 class _Reconfig:
-    """Java's reconfigMode: the old and new servers and the chance of a new one."""
+    """Java's reconfigMode: the old and new servers and the chance of a new one.
 
-    old: list[HostPort]
-    new: list[HostPort]
-    p_new: float
-    index_old: int = -1
-    index_new: int = -1
+    A plain slotted class: an attrs class costs ~15 KiB at import.
+    """
+
+    __slots__ = ("index_new", "index_old", "new", "old", "p_new")
+
+    def __init__(self, old: list[HostPort], new: list[HostPort], p_new: float) -> None:
+        self.old = old
+        self.new = new
+        self.p_new = p_new
+        self.index_old = -1
+        self.index_new = -1
 
     def draw(self, rng: random.Random) -> HostPort | None:
         """Java's nextHostInReconfigMode: the next candidate, or None when all were tried."""
@@ -349,8 +356,7 @@ class HostProvider:
         )
 
 
-@attrs.frozen
-class DynamicConfig:
+class DynamicConfig(TupleRecord, kw_only=False):
     """The ensemble's dynamic configuration, as ``get_config`` returns it.
 
     Attributes:
@@ -358,6 +364,8 @@ class DynamicConfig:
             and observers) that has a client address.
         version: The configuration version (hex, as written), or None.
     """
+
+    __slots__ = ()
 
     servers: dict[int, HostPort]
     version: str | None

@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-import attrs
 import trio
 
 from ._protocol import ACL, Stat
@@ -37,6 +36,7 @@ from ._protocol._errors import (
     SessionMovedError,
     ZooKeeperError,
 )
+from ._protocol._tuplerecord import TupleRecord
 
 if TYPE_CHECKING:
     from ._client import ZooKeeper
@@ -61,8 +61,7 @@ def join_path(parent: str, name: str) -> str:
     return f"{'' if parent == '/' else parent}/{name}"
 
 
-@attrs.frozen
-class TreeNode:
+class TreeNode(TupleRecord, kw_only=False):
     """One node of a walked subtree.
 
     Attributes:
@@ -76,6 +75,8 @@ class TreeNode:
             children that the walk hands out; True for the root.
     """
 
+    __slots__ = ()
+
     path: str
     depth: int
     children: tuple[str, ...]
@@ -85,14 +86,22 @@ class TreeNode:
     last: bool = True
 
 
-@attrs.define
 class _Pending:
-    path: str
-    depth: int
-    # Filled in when read: the node, or None when it is to be left out.
-    node: TreeNode | None = None
-    kids: list[_Pending] = attrs.Factory(list)
-    done: bool = False
+    """A node of the walk, from when it is found until it is handed out.
+
+    A plain slotted class (an attrs class costs ~15 KiB at import, for a
+    private helper of a rarely used walk); compared by identity.
+    """
+
+    __slots__ = ("depth", "done", "kids", "node", "path")
+
+    def __init__(self, path: str, depth: int) -> None:
+        self.path = path
+        self.depth = depth
+        # Filled in when read: the node, or None when it is to be left out.
+        self.node: TreeNode | None = None
+        self.kids: list[_Pending] = []
+        self.done = False
 
 
 async def _read_node(zk: ZooKeeper, path: str, depth: int, *, data: bool, acl: bool) -> TreeNode:
@@ -270,7 +279,7 @@ async def walk_tree(
                     last_of[kid.path] = index == len(kids) - 1
                 order.extend(reversed(kids))
                 try:
-                    await send.send(attrs.evolve(node, last=last))
+                    await send.send(node.__replace__(last=last))
                 except trio.BrokenResourceError:
                     return  # the consumer stopped reading: nothing more to send
 

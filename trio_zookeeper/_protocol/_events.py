@@ -1,13 +1,10 @@
 """What the sans-IO client protocol reports: one frozen record per event.
 
-:class:`Reply` (one per request), :class:`Notification` and
-:class:`WatchedEvent` are :class:`TupleRecord` classes (built in one call);
-the rarer events are frozen attrs classes.
+:class:`TupleRecord` classes, built in one call (and cheaper to define than
+attrs classes); each takes its fields by position too, as before.
 """
 
 from __future__ import annotations
-
-import attrs
 
 from ._enums import EventType, KeeperState
 from ._records import ConnectResponse
@@ -45,13 +42,14 @@ class WatchedEvent(TupleRecord, kw_only=False):
     zxid: int = -1
 
 
-@attrs.frozen
-class Connected:
+class Connected(TupleRecord, kw_only=False):
     """The handshake completed: the server's ConnectResponse.
 
     ``response.time_out <= 0`` means the session expired; ``read_only_flag``
     says whether the server sent the trailing readOnly byte at all.
     """
+
+    __slots__ = ()
 
     response: ConnectResponse
     read_only_flag: bool = True
@@ -90,23 +88,26 @@ class Notification(TupleRecord, kw_only=False):
     event: WatchedEvent
 
 
-@attrs.frozen
-class PingReply:
+class PingReply(TupleRecord, kw_only=False):
     """The answer to a ping (xid -2). Unsolicited ones are tolerated."""
+
+    __slots__ = ()
 
     zxid: int
 
 
-@attrs.frozen
-class AuthReply:
+class AuthReply(TupleRecord, kw_only=False):
     """The answer to an auth packet (xid -4); err -115 is AUTHFAILED."""
+
+    __slots__ = ()
 
     err: int
 
 
-@attrs.frozen
-class ConnectionClosed:
+class ConnectionClosed(TupleRecord, kw_only=False):
     """The peer closed the connection cleanly between frames."""
+
+    __slots__ = ()
 
 
 Event = Connected | Reply | Notification | PingReply | AuthReply | ConnectionClosed

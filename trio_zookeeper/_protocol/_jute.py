@@ -153,6 +153,17 @@ def _codec(cls: type) -> tuple[Encoder, Decoder, int]:
     return codec
 
 
+def _field_names(cls: type) -> list[str]:
+    """A record's field names, in order.
+
+    A :class:`TupleRecord` names them itself: asking attrs would build its
+    ``__attrs_attrs__``, which is left to whoever introspects the record.
+    """
+    if issubclass(cls, TupleRecord):
+        return list(cls.__record_fields__)
+    return [f.name for f in attrs.fields(cls)]  # type: ignore[arg-type]
+
+
 def _slot_setters(cls: type) -> list[tuple[str, Callable[[Any, Any], None]]] | None:
     """The slot setters of every field of an attrs record, if it may be filled directly.
 
@@ -191,10 +202,10 @@ def slot_builder(cls: type[R]) -> Callable[..., R]:
     filling their slots directly (see :func:`_slot_setters`), which the hot
     path of the protocol uses for the records it builds per reply.
     """
-    names = [f.name for f in attrs.fields(cls)]  # type: ignore[arg-type]
-    setters = _slot_setters(cls)
+    names = _field_names(cls)
     ns: dict[str, object] = {"_cls": cls, "_new": object.__new__, "_tnew": tuple.__new__}
     params = ", ".join(names)
+    setters = None if issubclass(cls, TupleRecord) else _slot_setters(cls)
     if issubclass(cls, TupleRecord):
         body = [f"    return _tnew(_cls, ({''.join(f'{n}, ' for n in names)}))"]
     elif setters is None:
@@ -270,11 +281,11 @@ class _Gen:
 
     def construct(self, cls: type, target: str, values: list[tuple[str, str]], di: str) -> None:
         """Decoder lines building ``cls`` from (field, variable) pairs into ``target``."""
-        setters = _slot_setters(cls)
         if issubclass(cls, TupleRecord):
             cn = self.bind("_C", cls)
             self.dec.append(f"{di}{target} = _tnew({cn}, ({''.join(f'{v}, ' for _, v in values)}))")
             return
+        setters = _slot_setters(cls)
         if setters is None:
             cn = self.bind("_C", cls)
             args = ", ".join(f"{f}={v}" for f, v in values)
@@ -396,7 +407,7 @@ def _generate(cls: type) -> None:
     never a half-registered one.
     """
     hints = typing.get_type_hints(cls, include_extras=True)
-    fields = [(f.name, _wire_spec(hints[f.name])) for f in attrs.fields(cls)]
+    fields = [(n, _wire_spec(hints[n])) for n in _field_names(cls)]
     g = _Gen(cls)
     run: list[tuple[str, str, _Prim, str]] = []
     nested: list[tuple[str, type]] = []
@@ -569,7 +580,7 @@ def _generate_framer(cls: type) -> Framer | None:
     if cls not in _VALUES:
         return None  # a hand-written codec
     hints = typing.get_type_hints(cls, include_extras=True)
-    fields = [(f.name, _wire_spec(hints[f.name])) for f in attrs.fields(cls)]
+    fields = [(n, _wire_spec(hints[n])) for n in _field_names(cls)]
     if not all(isinstance(spec, _Prim) for _, spec in fields):
         return None
     g = _Gen(cls)

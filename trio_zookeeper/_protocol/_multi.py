@@ -13,8 +13,6 @@ one its own code, the ones after it -2 (RUNTIMEINCONSISTENCY).
 
 from __future__ import annotations
 
-import attrs
-
 from ._enums import OpCode
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._jute import decode_record, encode_record, register_codec
@@ -34,6 +32,7 @@ from ._records import (
     SetDataRequest,
     SetDataResponse,
 )
+from ._tuplerecord import TupleRecord
 
 __all__ = [
     "MULTI_READ_OPS",
@@ -78,23 +77,24 @@ _RESULT_TYPES: dict[int, type | None] = {
 _END = MultiHeader(type=-1, done=True, err=-1)
 
 
-@attrs.frozen(kw_only=True)
-class MultiOp:
+class MultiOp(TupleRecord):
     """One operation of a multi: its opcode and its request record."""
+
+    __slots__ = ()
 
     op: int
     request: object
 
 
-@attrs.frozen(kw_only=True)
-class MultiRequest:
+class MultiRequest(TupleRecord):
     """``MultiOperationRecord``: the operations of a multi or multiRead."""
+
+    __slots__ = ()
 
     ops: tuple[MultiOp, ...]
 
 
-@attrs.frozen(kw_only=True)
-class MultiResult:
+class MultiResult(TupleRecord):
     """One result of a multi.
 
     Attributes:
@@ -103,14 +103,17 @@ class MultiResult:
         response: The result record (None for delete and check).
     """
 
+    __slots__ = ()
+
     op: int
     err: int
     response: object | None
 
 
-@attrs.frozen(kw_only=True)
-class MultiResponse:
+class MultiResponse(TupleRecord):
     """``MultiResponse``: one result per operation, in order."""
+
+    __slots__ = ()
 
     results: tuple[MultiResult, ...]
 

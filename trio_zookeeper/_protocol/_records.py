@@ -5,12 +5,15 @@ field order is wire order; attribute names are the jute names in snake_case
 (``ephemeralOwner`` -> ``ephemeral_owner``). Vectors are tuples, so every
 record is immutable and hashable.
 
-The records built for every request and reply of the common reads and
-writes (``Stat``, ``GetDataRequest``/``Response``, ``ExistsRequest``/``Response``,
-``SetDataRequest``/``Response``, ``WatcherEvent``) are :class:`TupleRecord`
-classes, built in one call; the others are frozen attrs classes. Both are
-keyword-only, immutable, compare equal only to the same class, and work with
-``attrs.evolve``/``asdict``.
+The records are :class:`TupleRecord` classes: built in one call (the common
+replies are decoded from the very tuple ``struct`` returns), and about a
+quarter of the memory of an attrs class to define, which ``import`` pays for
+every record here. ``ACL`` and ``Id`` stay frozen attrs classes: a user builds
+them and passes them in, and as tuples they would pass for the sequences
+beside them (a single ``ACL`` where a sequence of ACL entries is expected,
+an ``Id`` where ``sasl=`` takes a ``(username, password)`` tuple) instead of
+being refused. Both kinds are keyword-only, immutable, compare equal only to
+the same class, and work with ``attrs.evolve``/``asdict``.
 
 ``None`` and empty are different on the wire (length -1 versus 0) and stay
 different here: only fields Java allows to be null are typed ``... | None``.
@@ -115,9 +118,10 @@ class Stat(TupleRecord):
 
 # -------------------------------------------------------- session & headers
 @compile_record
-@attrs.frozen(kw_only=True)
-class ConnectRequest:
+class ConnectRequest(TupleRecord):
     """The first frame a client sends, with no request header (jute ``ConnectRequest``)."""
+
+    __slots__ = ()
 
     protocol_version: Int = 0
     last_zxid_seen: Long = 0
@@ -128,13 +132,14 @@ class ConnectRequest:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class ConnectResponse:
+class ConnectResponse(TupleRecord):
     """The server's answer to a ConnectRequest (jute ``ConnectResponse``).
 
     ``time_out <= 0`` means the session has expired. Very old servers omit the
     final ``read_only`` byte; the decoder then reports ``False``.
     """
+
+    __slots__ = ()
 
     protocol_version: Int
     time_out: Int
@@ -144,13 +149,14 @@ class ConnectResponse:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class ConnectResponseCore:
+class ConnectResponseCore(TupleRecord):
     """A ConnectResponse without its optional trailing readOnly byte.
 
     Decoded first, so that a server that omits the byte (very old ones do) is
     accepted; the protocol then reads the byte if it is there.
     """
+
+    __slots__ = ()
 
     protocol_version: Int
     time_out: Int
@@ -159,18 +165,20 @@ class ConnectResponseCore:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class RequestHeader:
+class RequestHeader(TupleRecord):
     """Precedes every request but the first (jute ``RequestHeader``)."""
+
+    __slots__ = ()
 
     xid: Int
     type: Int
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class ReplyHeader:
+class ReplyHeader(TupleRecord):
     """Precedes every reply but the connect response (jute ``ReplyHeader``)."""
+
+    __slots__ = ()
 
     xid: Int
     zxid: Long
@@ -189,9 +197,10 @@ class WatcherEvent(TupleRecord):
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class MultiHeader:
+class MultiHeader(TupleRecord):
     """Precedes each operation and result of a multi (jute ``MultiHeader``)."""
+
+    __slots__ = ()
 
     type: Int
     done: Bool
@@ -199,9 +208,10 @@ class MultiHeader:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class AuthPacket:
+class AuthPacket(TupleRecord):
     """Credentials for a scheme, sent with xid -4 (jute ``AuthPacket``)."""
+
+    __slots__ = ()
 
     type: Int = 0
     scheme: UString
@@ -210,9 +220,10 @@ class AuthPacket:
 
 # ------------------------------------------------------------------- create
 @compile_record
-@attrs.frozen(kw_only=True)
-class CreateRequest:
+class CreateRequest(TupleRecord):
     """create / create2 / createContainer (jute ``CreateRequest``)."""
+
+    __slots__ = ()
 
     path: UString
     data: OptBuffer
@@ -221,9 +232,10 @@ class CreateRequest:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class CreateTTLRequest:
+class CreateTTLRequest(TupleRecord):
     """createTTL (jute ``CreateTTLRequest``); ``ttl`` in milliseconds."""
+
+    __slots__ = ()
 
     path: UString
     data: OptBuffer
@@ -233,17 +245,19 @@ class CreateTTLRequest:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class CreateResponse:
+class CreateResponse(TupleRecord):
     """The created path, with the sequence suffix if any (jute ``CreateResponse``)."""
+
+    __slots__ = ()
 
     path: UString
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class Create2Response:
+class Create2Response(TupleRecord):
     """The created path and its Stat (jute ``Create2Response``)."""
+
+    __slots__ = ()
 
     path: UString
     stat: Annotated[Stat, Stat]
@@ -251,9 +265,10 @@ class Create2Response:
 
 # ---------------------------------------------------------- simple requests
 @compile_record
-@attrs.frozen(kw_only=True)
-class DeleteRequest:
+class DeleteRequest(TupleRecord):
     """delete (jute ``DeleteRequest``); version -1 matches any version."""
+
+    __slots__ = ()
 
     path: UString
     version: Int
@@ -319,104 +334,116 @@ class SetDataResponse(TupleRecord):
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetACLRequest:
+class GetACLRequest(TupleRecord):
     """getACL (jute ``GetACLRequest``)."""
 
+    __slots__ = ()
+
     path: UString
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetACLResponse:
+class GetACLResponse(TupleRecord):
     """getACL (jute ``GetACLResponse``)."""
 
+    __slots__ = ()
+
     acl: OptACLs
     stat: Annotated[Stat, Stat]
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class SetACLRequest:
+class SetACLRequest(TupleRecord):
     """setACL (jute ``SetACLRequest``)."""
 
+    __slots__ = ()
+
     path: UString
     acl: OptACLs
     version: Int
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class SetACLResponse:
+class SetACLResponse(TupleRecord):
     """setACL (jute ``SetACLResponse``)."""
 
+    __slots__ = ()
+
     stat: Annotated[Stat, Stat]
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetChildrenRequest:
+class GetChildrenRequest(TupleRecord):
     """getChildren (jute ``GetChildrenRequest``)."""
 
+    __slots__ = ()
+
     path: UString
     watch: Bool
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetChildrenResponse:
+class GetChildrenResponse(TupleRecord):
     """getChildren (jute ``GetChildrenResponse``)."""
+
+    __slots__ = ()
 
     children: Annotated[tuple[str, ...] | None, Vector(USTRING, nullable=True)]
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetChildren2Request:
+class GetChildren2Request(TupleRecord):
     """getChildren2 (jute ``GetChildren2Request``)."""
+
+    __slots__ = ()
 
     path: UString
     watch: Bool
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetChildren2Response:
+class GetChildren2Response(TupleRecord):
     """getChildren2 (jute ``GetChildren2Response``)."""
+
+    __slots__ = ()
 
     children: Annotated[tuple[str, ...] | None, Vector(USTRING, nullable=True)]
     stat: Annotated[Stat, Stat]
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class SyncRequest:
+class SyncRequest(TupleRecord):
     """sync (jute ``SyncRequest``)."""
 
+    __slots__ = ()
+
     path: UString
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class SyncResponse:
+class SyncResponse(TupleRecord):
     """sync (jute ``SyncResponse``)."""
 
+    __slots__ = ()
+
     path: UString
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class CheckVersionRequest:
+class CheckVersionRequest(TupleRecord):
     """check, inside a multi only (jute ``CheckVersionRequest``)."""
+
+    __slots__ = ()
 
     path: UString
     version: Int
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class ReconfigRequest:
+class ReconfigRequest(TupleRecord):
     """reconfig (jute ``ReconfigRequest``); the reply is a GetDataResponse of the config."""
+
+    __slots__ = ()
 
     joining_servers: OptUString
     leaving_servers: OptUString
@@ -425,44 +452,49 @@ class ReconfigRequest:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class CheckWatchesRequest:
+class CheckWatchesRequest(TupleRecord):
     """checkWatches (jute ``CheckWatchesRequest``); ``type`` is a WatcherType."""
 
+    __slots__ = ()
+
     path: UString
     type: Int
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class RemoveWatchesRequest:
+class RemoveWatchesRequest(TupleRecord):
     """removeWatches (jute ``RemoveWatchesRequest``); ``type`` is a WatcherType."""
 
+    __slots__ = ()
+
     path: UString
     type: Int
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class AddWatchRequest:
+class AddWatchRequest(TupleRecord):
     """addWatch (jute ``AddWatchRequest``); ``mode`` is an AddWatchMode."""
+
+    __slots__ = ()
 
     path: UString
     mode: Int
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class ErrorResponse:
+class ErrorResponse(TupleRecord):
     """An error code as a record (jute ``ErrorResponse``): multi errors, addWatch's reply."""
+
+    __slots__ = ()
 
     err: Int
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class SetWatches:
+class SetWatches(TupleRecord):
     """Re-register one-shot watches after a reconnect (jute ``SetWatches``, xid -8)."""
+
+    __slots__ = ()
 
     relative_zxid: Long
     data_watches: Strings
@@ -471,9 +503,10 @@ class SetWatches:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class SetWatches2:
+class SetWatches2(TupleRecord):
     """Re-register all watches incl. persistent ones (jute ``SetWatches2``, xid -8)."""
+
+    __slots__ = ()
 
     relative_zxid: Long
     data_watches: Strings
@@ -484,40 +517,43 @@ class SetWatches2:
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetEphemeralsRequest:
+class GetEphemeralsRequest(TupleRecord):
     """getEphemerals (jute ``GetEphemeralsRequest``)."""
+
+    __slots__ = ()
 
     prefix_path: UString
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetEphemeralsResponse:
+class GetEphemeralsResponse(TupleRecord):
     """getEphemerals (jute ``GetEphemeralsResponse``)."""
+
+    __slots__ = ()
 
     ephemerals: Annotated[tuple[str, ...] | None, Vector(USTRING, nullable=True)]
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetAllChildrenNumberRequest:
+class GetAllChildrenNumberRequest(TupleRecord):
     """getAllChildrenNumber (jute ``GetAllChildrenNumberRequest``)."""
+
+    __slots__ = ()
 
     path: UString
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetAllChildrenNumberResponse:
+class GetAllChildrenNumberResponse(TupleRecord):
     """getAllChildrenNumber (jute ``GetAllChildrenNumberResponse``)."""
+
+    __slots__ = ()
 
     total_number: Int
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class ClientInfo:
+class ClientInfo(TupleRecord):
     """One authenticated identity of the session (jute ``ClientInfo``).
 
     Attributes:
@@ -526,38 +562,44 @@ class ClientInfo:
             address for the ``ip`` scheme).
     """
 
+    __slots__ = ()
+
     auth_scheme: OptUString
     user: OptUString
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class WhoAmIResponse:
+class WhoAmIResponse(TupleRecord):
     """whoAmI (jute ``WhoAmIResponse``)."""
+
+    __slots__ = ()
 
     client_info: Annotated[tuple[ClientInfo, ...] | None, Vector(ClientInfo, nullable=True)]
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class GetSASLRequest:
+class GetSASLRequest(TupleRecord):
     """A SASL token from the client (jute ``GetSASLRequest``)."""
 
+    __slots__ = ()
+
     token: OptBuffer
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class SetSASLResponse:
+class SetSASLResponse(TupleRecord):
     """A SASL token from the server (jute ``SetSASLResponse``)."""
 
+    __slots__ = ()
+
     token: OptBuffer
 
 
 @compile_record
-@attrs.frozen(kw_only=True)
-class Empty:
+class Empty(TupleRecord):
     """The empty body of ping, closeSession and whoAmI requests."""
+
+    __slots__ = ()
 
 
 __all__ = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -25,12 +26,16 @@ LAZY_MODULES = (
 )
 
 
-def _modules_after(code: str) -> set[str]:
-    probe = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+def _probe(code: str) -> Any:
+    """Run ``code`` in a fresh interpreter; what its last line printed, as JSON."""
     out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    return set(json.loads(out.stdout.splitlines()[-1]))
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def _modules_after(code: str) -> set[str]:
+    return set(_probe(f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"))
 
 
 def test_plain_import_leaves_the_rarely_used_modules_unloaded() -> None:
@@ -50,10 +55,7 @@ def test_codecs_are_generated_on_first_use_not_at_import() -> None:
         "_jute.encode_record(GetDataRequest(path='/a', watch=False), bytearray())\n"
         "print(json.dumps([*at_import, names(_jute._CODECS)]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    generated, pending, after_use = map(set, json.loads(out.stdout.splitlines()[-1]))
+    generated, pending, after_use = map(set, _probe(probe))
     # The records a plain import defines wait for their first use...
     assert {"GetDataRequest", "ReconfigRequest", "SetWatches", "Stat"} <= pending
     assert not {"GetDataRequest", "ReconfigRequest", "SetWatches", "Stat"} & generated
@@ -102,9 +104,6 @@ def test_no_record_builds_its_attrs_description_at_import() -> None:
         "built = [c.__name__ for c in records if '__attrs_attrs__' in c.__dict__]\n"
         "print(json.dumps([len(records), built]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    count, built = json.loads(out.stdout.splitlines()[-1])
+    count, built = _probe(probe)
     assert count >= 50  # the protocol's records, events and the client's output records
     assert built == []

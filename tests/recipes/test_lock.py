@@ -465,6 +465,28 @@ async def watched_until(
         await trio.sleep(0.05)
 
 
+async def third_in_line(
+    nursery: trio.Nursery,
+    h: ZooKeeper,
+    c: ZooKeeper,
+    third: Callable[[], Coroutine[object, object, None]],
+    server: ZooKeeperServer,
+    chroot: str,
+) -> tuple[str, str, str]:
+    """Once two nodes are queued, start ``third`` (a contender on ``c``).
+
+    Returns:
+        The three nodes' server paths, in queue order, once the third
+        contender watches both nodes below it and its own (the server's view).
+    """
+    await wait_children(h, LOCK, count_is(2))
+    nursery.start_soon(third)
+    nodes = await wait_children(h, LOCK, count_is(3))
+    hn, bn, cn = (f"{chroot}{LOCK}/{n}" for n in sorted(nodes, key=lambda n: n[-10:]))
+    await watched_until(server, chroot, lambda w: w.get(c.session_id) == {hn, bn, cn})
+    return hn, bn, cn
+
+
 async def test_next_holder_enters_on_its_predecessor_deletion_alone(
     layout: Layout, connect: Connect, zookeeper_server: ZooKeeperServer, chroot: str
 ) -> None:
@@ -485,13 +507,7 @@ async def test_next_holder_enters_on_its_predecessor_deletion_alone(
             async with trio.open_nursery() as nursery:
                 await nursery.start(hold, Lock(h, LOCK, "h", layout=layout), release_h)
                 nursery.start_soon(hold, Lock(b, LOCK, "b", layout=layout), release_b)
-                await wait_children(h, LOCK, count_is(2))
-                nursery.start_soon(third)
-                nodes = await wait_children(h, LOCK, count_is(3))
-                hn, bn, cn = (f"{chroot}{LOCK}/{n}" for n in sorted(nodes, key=lambda n: n[-10:]))
-                await watched_until(
-                    zookeeper_server, chroot, lambda w: w.get(c.session_id) == {hn, bn, cn}
-                )
+                _, bn, cn = await third_in_line(nursery, h, c, third, zookeeper_server, chroot)
                 queued = c.statistics().requests
                 release_h.set()  # b enters; c lists again while b holds
                 await watched_until(
@@ -531,13 +547,7 @@ async def test_waiter_behind_a_leaving_waiter_still_waits_for_the_holder(
             async with trio.open_nursery() as nursery:
                 await nursery.start(hold, Lock(h, LOCK, "h", layout=layout), release_h)
                 nursery.start_soon(second)
-                await wait_children(h, LOCK, count_is(2))
-                nursery.start_soon(third)
-                nodes = await wait_children(h, LOCK, count_is(3))
-                hn, bn, cn = (f"{chroot}{LOCK}/{n}" for n in sorted(nodes, key=lambda n: n[-10:]))
-                await watched_until(
-                    zookeeper_server, chroot, lambda w: w.get(c.session_id) == {hn, bn, cn}
-                )
+                hn, _, cn = await third_in_line(nursery, h, c, third, zookeeper_server, chroot)
                 b_scope.cancel()
                 # c sees its predecessor go, lists again and waits for the holder alone.
                 await watched_until(

@@ -389,7 +389,7 @@ async def _persistent_watch(
 
 async def _cmd_removewatches(ctx: _Context, args: argparse.Namespace) -> int:
     kind = {"c": WatcherType.CHILDREN, "d": WatcherType.DATA}.get(args.kind, WatcherType.ANY)
-    await ctx.client.remove_watches(args.path, kind)
+    await ctx.client.remove_watches(args.path, kind, local=args.local)
     if ctx.out.json:
         ctx.out.json_value({"path": args.path, "removed": kind.name})
     return EXIT_OK

@@ -422,7 +422,7 @@ def _build_parser(*, shell: bool = False) -> _Parser:
         "-l",
         dest="local",
         action="store_true",
-        help="accepted for zkCli compatibility; the watches are removed on the server too",
+        help="remove this client's watches even if the server cannot be reached",
     )
 
     # --------------------------------------------------- subtree transfer

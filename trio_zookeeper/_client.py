@@ -895,7 +895,9 @@ class ZooKeeper:
         ) as watcher:
             yield watcher
 
-    async def remove_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> None:
+    async def remove_watches(
+        self, path: str, watcher_type: WatcherType = WatcherType.ANY, *, local: bool = False
+    ) -> None:
         """Remove this session's watches of a kind on ``path``.
 
         Local watchers of that kind on the path receive a
@@ -906,12 +908,22 @@ class ZooKeeper:
         armed. ``PERSISTENT`` and ``PERSISTENT_RECURSIVE`` also work on
         servers before 3.9, which cannot remove them by type.
 
+        With ``local=True`` (Java's ``local``, zkCli's ``removewatches -l``),
+        this client's watchers are removed even when the server cannot be
+        asked: at once while the client is not connected, and whatever the
+        server answers (the connection lost meanwhile, say) when it is. The
+        server forgets the watches at the latest when the client connects
+        again, since the re-registration leaves them out.
+
         Raises:
             NoWatcherError: There is no such watch (also: ``DATA`` or
                 ``CHILDREN`` on a path with a persistent watch of this client
-                but no such one-shot watch).
+                but no such one-shot watch); with ``local=True``: this client
+                has no such watcher.
         """
-        await self._watches.remove(path, WatcherType(watcher_type))
+        if not isinstance(local, bool):
+            raise TypeError(f"local must be a bool, not {type(local).__name__}")
+        await self._watches.remove(path, WatcherType(watcher_type), local=local)
 
     async def check_watches(self, path: str, watcher_type: WatcherType = WatcherType.ANY) -> bool:
         """Whether the server holds a watch of this kind on ``path`` for this session.

@@ -62,6 +62,20 @@ _PERSISTENT_KIND = {
     WatcherType.PERSISTENT_RECURSIVE: WatchKind.PERSISTENT_RECURSIVE,
 }
 
+#: What a local removal (``remove_watches(..., local=True)``) ends, per
+#: watcher type: groups of watch kinds, each with the event its watchers get.
+_LOCAL_REMOVAL: dict[WatcherType, tuple[tuple[tuple[WatchKind, ...], EventType], ...]] = {
+    WatcherType.DATA: (((WatchKind.DATA, WatchKind.EXIST), EventType.DATA_WATCH_REMOVED),),
+    WatcherType.CHILDREN: (((WatchKind.CHILD,), EventType.CHILD_WATCH_REMOVED),),
+    WatcherType.PERSISTENT: (((WatchKind.PERSISTENT,), EventType.PERSISTENT_WATCH_REMOVED),),
+    WatcherType.PERSISTENT_RECURSIVE: (
+        ((WatchKind.PERSISTENT_RECURSIVE,), EventType.PERSISTENT_WATCH_REMOVED),
+    ),
+}
+_LOCAL_REMOVAL[WatcherType.ANY] = tuple(
+    group for wt in _LOCAL_REMOVAL for group in _LOCAL_REMOVAL[wt]
+)
+
 #: ``call(op, request, path, on_reply=None)``: send a request on the session
 #: (the client's, which maps a missing chroot to a clear error).
 Call = Callable[..., Awaitable[Any]]
@@ -377,9 +391,56 @@ class ServerWatches:
                 await self._remove_on_server(path, WatcherType.ANY)
 
     # ------------------------------------------------------ remove and check
-    async def remove(self, path: str, wt: WatcherType) -> None:
+    async def remove(self, path: str, wt: WatcherType, *, local: bool = False) -> None:
         """``ZooKeeper.remove_watches`` (its docstring says what it promises)."""
         self._server_path(path)  # validate before anything is removed
+        if local:
+            if self._session.state not in (
+                KeeperState.SYNC_CONNECTED,
+                KeeperState.CONNECTED_READ_ONLY,
+            ):
+                self._remove_locally(path, wt)
+                return
+            if not self._local_groups(path, wt):
+                raise NoWatcherError(path=path)
+            try:
+                await self._remove(path, wt)
+            except ZooKeeperError:
+                # As Java's ``local``: whatever the server answered (the
+                # connection lost meanwhile, no such watch there), this
+                # client's own watchers of the kind go.
+                self._remove_locally(path, wt, missing_ok=True)
+            return
+        await self._remove(path, wt)
+
+    def _local_groups(
+        self, path: str, wt: WatcherType
+    ) -> list[tuple[tuple[WatchKind, ...], EventType]]:
+        registry = self._registry
+        return [
+            group
+            for group in _LOCAL_REMOVAL[wt]
+            if any(registry.has(kind, path) for kind in group[0])
+        ]
+
+    def _remove_locally(self, path: str, wt: WatcherType, *, missing_ok: bool = False) -> None:
+        """End this client's watchers of ``wt`` on ``path`` without asking the server.
+
+        The next connection's re-registration leaves them out, so the server
+        forgets them at the latest then.
+
+        Raises:
+            NoWatcherError: This client has no such watcher (unless ``missing_ok``).
+        """
+        registry = self._registry
+        groups = self._local_groups(path, wt)
+        if not groups and not missing_ok:
+            raise NoWatcherError(path=path)
+        for kinds, event_type in groups:
+            event = WatchedEvent(event_type, self._session.state, path)
+            registry.end_watches(kinds, path, event, keep_open=self._session.default_watcher)
+
+    async def _remove(self, path: str, wt: WatcherType) -> None:
         registry = self._registry
         default = self._session.default_watcher
 

@@ -86,6 +86,26 @@ def test_scripted_shell_runs_lines_in_order_in_one_session(hosts: str, prefix: s
     assert result.code == 1  # the first failing command's status
 
 
+def test_shell_removewatches_local(hosts: str, prefix: str) -> None:
+    script = [
+        f"create {prefix} one",
+        f"get -w {prefix}",
+        f"removewatches {prefix} -d -l",  # this shell's watch: removed
+        f"removewatches {prefix} -d -l",  # none left
+        f"set {prefix} two",
+        f"get {prefix}",  # one more round trip: no event came for the removed watch
+    ]
+    result = run_subprocess("-H", hosts, "shell", stdin="\n".join(script) + "\n")
+    lines = result.out.splitlines()
+    # The removed watch's watcher is told, as zkCli prints it.
+    assert [line for line in lines if line.startswith("WATCHER")] == [
+        f"WATCHER: DATA_WATCH_REMOVED {prefix}"
+    ]
+    assert [line for line in lines if not line.startswith("WATCHER")] == [prefix, "one", "two"]
+    assert result.err.splitlines() == [f"error: No such watcher: {prefix}"]
+    assert result.code == 1
+
+
 def test_shell_history_redo_and_printwatches(hosts: str, prefix: str) -> None:
     script = [
         f"create {prefix} one",  # 0

@@ -17,6 +17,7 @@ from trio_zookeeper import (
     EventType,
     KeeperState,
     NoNodeError,
+    NoWatcherError,
     Stat,
     WatchedEvent,
     WatcherType,
@@ -364,6 +365,58 @@ async def test_remove_watches_ends_the_local_watchers(zk: ZooKeeper) -> None:
         await zk.set_data("/rw", b"x")
         await zk.create("/rw/c")
         await _marker(zk, zk.default_watcher)
+
+
+async def test_remove_watches_local_while_the_server_cannot_be_reached(
+    zookeeper_server: Server, chroot: str, connect: Connect
+) -> None:
+    """``local=True`` ends this client's watchers at once while disconnected.
+
+    The next connection does not set them again: the server no longer reports
+    the node's changes to the session.
+    """
+    with trio.fail_after(20):
+        async with (
+            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
+            open_zookeeper(proxy.address + chroot) as zk,
+            connect() as writer,
+            zk.session_states() as states,
+        ):
+            await writer.create("/lr", b"0")
+            _, data_events = await zk.with_watcher().get_data("/lr")
+            _, child_events = await zk.with_watcher().get_children("/lr")
+            proxy.refuse()
+            await proxy.reset()
+            assert await states.receive() is KeeperState.DISCONNECTED
+            await zk.remove_watches("/lr", WatcherType.DATA, local=True)
+            removed = await node_event(data_events)
+            assert (removed.event_type, removed.path) == (EventType.DATA_WATCH_REMOVED, "/lr")
+            with pytest.raises(trio.EndOfChannel):
+                await data_events.receive()
+            with pytest.raises(NoWatcherError):
+                await zk.remove_watches("/lr", WatcherType.DATA, local=True)
+            assert zk.statistics().watches == 1  # the child watch stays
+            proxy.refuse(False)
+            assert await states.receive() is KeeperState.SYNC_CONNECTED
+            assert await zk.check_watches("/lr", WatcherType.DATA) is False
+            assert await zk.check_watches("/lr", WatcherType.CHILDREN) is True
+            await writer.set_data("/lr", b"1")  # no event for the removed watch
+            await writer.create("/lr/c")
+            assert await node_event(child_events) == _ev(CHILDREN, "/lr")
+            assert drain(data_events) == []
+
+
+async def test_remove_watches_local_when_connected_asks_the_server(zk: ZooKeeper) -> None:
+    with trio.fail_after(10):
+        await zk.create("/lc")
+        _, events = await zk.with_watcher().exists("/lc")
+        await zk.remove_watches("/lc", WatcherType.ANY, local=True)
+        assert await events.receive() == _ev(EventType.DATA_WATCH_REMOVED, "/lc")
+        assert await zk.check_watches("/lc") is False
+        with pytest.raises(NoWatcherError):
+            await zk.remove_watches("/lc", local=True)
+        with pytest.raises(TypeError, match="local must be a bool"):
+            await zk.remove_watches("/lc", local=1)  # type: ignore[arg-type]
 
 
 async def test_watches_survive_a_lost_connection(

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import queue
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import trio
 
-from trio_zookeeper import EventType, KeeperState, WatchedEvent, WatchEvents
+from trio_zookeeper import (
+    EventType,
+    KeeperState,
+    WatchedEvent,
+    WatchEvents,
+    ZooKeeper,
+    open_zookeeper,
+)
+from trio_zookeeper.testing import FaultProxy, open_fault_proxy
 
 PING_XID = -2
 
@@ -141,3 +150,24 @@ class ThreadEvents:
     def empty(self) -> bool:
         """Whether nothing is queued right now."""
         return self._queue.empty()
+
+
+@asynccontextmanager
+async def proxied_client(
+    host: str,
+    port: int,
+    chroot: str,
+    connect: Callable[[], AbstractAsyncContextManager[ZooKeeper]],
+) -> AsyncIterator[tuple[FaultProxy, ZooKeeper, ZooKeeper, trio.abc.ReceiveChannel[KeeperState]]]:
+    """A client through a fault proxy, a direct writer, and the client's state changes.
+
+    Yields:
+        ``(proxy, zk, writer, states)``.
+    """
+    async with (
+        open_fault_proxy(host, port) as proxy,
+        open_zookeeper(proxy.address + chroot) as zk,
+        connect() as writer,
+        zk.session_states() as states,
+    ):
+        yield proxy, zk, writer, states

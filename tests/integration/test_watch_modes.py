@@ -29,11 +29,9 @@ from trio_zookeeper import (
     WatcherType,
     WatchEvents,
     ZooKeeper,
-    open_zookeeper,
 )
-from trio_zookeeper.testing import open_fault_proxy
 
-from ._util import node_event
+from ._util import node_event, proxied_client
 from .conftest import Connect, Server
 
 pytestmark = pytest.mark.server
@@ -239,12 +237,9 @@ async def test_child_watch_under_a_recursive_watch_survives_a_reconnect(
     zookeeper_server: Server, chroot: str, connect: Connect
 ) -> None:
     with trio.fail_after(20):
-        async with (
-            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
-            open_zookeeper(proxy.address + chroot) as zk,
-            connect() as writer,
-            zk.session_states() as states,
-        ):
+        async with proxied_client(
+            zookeeper_server.host, zookeeper_server.port, chroot, connect
+        ) as (proxy, zk, writer, states):
             await writer.create("/n", b"0")
             await writer.create("/m", b"0")
             _, children = await zk.with_watcher().get_children("/n")

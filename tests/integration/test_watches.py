@@ -27,7 +27,7 @@ from trio_zookeeper import (
 )
 from trio_zookeeper.testing import open_fault_proxy, parse_wchc
 
-from ._util import drain, node_event
+from ._util import drain, node_event, proxied_client
 from .conftest import Connect, Server
 
 pytestmark = pytest.mark.server
@@ -376,12 +376,9 @@ async def test_remove_watches_local_while_the_server_cannot_be_reached(
     the node's changes to the session.
     """
     with trio.fail_after(20):
-        async with (
-            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
-            open_zookeeper(proxy.address + chroot) as zk,
-            connect() as writer,
-            zk.session_states() as states,
-        ):
+        async with proxied_client(
+            zookeeper_server.host, zookeeper_server.port, chroot, connect
+        ) as (proxy, zk, writer, states):
             await writer.create("/lr", b"0")
             _, data_events = await zk.with_watcher().get_data("/lr")
             _, child_events = await zk.with_watcher().get_children("/lr")
@@ -423,12 +420,9 @@ async def test_watches_survive_a_lost_connection(
     zookeeper_server: Server, chroot: str, connect: Connect
 ) -> None:
     with trio.fail_after(20):
-        async with (
-            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
-            open_zookeeper(proxy.address + chroot) as zk,
-            connect() as writer,
-            zk.session_states() as states,
-        ):
+        async with proxied_client(
+            zookeeper_server.host, zookeeper_server.port, chroot, connect
+        ) as (proxy, zk, writer, states):
             await writer.create("/s", b"0")
             await writer.create("/p", b"0")
             _, one_shot = await zk.with_watcher().get_data("/s")
@@ -463,12 +457,9 @@ async def test_many_watches_are_re_registered_in_batches_after_a_reconnect(
     # About 190 KiB of watched paths: more than one SetWatches batch (128 KiB).
     count, name = 600, "n" * 300
     with trio.fail_after(30):
-        async with (
-            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
-            open_zookeeper(proxy.address + chroot) as zk,
-            connect() as writer,
-            zk.session_states() as states,
-        ):
+        async with proxied_client(
+            zookeeper_server.host, zookeeper_server.port, chroot, connect
+        ) as (proxy, zk, writer, states):
             await writer.create("/many")
             paths = [f"/many/{name}{i:04d}" for i in range(count)]
             channels: list[WatchEvents] = []

@@ -62,19 +62,26 @@ _PERSISTENT_KIND = {
     WatcherType.PERSISTENT_RECURSIVE: WatchKind.PERSISTENT_RECURSIVE,
 }
 
-#: What a local removal (``remove_watches(..., local=True)``) ends, per
-#: watcher type: groups of watch kinds, each with the event its watchers get.
-_LOCAL_REMOVAL: dict[WatcherType, tuple[tuple[tuple[WatchKind, ...], EventType], ...]] = {
-    WatcherType.DATA: (((WatchKind.DATA, WatchKind.EXIST), EventType.DATA_WATCH_REMOVED),),
-    WatcherType.CHILDREN: (((WatchKind.CHILD,), EventType.CHILD_WATCH_REMOVED),),
+_DATA_GROUP = ((WatchKind.DATA, WatchKind.EXIST), EventType.DATA_WATCH_REMOVED)
+_CHILD_GROUP = ((WatchKind.CHILD,), EventType.CHILD_WATCH_REMOVED)
+#: What ``remove_watches`` ends, per watcher type: groups of watch kinds, each
+#: with the event its watchers get (a watcher is told once per group).
+_REMOVED: dict[WatcherType, tuple[tuple[tuple[WatchKind, ...], EventType], ...]] = {
+    WatcherType.DATA: (_DATA_GROUP,),
+    WatcherType.CHILDREN: (_CHILD_GROUP,),
     WatcherType.PERSISTENT: (((WatchKind.PERSISTENT,), EventType.PERSISTENT_WATCH_REMOVED),),
     WatcherType.PERSISTENT_RECURSIVE: (
         ((WatchKind.PERSISTENT_RECURSIVE,), EventType.PERSISTENT_WATCH_REMOVED),
     ),
+    WatcherType.ANY: (
+        _DATA_GROUP,
+        _CHILD_GROUP,
+        (
+            (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE),
+            EventType.PERSISTENT_WATCH_REMOVED,
+        ),
+    ),
 }
-_LOCAL_REMOVAL[WatcherType.ANY] = tuple(
-    group for wt in _LOCAL_REMOVAL for group in _LOCAL_REMOVAL[wt]
-)
 
 #: ``call(op, request, path, on_reply=None)``: send a request on the session
 #: (the client's, which maps a missing chroot to a clear error).
@@ -394,59 +401,33 @@ class ServerWatches:
     async def remove(self, path: str, wt: WatcherType, *, local: bool = False) -> None:
         """``ZooKeeper.remove_watches`` (its docstring says what it promises)."""
         self._server_path(path)  # validate before anything is removed
-        if local:
-            if self._session.state not in (
-                KeeperState.SYNC_CONNECTED,
-                KeeperState.CONNECTED_READ_ONLY,
-            ):
-                self._remove_locally(path, wt)
-                return
-            if not self._local_groups(path, wt):
-                raise NoWatcherError(path=path)
+        if not local:
+            await self._remove(path, wt)
+            return
+        registry = self._registry
+        if not any(registry.has(k, path) for kinds, _ in _REMOVED[wt] for k in kinds):
+            raise NoWatcherError(path=path)
+        if self._session.state in (KeeperState.SYNC_CONNECTED, KeeperState.CONNECTED_READ_ONLY):
             try:
                 await self._remove(path, wt)
+                return
             except ZooKeeperError:
                 # As Java's ``local``: whatever the server answered (the
                 # connection lost meanwhile, no such watch there), this
                 # client's own watchers of the kind go.
-                self._remove_locally(path, wt, missing_ok=True)
-            return
-        await self._remove(path, wt)
+                pass
+        # Not asked (or no use): the next connection's re-registration leaves
+        # them out, so the server forgets them at the latest then.
+        self._end_watchers(path, wt)
 
-    def _local_groups(
-        self, path: str, wt: WatcherType
-    ) -> list[tuple[tuple[WatchKind, ...], EventType]]:
-        registry = self._registry
-        return [
-            group
-            for group in _LOCAL_REMOVAL[wt]
-            if any(registry.has(kind, path) for kind in group[0])
-        ]
-
-    def _remove_locally(self, path: str, wt: WatcherType, *, missing_ok: bool = False) -> None:
-        """End this client's watchers of ``wt`` on ``path`` without asking the server.
-
-        The next connection's re-registration leaves them out, so the server
-        forgets them at the latest then.
-
-        Raises:
-            NoWatcherError: This client has no such watcher (unless ``missing_ok``).
-        """
-        registry = self._registry
-        groups = self._local_groups(path, wt)
-        if not groups and not missing_ok:
-            raise NoWatcherError(path=path)
-        for kinds, event_type in groups:
+    def _end_watchers(self, path: str, wt: WatcherType) -> None:
+        """Unregister this client's watchers of ``wt`` on ``path`` and tell them."""
+        for kinds, event_type in _REMOVED[wt]:
             event = WatchedEvent(event_type, self._session.state, path)
-            registry.end_watches(kinds, path, event, keep_open=self._session.default_watcher)
+            self._registry.end_watches(kinds, path, event, keep_open=self._session.default_watcher)
 
     async def _remove(self, path: str, wt: WatcherType) -> None:
         registry = self._registry
-        default = self._session.default_watcher
-
-        def removed(event_type: EventType) -> WatchedEvent:
-            return WatchedEvent(event_type, self._session.state, path)
-
         if wt in _PERSISTENT_KIND:
             kind = _PERSISTENT_KIND[wt]
             if not self.persistent_by_type_unsupported:
@@ -455,40 +436,19 @@ class ServerWatches:
                 except MarshallingError:
                     self.persistent_by_type_unsupported = True
                 else:
-                    event = removed(EventType.PERSISTENT_WATCH_REMOVED)
-                    registry.end_watches((kind,), path, event, keep_open=default)
+                    self._end_watchers(path, wt)
                     await self._rearm(path, _ONE_SHOT)
                     return
             if not registry.has(kind, path):
                 raise NoWatcherError(path=path)
-            event = removed(EventType.PERSISTENT_WATCH_REMOVED)
-            registry.end_watches((kind,), path, event, keep_open=default)
+            self._end_watchers(path, wt)
             await self.release(path, wt)
             return
         if wt is WatcherType.ANY:
             await self._remove_on_server(path, wt)
-            registry.end_watches(
-                (WatchKind.DATA, WatchKind.EXIST),
-                path,
-                removed(EventType.DATA_WATCH_REMOVED),
-                keep_open=default,
-            )
-            registry.end_watches(
-                (WatchKind.CHILD,), path, removed(EventType.CHILD_WATCH_REMOVED), keep_open=default
-            )
-            registry.end_watches(
-                (WatchKind.PERSISTENT, WatchKind.PERSISTENT_RECURSIVE),
-                path,
-                removed(EventType.PERSISTENT_WATCH_REMOVED),
-                keep_open=default,
-            )
+            self._end_watchers(path, wt)
             return
-        if wt is WatcherType.DATA:
-            kinds: tuple[WatchKind, ...] = (WatchKind.DATA, WatchKind.EXIST)
-            event = removed(EventType.DATA_WATCH_REMOVED)
-        else:
-            kinds = (WatchKind.CHILD,)
-            event = removed(EventType.CHILD_WATCH_REMOVED)
+        [(kinds, _)] = _REMOVED[wt]
         persistent = registry.has(WatchKind.PERSISTENT, path) or registry.has(
             WatchKind.PERSISTENT_RECURSIVE, path
         )
@@ -499,7 +459,7 @@ class ServerWatches:
             # (A covered one-shot watch has no server-side watch of its own:
             # the persistent watch holds the path's slot and stays.)
             await self._remove_on_server(path, wt)
-        registry.end_watches(kinds, path, event, keep_open=default)
+        self._end_watchers(path, wt)
 
     async def check(self, path: str, wt: WatcherType) -> bool:
         """``ZooKeeper.check_watches`` (its docstring says what it promises)."""

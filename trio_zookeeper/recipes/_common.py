@@ -68,17 +68,16 @@ __all__ = [
     "cleanup_prefix",
     "create_container",
     "curator_prefix",
+    "deletion_next",
     "ensure_container",
     "ensure_node",
     "ensure_parents",
-    "exists_watches",
     "guaranteed_delete",
     "held_scope",
     "join_path",
     "local_address",
     "new_guid",
     "no_auth",
-    "not_deleted",
     "pipelined",
     "protected_create",
     "retry",
@@ -974,100 +973,39 @@ async def wait_any(*channels: WatchEvents) -> None:
             nursery.start_soon(one, channel, nursery.cancel_scope)
 
 
-async def wait_for_node_change(zk: ZooKeeper, path: str, *, unless_gone: str | None = None) -> bool:
+async def wait_for_node_change(zk: ZooKeeper, path: str) -> bool:
     """Return when ``path`` is deleted or changed, or the session is disturbed.
 
     The caller re-checks its position afterwards, so returning early is safe.
 
-    With ``unless_gone`` (the caller's own node), that node is watched too, in
-    the same round trip: the server sends one session's notifications in the
-    order of the changes, so when ``path``'s deletion arrives, a deletion of
-    ``unless_gone`` that came before it has already arrived. A waiter whose
-    only predecessor was ``path`` can then take the lock without listing the
-    directory again, and still never enters on a node someone deleted.
-
     Returns:
         True if ``path`` is known to be gone (it did not exist, or its
-        deletion was seen), and ``unless_gone`` was not seen gone before it;
-        False for any other reason to look again.
+        deletion was seen); False for any other reason to look again.
     """
-    mine: WatchEvents | None = None
     try:
-        if unless_gone is None:
-            result = await zk.with_watcher().exists(path)
-        else:
-            result, (own_stat, mine) = await exists_watches(zk, path, unless_gone)
-            if own_stat is None:
-                result[1].close()
-                mine.close()
-                return False
+        stat, events = await zk.with_watcher().exists(path)
     except (ConnectionLossError, SessionExpiredError):
         await zk.wait_connected()
         return False
-    stat, events = result
     try:
-        if stat is None:
-            return mine is None or not_deleted(mine)
-        async for event in events:
-            if event.event_type is EventType.NODE_DELETED:
-                return mine is None or not_deleted(mine)
-            if event.event_type is not EventType.NONE:
-                return False
-            # DISCONNECTED / SYNC_CONNECTED: the watch survives a reconnect;
-            # EXPIRED ends the channel and the caller re-creates its node.
-    except ZooKeeperError:
-        return False
+        return stat is None or await deletion_next(events)
     finally:
         events.close()
-        if mine is not None:
-            mine.close()
-    return False
 
 
-async def exists_watches(zk: ZooKeeper, *paths: str) -> list[tuple[Stat | None, WatchEvents]]:
-    """Exists watches on several nodes, all requests in flight at once.
+async def deletion_next(events: WatchEvents) -> bool:
+    """Wait for the next node event of a one-shot watch: True if it is the node's deletion.
 
-    Returns:
-        ``(stat, events)`` per path, in order (``stat`` None: no such node;
-        the watch then fires on its creation).
-
-    Raises:
-        The first error a request raised; no watch is left open then.
+    Session events are passed over (DISCONNECTED / SYNC_CONNECTED: the watch
+    survives a reconnect); another change, the channel's end (EXPIRED) or
+    its error give False.
     """
-    got: dict[str, tuple[Stat | None, WatchEvents] | Exception] = {}
-
-    async def watch(path: str) -> None:
-        try:
-            got[path] = await zk.with_watcher().exists(path)
-        except Exception as exc:
-            got[path] = exc
-
     try:
-        async with trio.open_nursery() as nursery:
-            for path in paths:
-                nursery.start_soon(watch, path)
-        results: list[tuple[Stat | None, WatchEvents]] = []
-        for path in paths:
-            value = got[path]
-            if isinstance(value, Exception):
-                raise value
-            results.append(value)
-        return results
-    except BaseException:
-        for value in got.values():
-            if not isinstance(value, Exception):
-                value[1].close()
-        raise
-
-
-def not_deleted(events: WatchEvents) -> bool:
-    """True if no deletion (or other change, or end) is buffered on ``events``."""
-    while True:
-        try:
-            event = events.receive_nowait()
-        except trio.WouldBlock:
-            return True
-        except (trio.EndOfChannel, ZooKeeperError):
-            return False
-        if event.event_type is not EventType.NONE:
-            return False
+        async for event in events:
+            if event.event_type is EventType.NODE_DELETED:
+                return True
+            if event.event_type is not EventType.NONE:
+                return False
+    except ZooKeeperError:
+        pass
+    return False

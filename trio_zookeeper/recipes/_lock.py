@@ -39,6 +39,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import ClassVar
 
+import trio
+
 from .. import (
     ACL,
     ConnectionLossError,
@@ -64,15 +66,14 @@ from ._common import (
     check_path,
     cleanup_prefix,
     curator_prefix,
+    deletion_next,
     ensure_parents,
-    exists_watches,
     guaranteed_delete,
     held_scope,
     join_path,
     local_address,
     new_guid,
     no_auth,
-    not_deleted,
     pipelined,
     protected_create,
     retry,
@@ -93,6 +94,55 @@ def _sequence(name: str) -> tuple[str, int] | None:
     if match is None:
         return None
     return match.group(1), int(match.group(2))
+
+
+async def _exists_watches(zk: ZooKeeper, *paths: str) -> list[tuple[Stat | None, WatchEvents]]:
+    """Exists watches on several nodes, all requests in flight at once.
+
+    Returns:
+        ``(stat, events)`` per path, in order (``stat`` None: no such node;
+        the watch then fires on its creation).
+
+    Raises:
+        The first error a request raised; no watch is left open then.
+    """
+    got: dict[str, tuple[Stat | None, WatchEvents] | Exception] = {}
+
+    async def watch(path: str) -> None:
+        try:
+            got[path] = await zk.with_watcher().exists(path)
+        except Exception as exc:
+            got[path] = exc
+
+    try:
+        async with trio.open_nursery() as nursery:
+            for path in paths:
+                nursery.start_soon(watch, path)
+        results: list[tuple[Stat | None, WatchEvents]] = []
+        for path in paths:
+            value = got[path]
+            if isinstance(value, Exception):
+                raise value
+            results.append(value)
+        return results
+    except BaseException:
+        for value in got.values():
+            if not isinstance(value, Exception):
+                value[1].close()
+        raise
+
+
+def _not_deleted(events: WatchEvents) -> bool:
+    """True if no deletion (or other change, or end) is buffered on ``events``."""
+    while True:
+        try:
+            event = events.receive_nowait()
+        except trio.WouldBlock:
+            return True
+        except (trio.EndOfChannel, ZooKeeperError):
+            return False
+        if event.event_type is not EventType.NONE:
+            return False
 
 
 class _NearWatches:
@@ -133,13 +183,13 @@ class _NearWatches:
         """
         channels = self._channels
         for path in list(channels):
-            if path not in paths or not not_deleted(channels[path]):
+            if path not in paths or not _not_deleted(channels[path]):
                 channels.pop(path).close()
         missing = [path for path in paths if path not in channels]
         existing = dict.fromkeys(paths, True)
         if missing:
             for path, (stat, events) in zip(
-                missing, await exists_watches(self._zk, *missing), strict=True
+                missing, await _exists_watches(self._zk, *missing), strict=True
             ):
                 channels[path] = events
                 existing[path] = stat is not None
@@ -147,21 +197,11 @@ class _NearWatches:
 
     def intact(self, path: str) -> bool:
         """Whether the watch on ``path`` has seen no deletion, change or end so far."""
-        return not_deleted(self._channels[path])
+        return _not_deleted(self._channels[path])
 
     async def deleted(self, path: str, own: str) -> bool:
         """Wait for ``path``'s next node event: True if it was deleted and ``own`` is intact."""
-        try:
-            async for event in self._channels[path]:
-                if event.event_type is EventType.NODE_DELETED:
-                    return self.intact(own)
-                if event.event_type is not EventType.NONE:
-                    return False
-                # DISCONNECTED / SYNC_CONNECTED: the watch survives a reconnect;
-                # EXPIRED ends the channel and the caller re-creates its node.
-        except ZooKeeperError:
-            pass
-        return False
+        return await deletion_next(self._channels[path]) and self.intact(own)
 
     async def any_event(self) -> None:
         """Wait for the first node event (or end) on any watched node."""
@@ -430,16 +470,15 @@ class _Contender(_HeldBlock):
                     # The only node we waited for is gone, and our own node
                     # was not deleted before it: we hold, with no second listing.
                     break
-            watches.close()
             self._held = True
         except NoAuthError as exc:
-            watches.close()
             await self._cleanup()
             raise no_auth(self.path, self._WHAT, self.acl, exc) from None
         except BaseException:
-            watches.close()
             await self._cleanup()
             raise
+        finally:
+            watches.close()
 
     async def _cleanup(self) -> None:
         node, session_id = self.node, self._session_id

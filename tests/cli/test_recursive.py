@@ -9,6 +9,7 @@ rest, warn, exit 3), a 5,000-deep chain, and progress only on a terminal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -287,32 +288,43 @@ def test_recursive_commands_on_a_chain_of_5000(
     deepest = trio.run(with_client, deep_hosts, build)
     dump_file = tmp_path / "chain.json"
     common = [sys.executable, "-m", "trio_zookeeper", "-H", deep_hosts]
-    # The three walks run at once (each is 5,000 round trips deep).
-    with (
-        subprocess.Popen(
-            [*common, "ls", "-R", "/chain"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        ) as ls,
-        subprocess.Popen(
-            [*common, "tree", "/chain"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        ) as tree,
-        subprocess.Popen(
-            [*common, "dump", "/chain", str(dump_file)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        ) as dump,
-    ):
-        ls_out, ls_err = ls.communicate(timeout=120)
-        tree_out, tree_err = tree.communicate(timeout=120)
-        _, dump_err = dump.communicate(timeout=120)
-    assert (ls.returncode, ls_err) == (0, b""), ls_err[-2000:]
+    # The three walks run at once (each is 5,000 round trips deep). Their
+    # output goes to files, not pipes: a pipe read only after another
+    # walk's would hold the writer (the tree's output is about 50 MB) for as
+    # long as that walk takes, its session unpinged meanwhile.
+    walks = {
+        "ls": [*common, "ls", "-R", "/chain"],
+        "tree": [*common, "tree", "/chain"],
+        "dump": [*common, "dump", "/chain", str(dump_file)],
+    }
+    outputs: dict[str, tuple[int, bytes, bytes]] = {}
+    with contextlib.ExitStack() as stack:
+        running = {}
+        for name, command in walks.items():
+            out = stack.enter_context(open(tmp_path / f"{name}.out", "w+b"))
+            err = stack.enter_context(open(tmp_path / f"{name}.err", "w+b"))
+            running[name] = (
+                stack.enter_context(subprocess.Popen(command, stdout=out, stderr=err)),
+                out,
+                err,
+            )
+        for name, (process, out, err) in running.items():
+            code = process.wait(timeout=120)
+            out.seek(0)
+            err.seek(0)
+            outputs[name] = (code, out.read(), err.read())
+    ls_code, ls_out, ls_err = outputs["ls"]
+    tree_code, tree_out, tree_err = outputs["tree"]
+    dump_code, _, dump_err = outputs["dump"]
+    assert (ls_code, ls_err) == (0, b""), ls_err[-2000:]
     ls_lines = ls_out.decode().splitlines()
     assert len(ls_lines) == DEPTH
     assert ls_lines[-1] == deepest
-    assert (tree.returncode, tree_err) == (0, b""), tree_err[-2000:]
+    assert (tree_code, tree_err) == (0, b""), tree_err[-2000:]
     tree_lines = tree_out.decode().splitlines()
     assert len(tree_lines) == DEPTH + 1
     assert tree_lines[-1] == " " * 4 * (DEPTH - 1) + "└── n"
-    assert (dump.returncode, dump_err) == (0, b""), dump_err[-2000:]
+    assert (dump_code, dump_err) == (0, b""), dump_err[-2000:]
     document = json.loads(dump_file.read_text())
     assert len(document["nodes"]) == DEPTH + 1
     assert document["nodes"][-1]["path"] == "/".join(["n"] * DEPTH)

@@ -1,8 +1,9 @@
 """``import trio_zookeeper`` loads what a plain client needs and nothing more.
 
-Kerberos (``SaslGSSAPI``) and the server side of the protocol (used by the
-test fakes) are imported on first use, and each record's jute codec (and
-attrs description) is generated on its first use; the names still resolve.
+SASL and Kerberos, the tracer, the tree walk, ``Retry`` and the server side
+of the protocol (used by the test fakes) are imported on first use, and each
+record's jute codec (and attrs description) is generated on its first use;
+the names still resolve.
 Checked in a fresh interpreter, since this test process has imported
 everything already.
 """
@@ -20,8 +21,11 @@ import trio_zookeeper
 
 LAZY_MODULES = (
     "trio_zookeeper._kerberos",
+    "trio_zookeeper._protocol._sasl",
     "trio_zookeeper._protocol._server",
     "trio_zookeeper._retry",
+    "trio_zookeeper._trace",
+    "trio_zookeeper._tree",
     "secrets",
 )
 
@@ -78,6 +82,36 @@ def test_lazy_names_resolve_on_first_use() -> None:
     } <= loaded
     assert "SaslGSSAPI" in dir(trio_zookeeper)
     assert trio_zookeeper.SaslGSSAPI.__name__ == "SaslGSSAPI"
+
+
+def test_sasl_tracer_and_tree_walk_load_on_first_use() -> None:
+    # The names resolve from the package; the modules load when a client
+    # needs them: SASL credentials, a tracer, a walk or a recursive delete.
+    loaded = _modules_after(
+        "import trio_zookeeper as t\n"
+        "names = ['SaslDigestMD5', 'SaslExchange', 'SaslMechanism', 'Tracer',\n"
+        "         'RequestTrace', 'TreeNode']\n"
+        "assert [getattr(t, n).__name__ for n in names] == names\n"
+    )
+    assert {
+        "trio_zookeeper._protocol._sasl",
+        "trio_zookeeper._trace",
+        "trio_zookeeper._tree",
+    } <= loaded
+    for name in ("SaslDigestMD5", "Tracer", "TreeNode"):
+        assert name in dir(trio_zookeeper)
+    loaded = _modules_after(
+        "import trio, trio_zookeeper as t\n"
+        "async def main():\n"
+        "    try:\n"
+        "        async with t.open_zookeeper('127.0.0.1:1', connect_rounds=1,\n"
+        "                sasl=('user', 'secret'), tracer=t.Tracer()):\n"
+        "            pass\n"
+        "    except t.ConnectFailedError:\n"  # nothing listens on port 1
+        "        pass\n"
+        "trio.run(main)\n"
+    )
+    assert {"trio_zookeeper._protocol._sasl", "trio_zookeeper._trace"} <= loaded
 
 
 def test_an_unknown_name_is_still_an_attribute_error() -> None:

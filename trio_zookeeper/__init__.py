@@ -6,8 +6,9 @@ Use it as::
         await zk.create("/example", b"Hello world")
 
 Everything public is re-exported here; the modules behind it are private.
-What a plain client does not need is imported on first use (``SaslGSSAPI``
-and its Kerberos bindings, ``Retry``), so ``import trio_zookeeper`` stays small.
+What a plain client does not need is imported on first use (SASL and the
+Kerberos bindings, ``Retry``, the tracer, the tree walk), so
+``import trio_zookeeper`` stays small.
 """
 
 from __future__ import annotations
@@ -92,10 +93,7 @@ from ._protocol._errors import (
     ZooKeeperError,
     ZooKeeperInternalError,
 )
-from ._protocol._sasl import SaslDigestMD5, SaslExchange, SaslMechanism
 from ._session import ConnectFailedError, SessionStatistics
-from ._trace import RequestTrace, Tracer
-from ._tree import TreeNode
 from ._version import __version__
 from ._watchers import WatchEvents, WatchOverflowError
 
@@ -192,10 +190,23 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._kerberos import SaslGSSAPI
+    from ._protocol._sasl import SaslDigestMD5, SaslExchange, SaslMechanism
     from ._retry import Retry, RetryFailedError
+    from ._trace import RequestTrace, Tracer
+    from ._tree import TreeNode
 
 #: Public names whose module is imported on first use: name -> module.
-_LAZY = {"SaslGSSAPI": "._kerberos", "Retry": "._retry", "RetryFailedError": "._retry"}
+_LAZY = {
+    "SaslGSSAPI": "._kerberos",
+    "SaslDigestMD5": "._protocol._sasl",
+    "SaslExchange": "._protocol._sasl",
+    "SaslMechanism": "._protocol._sasl",
+    "Retry": "._retry",
+    "RetryFailedError": "._retry",
+    "RequestTrace": "._trace",
+    "Tracer": "._trace",
+    "TreeNode": "._tree",
+}
 
 
 __getattr__ = lazy_exports(__name__, _LAZY, globals())

@@ -8,7 +8,7 @@ import random
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import trio
 
@@ -72,12 +72,14 @@ from ._protocol import (
     error_for_code,
     validate_path,
 )
-from ._protocol._sasl import SaslMechanism, sasl_mechanism
 from ._session import Session, SessionStatistics, StreamFactory
-from ._trace import Tracer
-from ._tree import DEFAULT_CONCURRENCY, ErrorHook, TreeNode, delete_subtree, walk_tree
 from ._watchers import WatchEvents, WatchKind
 from ._watchplumbing import Registrar, ServerWatches
+
+if TYPE_CHECKING:  # loaded on first use: by clients with SASL, a tracer, a tree walk
+    from ._protocol._sasl import SaslMechanism
+    from ._trace import Tracer
+    from ._tree import ErrorHook, TreeNode
 
 __all__ = [
     "MultiRead",
@@ -94,6 +96,10 @@ _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 #: The largest TTL in milliseconds the server accepts for the TTL create
 #: modes (``EphemeralType.EXTENDED_FEATURE_VALUE_MASK``, about 34 years).
 MAX_TTL_MS = 0x00FFFFFFFFFF
+
+#: Nodes a tree walk or a recursive delete reads at once by default (each
+#: node is one to three requests); ``_tree`` does both, on the public API.
+DEFAULT_CONCURRENCY = 64
 
 
 def _check_version(version: object) -> int:
@@ -629,6 +635,8 @@ class ZooKeeper:
     async def _delete_children(self, path: str) -> None:
         # Iterative and pipelined (any depth; few round trips): see _tree.
         # The server's own subtree, which it refuses to delete.
+        from ._tree import delete_subtree  # loaded on first use
+
         await delete_subtree(self, path, skip=() if self._chroot else ("/zookeeper",))
 
     # ============================================================== reading
@@ -711,6 +719,8 @@ class ZooKeeper:
             ValueError: ``concurrency`` is less than 1.
         """
         validate_path(path)
+        from ._tree import walk_tree  # loaded on first use
+
         return walk_tree(
             self,
             path,
@@ -1404,7 +1414,7 @@ async def open_zookeeper(
         rng=_random_source(randomize_hosts),
         session_id=session_id or 0,
         session_password=session_password,
-        sasl=sasl_mechanism(sasl),
+        sasl=sasl,
         reconnect_backoff=reconnect_backoff,
         connect_rounds=connect_rounds,
         tracer=tracer,

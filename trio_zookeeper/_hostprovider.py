@@ -33,10 +33,9 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
-
 from ._hosts import HostPort
 from ._protocol._tuplerecord import TupleRecord
+from ._protocol._valuerecord import ValueRecord
 
 __all__ = [
     "DEFAULT_BACKOFF",
@@ -50,8 +49,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
-class Backoff:
+class Backoff(ValueRecord, kw_only=True):
     """How long the client pauses between connection attempts.
 
     Two pauses, as in the Java client, but the second one grows:

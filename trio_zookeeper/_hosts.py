@@ -7,17 +7,15 @@ the first ``/``; ``/`` alone means no chroot; a host without a port gets
 
 from __future__ import annotations
 
-import attrs
-
 from ._protocol import validate_path
+from ._protocol._valuerecord import ValueRecord
 
 __all__ = ["ConnectString", "HostPort", "parse_connect_string"]
 
 DEFAULT_PORT = 2181
 
 
-@attrs.frozen
-class HostPort:
+class HostPort(ValueRecord):
     """One server address of a connect string."""
 
     host: str
@@ -27,8 +25,7 @@ class HostPort:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-@attrs.frozen
-class ConnectString:
+class ConnectString(ValueRecord):
     """A parsed connect string: the servers, in the order given, and the chroot."""
 
     hosts: tuple[HostPort, ...]

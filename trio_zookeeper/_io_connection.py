@@ -47,7 +47,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -82,7 +82,9 @@ from ._protocol import (
     error_for_code,
 )
 from ._protocol import AuthReply as _AuthReply
-from ._protocol._sasl import SaslDigestMD5, SaslMechanism
+
+if TYPE_CHECKING:  # loaded with SASL only
+    from ._protocol._sasl import SaslMechanism
 
 __all__ = ["Connection", "ConnectionDead", "ConnectionOwner", "connection_loss"]
 
@@ -462,6 +464,8 @@ class Connection:
         calls block runs them in a worker thread. Any failure is final, with
         a one-line reason naming the mechanism.
         """
+        from ._protocol._sasl import SaslDigestMD5  # loaded with SASL only
+
         what = f"SASL {mechanism.mechanism}"
         if isinstance(mechanism, SaslDigestMD5):
             what += f" as {mechanism.username!r}"

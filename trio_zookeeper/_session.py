@@ -72,9 +72,8 @@ import random
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import attrs
 import trio
 
 from ._calls import ABANDONED, QUEUED, Call
@@ -105,9 +104,12 @@ from ._protocol import (
     ZooKeeperInternalError,
     transition,
 )
-from ._protocol._sasl import SaslMechanism, sasl_mechanism
-from ._trace import RequestTrace, Tracer, call_hook
+from ._protocol._valuerecord import ValueRecord, value_field
 from ._watchers import WatchEvents, WatchKind, WatchRegistry
+
+if TYPE_CHECKING:  # loaded on first use: by clients with SASL, a tracer
+    from ._protocol._sasl import SaslMechanism
+    from ._trace import Tracer
 
 __all__ = ["ConnectFailedError", "Session", "SessionStatistics", "StreamFactory"]
 
@@ -235,8 +237,7 @@ def _leaf_errors(exc: BaseException) -> list[BaseException]:
     return out
 
 
-@attrs.frozen
-class SessionStatistics:
+class SessionStatistics(ValueRecord):
     """A snapshot of the client's internals, from ``zk.statistics()``.
 
     Attributes:
@@ -284,9 +285,9 @@ class SessionStatistics:
     host_list_updates: int = 0
     host_list_moves: int = 0
     last_host_list_update: HostListUpdate | None = None
-    connect_errors: dict[str, str] = attrs.field(factory=dict, hash=False)
+    connect_errors: dict[str, str] = value_field(factory=dict, hash=False)
     requests: int = 0
-    errors: dict[str, int] = attrs.field(factory=dict, hash=False)
+    errors: dict[str, int] = value_field(factory=dict, hash=False)
     reconnects: int = 0
     expirations: int = 0
     watch_events: int = 0
@@ -399,10 +400,15 @@ class Session:
                 "connect_rounds must be a positive number of rounds or None, "
                 f"not {connect_rounds!r}"
             )
-        if tracer is not None and not isinstance(tracer, Tracer):
-            raise TypeError(
-                f"tracer must be a trio_zookeeper.Tracer (subclass it), not {type(tracer).__name__}"
-            )
+        if tracer is not None:
+            # Imported only with a tracer: a plain client never loads it.
+            from ._trace import Tracer
+
+            if not isinstance(tracer, Tracer):
+                raise TypeError(
+                    "tracer must be a trio_zookeeper.Tracer (subclass it), "
+                    f"not {type(tracer).__name__}"
+                )
         self.connect_rounds = connect_rounds
         self.tracer = tracer
         self.log: logging.LoggerAdapter[logging.Logger] = _SessionLog(log, self)
@@ -425,7 +431,12 @@ class Session:
         self.reconnect_after_expiry = reconnect_after_expiry
         self.close_timeout = close_timeout
         self._stream_factory = stream_factory
-        self.sasl = sasl
+        if sasl is None:
+            self.sasl: SaslMechanism | None = None
+        else:  # imported only with SASL: a plain client never loads it
+            from ._protocol._sasl import sasl_mechanism
+
+            self.sasl = sasl_mechanism(sasl)
 
         self.state = KeeperState.DISCONNECTED
         self.session_id = session_id
@@ -520,7 +531,7 @@ class Session:
             update.reason,
         )
         if self.tracer is not None:
-            call_hook(self.tracer.hosts_changed, update)
+            _call_hook(self.tracer.hosts_changed, update)
         if update.move and self.server is not None:
             self.host_list_moves += 1
             self._connection_dead(f"host list changed: {update.reason}")
@@ -574,8 +585,10 @@ class Session:
     async def _traced(self, call: Call) -> object:
         """``call`` with the tracer told of its start and outcome."""
         assert self.tracer is not None
+        from ._trace import RequestTrace
+
         trace = RequestTrace(_op_name(call.op), call.path, trio.current_time())
-        call_hook(self.tracer.request_started, trace)
+        _call_hook(self.tracer.request_started, trace)
         self._submit(call)
         try:
             return await call.wait()
@@ -586,7 +599,7 @@ class Session:
             raise
         finally:
             trace.ended = trio.current_time()
-            call_hook(self.tracer.request_ended, trace)
+            _call_hook(self.tracer.request_ended, trace)
 
     async def authenticate(self, scheme: str, credential: bytes) -> None:
         """Send an auth packet now and remember it for every later connection."""
@@ -731,7 +744,7 @@ class Session:
         self.log.warning("session expired: %s", reason)
         self.expired_sessions += 1
         if self.tracer is not None:
-            call_hook(self.tracer.session_expired, expired_id, reason)
+            _call_hook(self.tracer.session_expired, expired_id, reason)
 
         def error() -> BaseException:
             return SessionExpiredError(f"session 0x{expired_id:x} expired: {reason}")
@@ -925,7 +938,7 @@ class Session:
         failure: str | None = None  # set when no connection was established
         connected_before = self.connections
         if self.tracer is not None:
-            call_hook(self.tracer.connecting, str(host))
+            _call_hook(self.tracer.connecting, str(host))
         try:
             read_only: bool | None = None
             with trio.move_on_at(deadline):
@@ -941,7 +954,7 @@ class Session:
             self._host_provider.connected(host)
             self.last_recv = trio.current_time()
             await conn.prime(
-                sasl=sasl_mechanism(self.sasl),
+                sasl=self.sasl,
                 sasl_timeout=self.requested_timeout,
                 auth=self.auth,
                 auth_timeout=self.negotiated_timeout,
@@ -979,7 +992,7 @@ class Session:
                 reason = str(exc) if exc.__cause__ is None else describe_connect_failure(exc)
                 self.log.info("connection to %s lost: %s", host, reason)
                 if self.tracer is not None:
-                    call_hook(self.tracer.connection_lost, str(host), reason)
+                    _call_hook(self.tracer.connection_lost, str(host), reason)
         except BaseException as exc:
             # The caller gave up opening (its scope was cancelled) before the
             # session was handed over. If the server made a session, close it
@@ -1063,7 +1076,7 @@ class Session:
         self._submit = conn.submit
         self._set_state(SessionEvent.CONNECTED_RO if read_only else SessionEvent.CONNECTED_RW)
         if self.tracer is not None:
-            call_hook(self.tracer.connected, str(conn.host), self.session_id, read_only)
+            _call_hook(self.tracer.connected, str(conn.host), self.session_id, read_only)
         if hand_over:
             self._hand_over()
 
@@ -1093,7 +1106,7 @@ class Session:
         """Remember why ``host`` failed and log it at WARNING, rate-limited per host."""
         self._connect_errors[host] = failure
         if self.tracer is not None:
-            call_hook(self.tracer.connect_failed, str(host), failure)
+            _call_hook(self.tracer.connect_failed, str(host), failure)
         now = trio.current_time()
         last = self._warned.get(host)
         if last is None or now - last[0] >= CONNECT_WARNING_INTERVAL:
@@ -1269,6 +1282,13 @@ class Session:
             if self.state is not KeeperState.CLOSED:
                 self._set_state(SessionEvent.CLOSE)
             self._closed_event.set()
+
+
+def _call_hook(hook: Callable[..., None], *args: object) -> None:
+    """Call a tracer hook (``_trace`` is loaded only by a client with a tracer)."""
+    from ._trace import call_hook
+
+    call_hook(hook, *args)
 
 
 def _op_name(op: int) -> str:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from ._client import DEFAULT_CONCURRENCY
 from ._protocol import ACL, Stat
 from ._protocol._errors import (
     ConnectionLossError,
@@ -41,10 +42,7 @@ from ._protocol._tuplerecord import TupleRecord
 if TYPE_CHECKING:
     from ._client import ZooKeeper
 
-__all__ = ["DEFAULT_CONCURRENCY", "TreeNode", "delete_subtree", "join_path", "walk_tree"]
-
-DEFAULT_CONCURRENCY = 64
-"""Nodes read at once by default (each node is one to three requests)."""
+__all__ = ["TreeNode", "delete_subtree", "join_path", "walk_tree"]
 
 _DELETE_BATCH_BYTES = 256 * 1024  # path bytes per transaction: well below jute.maxbuffer
 _DEFAULT_DELETE_BATCH = 1000  # operations per transaction (zkCli's deleteall default)

@@ -32,6 +32,10 @@ Events:
     public namespaces are private, so such a reference is resolved to the
     public name of the same object (``trio_zookeeper.Stat``).
 
+``autodoc-before-process-signature``
+    A module's ``if TYPE_CHECKING:`` imports are run in its namespace before
+    autodoc evaluates its annotations (names of modules loaded on first use).
+
 ``autodoc-process-signature``
     For ``@asynccontextmanager`` functions (rendered by sphinxcontrib-trio as
     ``async with f(...) as x``) the ``-> AsyncIterator[X]`` annotation is
@@ -803,6 +807,39 @@ def drop_async_cm_return_annotation(
     return None
 
 
+_TYPE_CHECKING_DONE: set[str] = set()
+
+
+def type_checking_names(app: Sphinx, obj: object, bound_method: bool) -> None:
+    """Give the module of ``obj`` the names it imports only for type checkers.
+
+    The client imports some modules on first use (SASL, the tracer, the tree
+    walk), naming their classes in annotations under ``if TYPE_CHECKING:``.
+    Autodoc evaluates a signature's annotations in the module's namespace,
+    and one missing name leaves all of that signature's annotations as
+    unresolvable strings. So, before the first signature of each of our
+    modules is taken, its ``if TYPE_CHECKING:`` block runs here, adding the
+    names it imports (and changing none the module has).
+    """
+    name = getattr(obj, "__module__", None)
+    if not isinstance(name, str) or not name.startswith("trio_zookeeper"):
+        return
+    if name in _TYPE_CHECKING_DONE:
+        return
+    _TYPE_CHECKING_DONE.add(name)
+    import ast
+
+    module = sys.modules[name]
+    source = inspect.getsource(module)
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            namespace = dict(vars(module))
+            block = ast.Module(body=node.body, type_ignores=[])
+            exec(compile(block, module.__file__ or name, "exec"), namespace)
+            for key, value in namespace.items():
+                vars(module).setdefault(key, value)
+
+
 def preserve_defaults(app: Sphinx, obj: object, bound_method: bool) -> None:
     """Apply ``autodoc_preserve_defaults`` on every path to a signature.
 
@@ -871,6 +908,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("command-line-help", CommandLineHelp)
     app.connect("missing-reference", resolve_private_reference)
     app.connect("autodoc-process-signature", drop_async_cm_return_annotation)
+    app.connect("autodoc-before-process-signature", type_checking_names)
     app.connect("autodoc-before-process-signature", preserve_defaults)
     # Before napoleon (priority 500), so it sees the restored comment.
     app.connect("autodoc-process-docstring", data_docstring, priority=400)

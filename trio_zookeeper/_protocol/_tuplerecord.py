@@ -48,7 +48,7 @@ from typing import Any, ClassVar, Self
 
 import attrs
 
-__all__ = ["TupleRecord"]
+__all__ = ["LazyAttrsAttrs", "TupleRecord"]
 
 _tnew = tuple.__new__
 _tuple_eq: Callable[[tuple[Any, ...], object], bool] = tuple.__eq__
@@ -121,27 +121,38 @@ def _constructor(cls: type[TupleRecord]) -> Callable[..., Any]:
     return new
 
 
-class _LazyAttrsAttrs:
+class LazyAttrsAttrs:
     """``__attrs_attrs__`` of a record class, built on first access and then kept.
 
     attrs finds its description of a class with ``getattr(cls,
-    "__attrs_attrs__", None)``: this descriptor, found on :class:`TupleRecord`,
-    answers that lookup for a subclass by building the description from the
-    subclass's fields and storing it in the subclass's own namespace, where
-    every later lookup finds it first. :class:`TupleRecord` itself is no
-    attrs class (None).
+    "__attrs_attrs__", None)``: this descriptor, found on a record base class
+    (:class:`TupleRecord`, ``ValueRecord``), answers that lookup for a
+    subclass by building the description from the subclass's fields
+    (``__record_fields__``, ``__record_defaults__``, ``__record_kw_only__``,
+    and ``__record_hashed__`` if it has one) and storing it in the subclass's
+    own namespace, where every later lookup finds it first. The base itself is
+    no attrs class (None).
     """
 
-    def __get__(self, instance: object, owner: type[TupleRecord]) -> Any:
-        if owner is TupleRecord:
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._base = owner
+
+    def __get__(self, instance: object, owner: Any) -> Any:
+        if owner is self._base:
             return None
         defaults = owner.__record_defaults__
+        hashed = getattr(owner, "__record_hashed__", owner.__record_fields__)
+
+        def field(name: str) -> Any:
+            default = defaults.get(name, attrs.NOTHING)
+            factory = getattr(default, "record_factory", None)  # a ValueRecord's value_field
+            if factory is not None:
+                return attrs.field(factory=factory, hash=name in hashed)
+            return attrs.field(default=default, hash=name in hashed)
+
         described = attrs.make_class(
             owner.__name__,
-            {
-                n: attrs.field(default=defaults[n]) if n in defaults else attrs.field()
-                for n in owner.__record_fields__
-            },
+            {n: field(n) for n in owner.__record_fields__},
             frozen=True,
             kw_only=owner.__record_kw_only__,
         )
@@ -170,7 +181,7 @@ class TupleRecord(tuple[Any, ...]):
     __record_defaults__: ClassVar[dict[str, Any]] = {}
     #: Whether the constructor takes keyword arguments only.
     __record_kw_only__: ClassVar[bool] = True
-    __attrs_attrs__: ClassVar[Any] = _LazyAttrsAttrs()
+    __attrs_attrs__: ClassVar[Any] = LazyAttrsAttrs()
 
     def __init_subclass__(cls, *, kw_only: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -244,3 +244,35 @@ def test_recipe_and_scale_suites_run_against_kazoo(tmp_path: pathlib.Path) -> No
         assert f"| {label} |" in table
     assert "trio ÷ trio_zookeeper (baseline)" in table
     assert "trio ÷ kazoo (sync)" in table
+
+
+def test_import_rss_measures_every_target(tmp_path: pathlib.Path) -> None:
+    # One interleaved round, this checkout also as the baseline: the shape only.
+    out = tmp_path / "import.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "import_rss.py"),
+            "--runs",
+            "1",
+            "--baseline",
+            str(REPO),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    samples = json.loads(out.read_text())
+    names = ["python", "trio", "trio_zookeeper", "trio_zookeeper (baseline)", "kazoo", "aiozk"]
+    assert list(samples) == names
+    for name in names:
+        assert len(samples[name]) == 1, name
+        assert samples[name][0] > samples["python"][0] or name == "python", (name, samples)
+    table = result.stdout
+    assert "| trio_zookeeper | " in table
+    assert " over trio |" in table
+    assert " over python |" in table

@@ -30,7 +30,8 @@ terminal. The dump format is described in :mod:`trio_zookeeper._cli_dump`.
 This module is the driver: :func:`main`, the table of commands, a one-shot
 run (connect, run, close; SIGINT/SIGTERM) and error reporting. The rest is
 split by what it holds: ``_cli_common`` (constants, errors, connection
-options), ``_cli_output`` (text, JSON, progress), ``_cli_parser`` (the
+options), ``_cli_output`` (text, JSON, progress, and the writer thread
+all output goes through), ``_cli_parser`` (the
 argument parser), ``_cli_context`` (prepared arguments, the session, the
 command context), ``_cli_commands`` (the commands), ``_cli_dump`` (the dump
 format) and ``_cli_shell`` (the interactive shell).
@@ -102,6 +103,7 @@ from ._cli_output import (
     _error_object,
     _leaves,
     _Output,
+    _WriteError,
 )
 from ._cli_parser import (
     _build_parser,
@@ -212,13 +214,18 @@ async def _run_one_shot(
         finally:
             nursery.cancel_scope.cancel()
     if interrupted:
+        out.interrupted = True
         out.clear_progress()
         return EXIT_OK if watching else EXIT_INTERRUPTED
     return result
 
 
 def _report(exc: BaseException, out: _Output | None, as_json: bool) -> int | None:
-    """Report an expected error and return the exit status; None for a bug."""
+    """Report an expected error and return the exit status; None for a bug.
+
+    The report is queued on ``out`` after the command's output, unless the
+    output failed (then it goes straight to stderr).
+    """
     leaves = [e for e in _leaves(exc) if not isinstance(e, trio.Cancelled)]
     if len(leaves) != 1:
         return None
@@ -241,12 +248,42 @@ def _report(exc: BaseException, out: _Output | None, as_json: bool) -> int | Non
     if message is None:
         return None
     message = " ".join(message.split())
-    if out is not None:
-        out.clear_progress()
+    if out is None or out.writer.failed or out.writer.closed:
+        # Nothing is queued (or nothing more can be): straight to the stream.
+        if as_json and not isinstance(leaf, _WriteError):
+            print(json.dumps(_error_object(leaf, message)), file=sys.stdout, flush=True)
+        else:
+            with suppress(OSError):
+                print(f"error: {message}", file=sys.stderr, flush=True)
+        return code
+    out.clear_progress()
     if as_json:
-        print(json.dumps(_error_object(leaf, message)), file=sys.stdout, flush=True)
+        out.line(json.dumps(_error_object(leaf, message)))
     else:
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        out.note(f"error: {message}")
+    return code
+
+
+def _finish(out: _Output, code: int | None, error: BaseException | None) -> int:
+    """Write out what is queued, then return the exit status.
+
+    ``code`` is the status so far, None when ``error`` is a bug (re-raised
+    once the output is written). A failure of the last writes (the reader
+    went away, Ctrl-C while waiting for a reader) is reported as any error.
+    """
+    if code == EXIT_INTERRUPTED:
+        out.interrupted = True
+    try:
+        out.close()
+    except BaseException as exc:
+        late = _report(exc, out, out.json)
+        if late is None:
+            raise
+        if code == EXIT_OK or isinstance(exc, KeyboardInterrupt):
+            code = late
+    if code is None:
+        assert error is not None
+        raise error
     return code
 
 
@@ -265,26 +302,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in arguments
     parser = _build_parser()
-    out: _Output | None = None
     try:
-        try:
-            args = parser.parse_args(arguments)
-        except SystemExit as exc:  # --help, --version
-            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-        out = _Output(as_json=args.json)
-        local = _local_command(args, out)
-        if local is not None:
-            return local
-        conn = _connection(args)
-        with _logging(args.verbose + getattr(args, "verbose_late", 0)):
-            if args.command == "shell":
-                from ._cli_shell import run_shell
-
-                return run_shell(conn, out)
-            prepared = _prepare_command(args)
-            return trio.run(_run_one_shot, args, prepared, conn, out)
-    except BaseException as exc:
-        code = _report(exc, out, as_json)
-        if code is None:
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except BaseException as exc:  # a usage error
+        reported = _report(exc, None, as_json)
+        if reported is None:
             raise  # a bug: keep the traceback
-        return code
+        return reported
+    out = _Output(as_json=args.json)
+    error: BaseException | None = None
+    code: int | None
+    try:
+        code = _run(args, out)
+    except BaseException as exc:
+        error = exc
+        code = _report(exc, out, as_json)
+    # The session is closed: now everything queued is written.
+    return _finish(out, code, error)
+
+
+def _run(args: argparse.Namespace, out: _Output) -> int:
+    local = _local_command(args, out)
+    if local is not None:
+        return local
+    conn = _connection(args)
+    with _logging(args.verbose + getattr(args, "verbose_late", 0)):
+        if args.command == "shell":
+            from ._cli_shell import run_shell
+
+            return run_shell(conn, out)
+        prepared = _prepare_command(args)
+        return trio.run(_run_one_shot, args, prepared, conn, out)

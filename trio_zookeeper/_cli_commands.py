@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from collections.abc import Callable
 from contextlib import suppress
 from typing import IO, Any
@@ -126,6 +125,7 @@ async def _cmd_ls(ctx: _Context, args: argparse.Namespace) -> int:
             else:
                 out.line(node.path)
             out.progress(f"ls -R {args.path}: {count} nodes")
+            await out.drained()
     if listing is not None:
         listing.close()
     out.clear_progress()
@@ -327,7 +327,7 @@ async def _cmd_add_watch(ctx: _Context, args: argparse.Namespace) -> int:
         ready = trio.Event()
 
         async def in_background() -> None:
-            with suppress(CommandError, ZooKeeperError, trio.ClosedResourceError):
+            with suppress(CommandError, ZooKeeperError, trio.ClosedResourceError, OSError):
                 await _persistent_watch(
                     ctx, args.path, mode, args.count, prefix="WATCHER: ", ready=ready
                 )
@@ -384,6 +384,7 @@ async def _persistent_watch(
                 )
             else:
                 out.line(f"{prefix}{event.event_type.name} {event.path}")
+            await out.drained()
     return EXIT_OK
 
 
@@ -406,13 +407,14 @@ async def _cmd_tree(ctx: _Context, args: argparse.Namespace) -> int:
         async for node in nodes:
             count += 1
             out.progress(f"tree {args.path}: {count} nodes")
+            await out.drained()
             if out.json:
                 # A nested document, written as the nodes come (no recursion).
                 closing = "]}" * (json_depth - node.depth + 1) if json_depth >= 0 else ""
                 separator = "," if json_depth >= node.depth else ""
                 name = args.path if node.depth == 0 else node.path.rsplit("/", 1)[1]
                 head = json.dumps({"name": name, "path": node.path})[:-1]
-                sys.stdout.write(f'{closing}{separator}{head}, "children": [')
+                out.write(f'{closing}{separator}{head}, "children": [')
                 json_depth = node.depth
                 continue
             if node.depth == 0:
@@ -424,8 +426,7 @@ async def _cmd_tree(ctx: _Context, args: argparse.Namespace) -> int:
             out.line(f"{prefix}{'└── ' if node.last else '├── '}{name}")
             open_ends.append(node.last)
     if out.json:
-        sys.stdout.write("]}" * (json_depth + 1) + "\n")
-        sys.stdout.flush()
+        out.write("]}" * (json_depth + 1) + "\n")
     out.clear_progress()
     return EXIT_PARTIAL if out.warnings else EXIT_OK
 
@@ -441,7 +442,8 @@ async def _cmd_dump(ctx: _Context, args: argparse.Namespace) -> int:
     zk, out = ctx.client, ctx.out
     skipped = 0
     masked: list[str] = []
-    stream: IO[str] = sys.stdout if args.file == "-" else _open_for_writing(args.file)
+    stream = None if args.file == "-" else _open_for_writing(args.file)
+    write = out.write if stream is None else stream.write
     try:
         writer: DumpWriter | None = None
         # /zookeeper is the server's own subtree: it cannot be loaded back.
@@ -472,13 +474,14 @@ async def _cmd_dump(ctx: _Context, args: argparse.Namespace) -> int:
                 ):
                     masked.append(node.path)
                 if writer is None:
-                    writer = DumpWriter(stream, args.path)
+                    writer = DumpWriter(write, args.path)
                 writer.add(node.path, node.data, node.acl, mode=mode)
                 out.progress(f"dump {args.path}: {writer.count} nodes")
+                await out.drained()
         assert writer is not None
         writer.close()
     finally:
-        if stream is not sys.stdout:
+        if stream is not None:
             stream.close()
     out.clear_progress()
     if skipped:
@@ -555,6 +558,7 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
                 out.warning(f"cannot load {path}: {_error_message(exc)}; its subtree is skipped")
         done += 1
         out.progress(f"load {root}: {done}/{len(dump)} nodes")
+        await out.drained()
 
     # Skipped: ephemeral nodes (unless --ephemeral), and everything below them.
     ephemeral_skipped = 0
@@ -698,6 +702,7 @@ async def _cmd_set_acl(ctx: _Context, args: argparse.Namespace) -> int:
                 return
             except NoAuthError:
                 out.warning(f"cannot set the ACL of {path}: not authorized")
+                await out.drained()
                 return
         count += 1
         out.progress(f"setAcl -R {args.path}: {count} nodes")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import IO
+from collections.abc import Callable
 
 import attrs
 
@@ -153,14 +153,20 @@ class DumpNode:
 
 
 class DumpWriter:
-    """Writes a dump to a text stream as the nodes come (parents first)."""
+    """Writes a dump as the nodes come (parents first).
 
-    def __init__(self, stream: IO[str], root: str) -> None:
-        self._stream = stream
+    Args:
+        write: Where the text goes: a file's ``write``, or the command
+            line's output (``dump -``).
+        root: The dumped root.
+    """
+
+    def __init__(self, write: Callable[[str], object], root: str) -> None:
+        self._write = write
         self._first = True
         self._root = root
         header = json.dumps({"format": DUMP_FORMAT, "version": DUMP_VERSION, "path": root})
-        stream.write(header[:-1] + ', "nodes": [\n')
+        write(header[:-1] + ', "nodes": [\n')
         self.count = 0
 
     def add(
@@ -178,14 +184,13 @@ class DumpWriter:
             entry["acl"] = [acl_text(a) for a in acl]
         if mode is not None:
             entry["mode"] = mode
-        self._stream.write(("" if self._first else ",\n") + json.dumps(entry, ensure_ascii=False))
+        self._write(("" if self._first else ",\n") + json.dumps(entry, ensure_ascii=False))
         self._first = False
         self.count += 1
 
     def close(self) -> None:
         """Finish the document."""
-        self._stream.write("\n]}\n")
-        self._stream.flush()
+        self._write("\n]}\n")
 
 
 def _parse_v2_node(value: object, index: int, seen: set[str]) -> DumpNode:

@@ -2,6 +2,22 @@
 
 Text for people or JSON (``--json``), progress on stderr when it is a
 terminal, and how errors are described.
+
+All of the command line's output goes through :class:`_Output`: results to
+stdout (lines, JSON values, the streamed JSON of ``ls -R``/``tree``, a dump
+written to ``-``, the raw bytes of ``get -o -``), notes, warnings and progress
+to stderr. ``_Output`` owns a :class:`_Writer`, which hands everything, in
+the order it was written (stdout and stderr in one queue, so a terminal that
+shows both sees them as before), to a writer thread: a write never blocks
+the trio loop, so a reader that stops reading (a paused pager) cannot stall
+the session's pings. The queue is bounded by a high-water mark
+(:data:`_HIGH_WATER`): the commands whose output has no bound (the
+recursive walks, the streams of watch events) ``await out.drained()`` per
+node or event, which waits, asynchronously, while more than that is queued.
+An error of the writer (``BrokenPipeError`` when the reader went away, any
+other as :class:`_WriteError` naming the stream) is raised by the next
+write or wait of the command. At the end, :meth:`_Output.close` waits until
+everything is written (after the session is closed) and ends the thread.
 """
 
 from __future__ import annotations
@@ -9,8 +25,14 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import os
 import sys
+import threading
+import time
+from collections import deque
 from collections.abc import Sequence
+from contextlib import suppress
+from typing import TextIO
 
 import trio
 
@@ -44,55 +66,332 @@ from ._protocol._errors import (
 )
 from ._session import ConnectFailedError
 
+#: Output queued and not yet written (characters of text, bytes of raw data,
+#: stdout and stderr together) above which :meth:`_Output.drained` waits.
+_HIGH_WATER = 1024 * 1024
+#: The most the writer thread takes from the queue for one write.
+_CHUNK = 64 * 1024
+#: After Ctrl-C, how long what is still queued may take to be written before
+#: it is dropped (a reader that is not reading must not hold the exit).
+_INTERRUPT_GRACE = 1.0
+
+_STDOUT = 0
+_STDERR = 1
+
+
+class _WriteError(CommandError):
+    """Output could not be written (reported on stderr, never on stdout)."""
+
+
+# ================================================================== writer
+class _Stream:
+    """One of the process's streams, as the writer thread writes to it.
+
+    A stream with a file descriptor (the real stdout and stderr) is written
+    with :func:`os.write`, encoded as the Python stream would encode, so
+    that no lock of the Python stream is held by the thread while it waits
+    for a reader; any other (a test's capture, a StringIO) through its own
+    ``write``.
+    """
+
+    def __init__(self, stream: TextIO, name: str) -> None:
+        self.name = name
+        self._stream = stream
+        self._fd: int | None
+        try:
+            self._fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            self._fd = None
+        else:
+            stream.flush()  # what was printed before goes first
+        self._encoding = getattr(stream, "encoding", None) or "utf-8"
+        self._errors = getattr(stream, "errors", None) or "strict"
+
+    def write(self, items: list[str | bytes]) -> None:
+        """Write ``items`` in order (in the writer thread; may block)."""
+        if self._fd is not None:
+            data = b"".join(
+                item if isinstance(item, bytes) else item.encode(self._encoding, self._errors)
+                for item in items
+            )
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            return
+        for item in items:
+            if isinstance(item, bytes):
+                self._stream.flush()
+                self._stream.buffer.write(item)
+                self._stream.buffer.flush()
+            else:
+                self._stream.write(item)
+        self._stream.flush()
+
+
+class _Writer:
+    """An ordered, bounded queue of output, written by a thread of its own.
+
+    :meth:`write` never blocks (it may be called from any thread);
+    :meth:`drained` waits asynchronously, in trio, while more than
+    ``high_water`` is queued; :meth:`flush` and :meth:`close` wait
+    synchronously (outside trio) until everything is written. The thread
+    starts with the first write and ends with :meth:`close`; it is a daemon
+    thread only so that a write stuck on a reader that never reads cannot
+    keep the process alive after an interrupted :meth:`close`.
+
+    Args:
+        stdout: Where results go.
+        stderr: Where notes, warnings and progress go.
+        high_water: Queued characters or bytes above which :meth:`drained` waits.
+    """
+
+    def __init__(self, stdout: TextIO, stderr: TextIO, *, high_water: int = _HIGH_WATER) -> None:
+        self.high_water = high_water
+        self._streams = (_Stream(stdout, "stdout"), _Stream(stderr, "stderr"))
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._queue: deque[tuple[int, str | bytes]] = deque()
+        self._pending = 0  # queued, or taken by the thread and not yet written
+        self._error: tuple[str, BaseException] | None = None
+        self._closed = False
+        self._abandoned = False
+        self._waiters: list[tuple[trio.lowlevel.TrioToken, trio.Event]] = []
+        self._thread: threading.Thread | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Whether a write failed (what was queued after it is dropped)."""
+        return self._error is not None
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (nothing more may be written)."""
+        return self._closed
+
+    @property
+    def pending(self) -> int:
+        """Characters or bytes queued and not yet written."""
+        return self._pending
+
+    def write(self, stream: int, data: str | bytes) -> None:
+        """Queue ``data`` for ``stream`` (``_STDOUT`` or ``_STDERR``).
+
+        Raises:
+            BrokenPipeError: An earlier write found the reader gone.
+            _WriteError: An earlier write failed otherwise.
+        """
+        if not data:
+            return
+        with self._lock:
+            self._raise_error()
+            if self._closed:
+                raise RuntimeError("the output is closed")
+            self._queue.append((stream, data))
+            self._pending += len(data)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="trio-zookeeper-output", daemon=True
+                )
+                self._thread.start()
+            self._changed.notify_all()
+
+    async def drained(self) -> None:
+        """Wait (in trio) until at most ``high_water`` is queued.
+
+        Raises:
+            BrokenPipeError: The reader of a stream went away.
+            _WriteError: A write failed otherwise.
+        """
+        token = trio.lowlevel.current_trio_token()
+        while True:
+            with self._lock:
+                self._raise_error()
+                if self._pending <= self.high_water:
+                    return
+                waiter = (token, trio.Event())
+                self._waiters.append(waiter)
+            try:
+                await waiter[1].wait()
+            finally:
+                with self._lock, suppress(ValueError):
+                    self._waiters.remove(waiter)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait (outside trio) until everything queued is written.
+
+        Args:
+            timeout: The most to wait, in seconds; None for no limit.
+
+        Returns:
+            Whether everything was written (False: the time ran out).
+
+        Raises:
+            BrokenPipeError: The reader of a stream went away.
+            _WriteError: A write failed otherwise.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                self._raise_error()
+                if not self._pending:
+                    return True
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                # Bounded waits: a signal (Ctrl-C) is handled between them.
+                self._changed.wait(0.1 if left is None else min(left, 0.1))
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write everything queued (waiting at most ``timeout``), then end the thread.
+
+        What could not be written in time, or when the wait is interrupted
+        (Ctrl-C), is dropped, and the thread is left to end on its own once
+        its write returns. Closing twice is harmless.
+
+        Raises:
+            BrokenPipeError: The reader of a stream went away.
+            _WriteError: A write failed otherwise.
+        """
+        written = False
+        try:
+            written = self.flush(timeout)
+        finally:
+            with self._lock:
+                self._closed = True
+                if not written:
+                    self._abandoned = True
+                    self._queue.clear()
+                self._changed.notify_all()
+            if written and self._thread is not None:
+                self._thread.join()
+
+    def _raise_error(self) -> None:
+        if self._error is None:
+            return
+        name, exc = self._error
+        if isinstance(exc, BrokenPipeError):
+            raise BrokenPipeError(*exc.args)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise _WriteError(f"cannot write to {name}: {reason or type(exc).__name__}")
+
+    def _wake_waiters(self) -> None:
+        for token, event in self._waiters:
+            with suppress(trio.RunFinishedError):
+                token.run_sync_soon(event.set)
+        self._waiters.clear()
+
+    def _run(self) -> None:
+        """The thread: write what is queued, in order, until closed."""
+        while True:
+            with self._lock:
+                while not self._queue and not self._closed:
+                    self._changed.wait()
+                if self._abandoned or not self._queue:
+                    return
+                stream, first = self._queue.popleft()
+                items, size = [first], len(first)
+                while self._queue and self._queue[0][0] == stream and size < _CHUNK:
+                    item = self._queue.popleft()[1]
+                    items.append(item)
+                    size += len(item)
+            try:
+                self._streams[stream].write(items)
+            except BaseException as exc:
+                with self._lock:
+                    self._error = (self._streams[stream].name, exc)
+                    self._queue.clear()
+                    self._pending = 0
+                    self._wake_waiters()
+                    self._changed.notify_all()
+                return
+            with self._lock:
+                self._pending -= size
+                if self._pending <= self.high_water:
+                    self._wake_waiters()
+                self._changed.notify_all()
+
 
 # ================================================================== output
 class _Output:
-    """Where results go: stdout for results, stderr for notes, warnings and progress."""
+    """Where results go: stdout for results, stderr for notes, warnings and progress.
 
-    def __init__(self, *, as_json: bool) -> None:
+    Everything is queued on a :class:`_Writer` (its own, or one shared by
+    the shell's commands) and written by its thread.
+    """
+
+    def __init__(self, *, as_json: bool, writer: _Writer | None = None) -> None:
         self.json = as_json
         self.warnings = 0
+        #: Set when Ctrl-C ended the command: :meth:`close` then waits only briefly.
+        self.interrupted = False
+        self.writer = writer if writer is not None else _Writer(sys.stdout, sys.stderr)
         self._progress_shown = False
         self._progress_at = -math.inf
+        self._stderr_tty = _isatty(sys.stderr)
 
     def line(self, text: str = "") -> None:
+        """One line on stdout."""
         self.clear_progress()
-        print(text, file=sys.stdout, flush=True)
+        self.writer.write(_STDOUT, text + "\n")
+
+    def write(self, text: str) -> None:
+        """Text on stdout, as it is (the streamed JSON documents)."""
+        self.clear_progress()
+        self.writer.write(_STDOUT, text)
 
     def json_value(self, value: object, *, compact: bool = False) -> None:
+        """A JSON document on stdout (indented unless ``compact``)."""
         text = json.dumps(value, separators=(",", ":")) if compact else json.dumps(value, indent=2)
         self.line(text)
 
     def note(self, text: str) -> None:
+        """One line on stderr."""
         self.clear_progress()
-        print(text, file=sys.stderr, flush=True)
+        self.writer.write(_STDERR, text + "\n")
 
     def warning(self, text: str) -> None:
+        """A ``warning: ...`` line on stderr (counted: the exit status says so)."""
         self.warnings += 1
         self.note(f"warning: {text}")
 
     def raw(self, data: bytes) -> None:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        """Bytes on stdout, as they are."""
+        self.clear_progress()
+        self.writer.write(_STDOUT, data)
+
+    async def drained(self) -> None:
+        """Wait while more than the high-water mark is queued (per node or event).
+
+        Raises:
+            BrokenPipeError: The reader went away (``... | head``).
+            _WriteError: Output could not be written otherwise.
+        """
+        await self.writer.drained()
+
+    def flush(self) -> None:
+        """Wait (outside trio) until everything is written."""
+        self.writer.flush()
+
+    def close(self) -> None:
+        """Write everything (briefly, after Ctrl-C) and end the writer thread."""
+        self.writer.close(_INTERRUPT_GRACE if self.interrupted else None)
 
     def progress(self, text: str, *, force: bool = False) -> None:
         """Show ``text`` as progress on stderr, if it is a terminal (throttled)."""
-        if not _isatty(sys.stderr):
+        if not self._stderr_tty:
             return
         now = trio.current_time()
         if not force and now - self._progress_at < _PROGRESS_INTERVAL:
             return
         self._progress_at = now
-        sys.stderr.write(f"\r\x1b[K{text}")
-        sys.stderr.flush()
+        self.writer.write(_STDERR, f"\r\x1b[K{text}")
         self._progress_shown = True
 
     def clear_progress(self) -> None:
+        """Clear the progress line, if one is shown."""
         if self._progress_shown:
             self._progress_shown = False
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
+            self.writer.write(_STDERR, "\r\x1b[K")
 
 
 def _isatty(stream: object) -> bool:
@@ -110,13 +409,11 @@ class _JsonList:
         self._first = True
 
     def add(self, value: object) -> None:
-        self._out.clear_progress()
-        sys.stdout.write(("[\n  " if self._first else ",\n  ") + json.dumps(value))
+        self._out.write(("[\n  " if self._first else ",\n  ") + json.dumps(value))
         self._first = False
 
     def close(self) -> None:
-        sys.stdout.write("[]\n" if self._first else "\n]\n")
-        sys.stdout.flush()
+        self._out.write("[]\n" if self._first else "\n]\n")
 
 
 def _stat_dict(stat: Stat) -> dict[str, int]:

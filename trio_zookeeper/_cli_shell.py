@@ -16,12 +16,19 @@ Design: trio runs in a second thread and owns the session; the main thread
 reads lines (so readline and Ctrl-C work as in any terminal program), hands
 each command to the trio thread and waits for it. A Ctrl-C while waiting
 cancels the command's cancel scope in the trio thread, and the shell goes on.
+All output (the commands', and the shell's own) goes through one writer
+(:class:`~trio_zookeeper._cli_output._Output`'s thread), shared by every
+command; before each prompt or line the main thread waits until it is
+written, so a reader that pauses holds the input, never the trio thread
+(the session's pings go on).
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
+import io
 import os
 import shlex
 import signal
@@ -67,6 +74,9 @@ class _Shell:
     def __init__(self, conn: _Connection, out: _Output) -> None:
         self.conn = conn
         self.json = out.json
+        # The shell's own output (history, help, errors of its lines); each
+        # command's _Output shares its writer, so everything stays in order.
+        self.out = out
         self.parser = _build_parser(shell=True)
         self.interactive = _isatty(sys.stdin)
         self.session: _Session | None = None
@@ -219,17 +229,17 @@ class _Shell:
             self.fail(EXIT_USAGE, f"unknown command {words[0]!r} (type 'help')")
             return
         try:
-            args = self.parser.parse_args(words)
+            args = self._parse(words)
         except SystemExit:  # a command's --help
             return
         except BaseException as exc:
-            code = cli._report(exc, None, as_json or "--json" in words)
+            code = cli._report(exc, self.out, as_json or "--json" in words)
             self.record(EXIT_USAGE if code is None else code)
             return
         if args.command in _IN_SHELL:
             self.shell_command(args)
             return
-        out = _Output(as_json=as_json or getattr(args, "json", False))
+        out = _Output(as_json=as_json or getattr(args, "json", False), writer=self.out.writer)
         try:
             local = cli._local_command(args, out)
             if local is not None:
@@ -251,10 +261,10 @@ class _Shell:
         if args.command == "history":
             for number in range(max(0, self.count - 11), self.count):
                 if number in self.history:
-                    print(f"{number} - {self.history[number]}", flush=True)
+                    self.out.line(f"{number} - {self.history[number]}")
         elif args.command == "printwatches":
             if args.state is None:
-                print(f"printwatches is {'on' if self.print_watches else 'off'}", flush=True)
+                self.out.line(f"printwatches is {'on' if self.print_watches else 'off'}")
             else:
                 self.print_watches = args.state == "on"
         else:  # redo: the command takes the redo's place in the history
@@ -296,19 +306,40 @@ class _Shell:
             self.status = code
 
     def fail(self, code: int, message: str) -> None:
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        self.out.note(f"error: {message}")
         self.record(code)
+
+    def _parse(self, words: list[str]) -> argparse.Namespace:
+        """Parse a command line; what argparse prints (``--help``) goes to the output."""
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
+                return self.parser.parse_args(words)
+        finally:
+            self.out.write(printed.getvalue())
 
     def help(self, words: list[str]) -> None:
         if words:
             with suppress(SystemExit, _UsageError):
-                self.parser.parse_args([words[0], "--help"])
+                self._parse([words[0], "--help"])
             return
         actions = [a for a in self.parser._actions if isinstance(a, argparse._SubParsersAction)]
         for action in actions:
             for choice in action._choices_actions:
-                print(f"  {choice.dest:<22} {choice.help}", flush=True)
-        print("Run 'help COMMAND' or 'COMMAND --help' for a command's options.", flush=True)
+                self.out.line(f"  {choice.dest:<22} {choice.help}")
+        self.out.line("Run 'help COMMAND' or 'COMMAND --help' for a command's options.")
+
+    def flush(self) -> None:
+        """Wait until the output so far is written (before the next prompt or line).
+
+        Ctrl-C stops the wait (at a terminal; else it ends the shell).
+        """
+        try:
+            self.out.flush()
+        except KeyboardInterrupt:
+            if not self.interactive:
+                raise
+            self.record(EXIT_INTERRUPTED)
 
     # --------------------------------------------------------- completion
     def command_names(self) -> list[str]:
@@ -379,11 +410,12 @@ class _Shell:
         save = self.setup_readline() if self.interactive else (lambda: None)
         try:
             while True:
+                self.flush()
                 if self.interactive:
                     try:
                         line = input(self.prompt())
                     except KeyboardInterrupt:
-                        print("^C", flush=True)
+                        self.out.line("^C")
                         continue
                 else:
                     line = sys.stdin.readline()
@@ -392,7 +424,7 @@ class _Shell:
                 self.run_line(line)
         except EOFError:
             if self.interactive:
-                print(flush=True)
+                self.out.line()
         finally:
             save()
 

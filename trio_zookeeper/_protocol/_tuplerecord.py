@@ -48,7 +48,7 @@ from typing import Any, ClassVar, Self
 
 import attrs
 
-__all__ = ["LazyAttrsAttrs", "TupleRecord"]
+__all__ = ["Frozen", "LazyAttrsAttrs", "TupleRecord"]
 
 _tnew = tuple.__new__
 _tuple_eq: Callable[[tuple[Any, ...], object], bool] = tuple.__eq__
@@ -162,12 +162,24 @@ class LazyAttrsAttrs:
         return fields
 
 
+class Frozen:
+    """Mixin of the record bases: setting or deleting an attribute raises, as attrs' frozen."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+
 def _rebuild(cls: type[tuple[Any, ...]], values: tuple[Any, ...]) -> tuple[Any, ...]:
     return _tnew(cls, values)
 
 
 @typing.dataclass_transform(kw_only_default=True, frozen_default=True, eq_default=True)
-class TupleRecord(tuple[Any, ...]):
+class TupleRecord(Frozen, tuple[Any, ...]):
     """Base of the tuple-stored frozen records (see the module docstring).
 
     A subclass declares its fields as annotations, in order, optionally with a
@@ -228,12 +240,6 @@ class TupleRecord(tuple[Any, ...]):
     def __repr__(self) -> str:
         fields = ", ".join(f"{n}={v!r}" for n, v in zip(self.__record_fields__, self, strict=True))
         return f"{self.__class__.__qualname__}({fields})"
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise attrs.exceptions.FrozenInstanceError
-
-    def __delattr__(self, name: str) -> None:
-        raise attrs.exceptions.FrozenInstanceError
 
     def __replace__(self, **changes: Any) -> Self:
         """A copy with some fields changed (``copy.replace`` on Python 3.13+).

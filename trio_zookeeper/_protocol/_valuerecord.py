@@ -40,9 +40,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, Self, TypeVar
 
-import attrs
-
-from ._tuplerecord import LazyAttrsAttrs
+from ._tuplerecord import Frozen, LazyAttrsAttrs
 
 __all__ = ["ValueRecord", "value_field"]
 
@@ -114,7 +112,7 @@ def _constructor(cls: type[ValueRecord], post_init: bool) -> Callable[..., None]
 @typing.dataclass_transform(
     kw_only_default=False, frozen_default=True, eq_default=True, field_specifiers=(value_field,)
 )
-class ValueRecord:
+class ValueRecord(Frozen):
     """Base of the frozen value classes (see the module docstring).
 
     A subclass declares its fields as annotations, in order, optionally with a
@@ -181,12 +179,6 @@ class ValueRecord:
         values = self.__dict__
         fields = ", ".join(f"{n}={values[n]!r}" for n in self.__record_fields__)
         return f"{self.__class__.__qualname__}({fields})"
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise attrs.exceptions.FrozenInstanceError
-
-    def __delattr__(self, name: str) -> None:
-        raise attrs.exceptions.FrozenInstanceError
 
     def __replace__(self, **changes: Any) -> Self:
         """A copy with some fields changed (``copy.replace`` on Python 3.13+)."""

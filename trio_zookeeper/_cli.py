@@ -328,7 +328,7 @@ def _run(args: argparse.Namespace, out: _Output) -> int:
     if local is not None:
         return local
     conn = _connection(args)
-    with _logging(args.verbose + getattr(args, "verbose_late", 0)):
+    with _logging(args.verbose + getattr(args, "verbose_late", 0), out):
         if args.command == "shell":
             from ._cli_shell import run_shell
 

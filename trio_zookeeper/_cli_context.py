@@ -35,6 +35,7 @@ from ._cli_dump import (
     parse_dump,
 )
 from ._cli_output import (
+    _LogHandler,
     _Output,
     _parse_acl_entry,
     _parse_acl_list,
@@ -254,8 +255,10 @@ def _prepare_command(args: argparse.Namespace) -> _Prepared:
 
 # ================================================================ session
 @contextmanager
-def _logging(verbose: int) -> Iterator[None]:
+def _logging(verbose: int, out: _Output) -> Iterator[None]:
     """-v: the client's INFO messages on stderr; -vv: DEBUG; else none (errors say why).
+
+    The messages go through ``out``'s writer, in order with the output.
 
     The logger's settings are restored afterwards (``main`` may run in a
     process that has its own logging).
@@ -263,8 +266,7 @@ def _logging(verbose: int) -> Iterator[None]:
     logger = logging.getLogger("trio_zookeeper")
     saved = (logger.propagate, logger.level)
     if verbose:
-        handler: logging.Handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+        handler: logging.Handler = _LogHandler(out.writer)
         logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
     else:
         # The one-line error says why a connection failed; without a handler

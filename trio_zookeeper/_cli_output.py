@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import math
 import os
 import sys
@@ -392,6 +393,30 @@ class _Output:
         if self._progress_shown:
             self._progress_shown = False
             self.writer.write(_STDERR, "\r\x1b[K")
+
+
+class _LogHandler(logging.Handler):
+    """``-v``: the client's log records on stderr, through the output's writer.
+
+    Queued with the rest of the output (in order with it, and never blocking
+    the trio loop on a stderr nobody reads, as with ``2>&1 | less``). A record
+    that cannot be queued (the output failed or is closed) is dropped: the
+    command's own next write reports the failure.
+    """
+
+    def __init__(self, writer: _Writer) -> None:
+        super().__init__()
+        self._writer = writer
+        self.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        with suppress(Exception):
+            self._writer.write(_STDERR, text + "\n")
 
 
 def _isatty(stream: object) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 import trio
 import trio.testing
 
+from trio_zookeeper._cli_context import _logging
 from trio_zookeeper._cli_output import _STDERR, _STDOUT, _Output, _WriteError, _Writer
 
 WAIT = 10.0
@@ -193,3 +195,28 @@ def test_close_gives_up_on_a_reader_that_does_not_read(
     for thread in output_threads():
         thread.join(WAIT)
     assert not output_threads()
+
+
+def test_verbose_logging_goes_through_the_writer_in_order() -> None:
+    # -v: the client's log records are queued with the output (a stderr that
+    # nobody reads must not block the trio loop either), in order with it.
+    log: list[tuple[str, str | bytes]] = []
+    out = _Output(as_json=False, writer=_Writer(Recorder("out", log), Recorder("err", log)))
+    session_log = logging.getLogger("trio_zookeeper.session")
+    with _logging(1, out):
+        out.line("before")
+        session_log.info("connected to %s", "127.0.0.1:2181")
+        session_log.debug("not at -v")
+        out.line("after")
+    session_log.info("after the block: not shown")
+    out.close()
+    written = [(name, text) for name, text in log if text]
+    assert [name for name, _ in written] == ["out", "err", "out"]
+    assert written[0][1] == "before\n"
+    assert str(written[1][1]).endswith(
+        " trio_zookeeper.session INFO: connected to 127.0.0.1:2181\n"
+    )
+    assert written[2][1] == "after\n"
+    with _logging(1, out):  # the output is closed: a record is dropped, never raised
+        session_log.info("dropped")
+    assert len([text for _, text in log if text]) == 3

@@ -17,6 +17,7 @@ import sys
 import termios
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,7 +76,7 @@ def wait_until_filling(fd: int) -> None:
 
 
 def test_a_paused_reader_does_not_expire_the_session(
-    hosts: str, prefix: str, build_chain: Callable[..., Awaitable[str]]
+    hosts: str, prefix: str, build_chain: Callable[..., Awaitable[str]], tmp_path: Path
 ) -> None:
     async def build() -> None:
         async with open_zookeeper(hosts) as zk:
@@ -94,11 +95,23 @@ def test_a_paused_reader_does_not_expire_the_session(
             "tree --json": [*base, "--json", "tree", prefix],
             "ls -R --json": [*base, "--json", "ls", "-R", prefix],
             "dump -": [*base, "dump", prefix, "-"],
+            # The shell runs its commands in a trio thread, sharing one writer.
+            # Its walk would go on in a new session after an expiry: -vv
+            # logs the session's states, and an expiry must not be one.
+            "shell: tree": [*base, "-vv", "shell"],
         }
-        processes = {
-            name: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            for name, command in walks.items()
-        }
+        script = tmp_path / "script"
+        script.write_text(f"tree {prefix}\n")  # the shell exits at its end
+        with script.open("rb") as commands:
+            processes = {
+                name: subprocess.Popen(
+                    command,
+                    stdin=commands if name.startswith("shell") else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+                for name, command in walks.items()
+            }
         try:
             for process in processes.values():
                 assert process.stdout is not None
@@ -118,11 +131,17 @@ def test_a_paused_reader_does_not_expire_the_session(
 
     paths = [prefix + "/n" * depth for depth in range(DEPTH + 1)]
     for name, (code, out, err) in results.items():
-        assert (code, err) == (0, b""), (name, code, err[-2000:])
+        if name.startswith("shell"):
+            assert code == 0, (name, code, err[-2000:])
+            assert b"-> SYNC_CONNECTED" in err  # -vv logs the session's states...
+            assert b"expired" not in err.lower(), (name, err[-2000:])  # ...and no expiry
+        else:
+            assert (code, err) == (0, b""), (name, code, err[-2000:])
         assert len(out) > 2 * 1024 * 1024, (name, len(out))
     lines = results["tree"][1].decode().splitlines()
     assert lines[0] == prefix
     assert lines[1:] == [" " * 4 * depth + "└── n" for depth in range(DEPTH)]
+    assert results["shell: tree"][1] == results["tree"][1]
     node = deep_json(results["tree --json"][1])
     for path in paths:
         assert (node["name"], node["path"]) == (prefix if path == prefix else "n", path)

@@ -155,7 +155,6 @@ class _Writer:
         self._pending = 0  # queued, or taken by the thread and not yet written
         self._error: tuple[str, BaseException] | None = None
         self._closed = False
-        self._abandoned = False
         self._waiters: list[tuple[trio.lowlevel.TrioToken, trio.Event]] = []
         self._thread: threading.Thread | None = None
 
@@ -260,8 +259,7 @@ class _Writer:
             with self._lock:
                 self._closed = True
                 if not written:
-                    self._abandoned = True
-                    self._queue.clear()
+                    self._queue.clear()  # dropped: the thread ends after its write
                 self._changed.notify_all()
             if written and self._thread is not None:
                 self._thread.join()
@@ -287,7 +285,7 @@ class _Writer:
             with self._lock:
                 while not self._queue and not self._closed:
                     self._changed.wait()
-                if self._abandoned or not self._queue:
+                if not self._queue:  # closed, and all written (or dropped)
                     return
                 stream, first = self._queue.popleft()
                 items, size = [first], len(first)

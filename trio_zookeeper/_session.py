@@ -585,10 +585,10 @@ class Session:
     async def _traced(self, call: Call) -> object:
         """``call`` with the tracer told of its start and outcome."""
         assert self.tracer is not None
-        from ._trace import RequestTrace
+        from ._trace import RequestTrace, call_hook  # one import per traced request
 
         trace = RequestTrace(_op_name(call.op), call.path, trio.current_time())
-        _call_hook(self.tracer.request_started, trace)
+        call_hook(self.tracer.request_started, trace)
         self._submit(call)
         try:
             return await call.wait()
@@ -599,7 +599,7 @@ class Session:
             raise
         finally:
             trace.ended = trio.current_time()
-            _call_hook(self.tracer.request_ended, trace)
+            call_hook(self.tracer.request_ended, trace)
 
     async def authenticate(self, scheme: str, credential: bytes) -> None:
         """Send an auth packet now and remember it for every later connection."""

@@ -140,7 +140,9 @@ __all__ = [
     "NotEmptyError",
     "NotReadOnlyError",
     "OperationTimeoutError",
+    "Pending",
     "Perm",
+    "Pipeline",
     "ProtocolError",
     "QuotaExceededError",
     "ReconfigDisabledError",
@@ -190,6 +192,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._kerberos import SaslGSSAPI
+    from ._pipeline import Pending, Pipeline
     from ._protocol._sasl import SaslDigestMD5, SaslExchange, SaslMechanism
     from ._retry import Retry, RetryFailedError
     from ._trace import RequestTrace, Tracer
@@ -198,6 +201,8 @@ if TYPE_CHECKING:
 #: Public names whose module is imported on first use: name -> module.
 _LAZY = {
     "SaslGSSAPI": "._kerberos",
+    "Pending": "._pipeline",
+    "Pipeline": "._pipeline",
     "SaslDigestMD5": "._protocol._sasl",
     "SaslExchange": "._protocol._sasl",
     "SaslMechanism": "._protocol._sasl",

@@ -76,12 +76,23 @@ class Call:
             self.task = None
             trio.lowlevel.reschedule(task)
 
-    def _abort(self, raise_cancel: object) -> trio.lowlevel.Abort:
-        self.task = None
+    def abandon(self, cause: BaseException | None = None) -> None:
+        """Give up on the reply: never sent if still queued, dropped when it comes if written.
+
+        ``cause`` is why (for a traced call's record).
+        """
         if self.state in (QUEUED, WRITTEN):
             # Queued: the writer will skip it (never sent). Written: its reply
             # is read and dropped when it comes.
             self.state = ABANDONED
+
+    def _abort(self, raise_cancel: object) -> trio.lowlevel.Abort:
+        self.task = None
+        self.abandon()
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _detach(self, raise_cancel: object) -> trio.lowlevel.Abort:
+        self.task = None
         return trio.lowlevel.Abort.SUCCEEDED
 
     async def wait(self) -> object:
@@ -101,6 +112,22 @@ class Call:
             return trio.lowlevel.cancel_shielded_checkpoint()  # noqa: ASYNC105
         self.task = trio.lowlevel.current_task()
         return trio.lowlevel.wait_task_rescheduled(self._abort)  # noqa: ASYNC105
+
+    def parked_keeping(self) -> Awaitable[object]:
+        """Like :meth:`parked`, but a cancelled wait leaves the request going.
+
+        For requests whose reply another wait (or a later one) may still
+        take: a pipeline's pending replies, abandoned only by the pipeline.
+
+        Raises:
+            RuntimeError: Another task is already waiting for this reply.
+        """
+        if self.state == DONE:
+            return trio.lowlevel.cancel_shielded_checkpoint()  # noqa: ASYNC105
+        if self.task is not None:
+            raise RuntimeError("another task is already waiting for this reply")
+        self.task = trio.lowlevel.current_task()
+        return trio.lowlevel.wait_task_rescheduled(self._detach)  # noqa: ASYNC105
 
     def outcome(self) -> object:
         """The result of the reply, or raise its error (once it came)."""

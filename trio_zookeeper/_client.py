@@ -39,7 +39,6 @@ from ._protocol import (
     EventType,
     ExistsRequest,
     GetACLRequest,
-    GetACLResponse,
     GetAllChildrenNumberRequest,
     GetAllChildrenNumberResponse,
     GetChildren2Request,
@@ -59,7 +58,6 @@ from ._protocol import (
     ReconfigRequest,
     ServerError,
     SetACLRequest,
-    SetACLResponse,
     SetDataRequest,
     SetDataResponse,
     Stat,
@@ -77,6 +75,7 @@ from ._watchers import WatchEvents, WatchKind
 from ._watchplumbing import Registrar, ServerWatches
 
 if TYPE_CHECKING:  # loaded on first use: by clients with SASL, a tracer, a tree walk
+    from ._pipeline import Pipeline
     from ._protocol._sasl import SaslMechanism
     from ._trace import Tracer
     from ._tree import ErrorHook, TreeNode
@@ -136,13 +135,46 @@ def _check_acl(acl: object) -> tuple[ACL, ...]:
 
 _PRIVATE = object()
 
-#: The reads ``ZooKeeper._read`` makes: per opcode, the request record and
-#: the kind of one-shot watch it may set.
-_READS: dict[int, tuple[Callable[..., object], WatchKind]] = {
-    OpCode.EXISTS: (ExistsRequest, WatchKind.DATA),
-    OpCode.GET_DATA: (GetDataRequest, WatchKind.DATA),
-    OpCode.GET_CHILDREN: (GetChildrenRequest, WatchKind.CHILD),
-    OpCode.GET_CHILDREN2: (GetChildren2Request, WatchKind.CHILD),
+
+# What the public methods return, made from a reply's record: one copy each,
+# shared by the methods, transactions, multi-reads and pipelines.
+def exists_result(response: Any) -> Stat | None:
+    """An exists reply (None: the node does not exist) as ``exists`` returns it."""
+    return None if response is None else response.stat
+
+
+def data_result(response: Any) -> tuple[bytes, Stat]:
+    """A getData reply as ``get_data`` returns it (null data reads as ``b""``)."""
+    return (response.data or b"", response.stat)
+
+
+def children_result(response: Any) -> list[str]:
+    """A getChildren reply as ``get_children`` returns it."""
+    return list(response.children or ())
+
+
+def children2_result(response: Any) -> tuple[list[str], Stat]:
+    """A getChildren2 reply as ``get_children2`` returns it."""
+    return (list(response.children or ()), response.stat)
+
+
+def stat_result(response: Any) -> Stat:
+    """The Stat of a setData or setACL reply."""
+    return response.stat  # type: ignore[no-any-return]
+
+
+def acl_result(response: Any) -> tuple[list[ACL], Stat]:
+    """A getACL reply as ``get_acl`` returns it."""
+    return (list(response.acl or ()), response.stat)
+
+
+#: The reads ``ZooKeeper._read`` makes: per opcode, the request record, the
+#: kind of one-shot watch it may set, and what the method returns.
+_READS: dict[int, tuple[Callable[..., object], WatchKind, Callable[[Any], Any]]] = {
+    OpCode.EXISTS: (ExistsRequest, WatchKind.DATA, exists_result),
+    OpCode.GET_DATA: (GetDataRequest, WatchKind.DATA, data_result),
+    OpCode.GET_CHILDREN: (GetChildrenRequest, WatchKind.CHILD, children_result),
+    OpCode.GET_CHILDREN2: (GetChildren2Request, WatchKind.CHILD, children2_result),
 }
 
 #: What ``open_zookeeper(default_acl=...)`` takes: one ACL for every node, or
@@ -356,7 +388,7 @@ class ZooKeeper:
         frame counts. ``request`` replaces the one built from ``path`` (the
         config node, outside any chroot).
         """
-        make, kind = _READS[op]
+        make, kind, convert = _READS[op]
         watches = self._watches
         if request is None:
             request = make(
@@ -386,14 +418,7 @@ class ZooKeeper:
         else:
             if hook is not None:
                 hook.settle()
-        if op == OpCode.GET_DATA:
-            result: Any = (response.data or b"", response.stat)
-        elif op == OpCode.EXISTS:
-            result = None if response is None else response.stat
-        elif op == OpCode.GET_CHILDREN:
-            result = list(response.children or ())
-        else:
-            result = (list(response.children or ()), response.stat)
+        result = convert(response)
         return (result, watcher) if own else result
 
     async def _call(
@@ -430,9 +455,29 @@ class ZooKeeper:
     async def _no_parent_error(self, path: str) -> NoNodeError:
         """The error for a create that failed with NONODE: which node is missing."""
         parent = path.rsplit("/", 1)[0] or "/"
-        if self._chroot and (parent == "/" or not await self._chroot_exists()):
+        if self._chroot and parent != "/" and not await self._chroot_exists():
+            return self._chroot_missing_error(path)
+        return self._parent_missing_error(path)
+
+    def _parent_missing_error(self, path: str) -> NoNodeError:
+        """The error for a create that failed with NONODE, without asking the server."""
+        parent = path.rsplit("/", 1)[0] or "/"
+        if self._chroot and parent == "/":
             return self._chroot_missing_error(path)
         return NoNodeError(f"No node: {parent} (the parent of {path})", path=path)
+
+    def _delete_request(self, path: str, version: int) -> DeleteRequest:
+        return DeleteRequest(path=self._path(path), version=_check_version(version))
+
+    def _set_data_request(self, path: str, data: bytes, version: int) -> SetDataRequest:
+        return SetDataRequest(
+            path=self._path(path), data=_check_data(data), version=_check_version(version)
+        )
+
+    def _set_acl_request(self, path: str, acl: Sequence[ACL], version: int) -> SetACLRequest:
+        return SetACLRequest(
+            path=self._path(path), acl=_check_acl(acl), version=_check_version(version)
+        )
 
     async def _create_persistent(self, path: str, acl: Sequence[ACL] | None) -> None:
         """Create a persistent node with empty data, if it is not there already."""
@@ -627,10 +672,10 @@ class ZooKeeper:
             BadVersionError: The version does not match.
             NotEmptyError: The node has children (and ``recursive`` is false).
         """
-        version = _check_version(version)
+        request = self._delete_request(path, version)
         if recursive:
             await self._delete_children(path)
-        await self._call(OpCode.DELETE, DeleteRequest(path=self._path(path), version=version), path)
+        await self._call(OpCode.DELETE, request, path)
 
     async def _delete_children(self, path: str) -> None:
         # Iterative and pipelined (any depth; few round trips): see _tree.
@@ -778,18 +823,14 @@ class ZooKeeper:
             NoNodeError: The node does not exist.
             BadVersionError: The version does not match.
         """
-        request = SetDataRequest(
-            path=self._path(path), data=_check_data(data), version=_check_version(version)
-        )
-        response: SetDataResponse = await self._call(OpCode.SET_DATA, request, path)
-        return response.stat
+        request = self._set_data_request(path, data, version)
+        return stat_result(await self._call(OpCode.SET_DATA, request, path))
 
     async def get_acl(self, path: str) -> tuple[list[ACL], Stat]:
         """The node's ACL and :class:`Stat`."""
-        response: GetACLResponse = await self._call(
-            OpCode.GET_ACL, GetACLRequest(path=self._path(path)), path
+        return acl_result(
+            await self._call(OpCode.GET_ACL, GetACLRequest(path=self._path(path)), path)
         )
-        return list(response.acl or ()), response.stat
 
     async def set_acl(self, path: str, acl: Sequence[ACL], version: int = -1) -> Stat:
         """Replace the node's ACL if its ACL version (``aversion``) matches.
@@ -797,11 +838,8 @@ class ZooKeeper:
         Returns:
             The node's new :class:`Stat`.
         """
-        request = SetACLRequest(
-            path=self._path(path), acl=_check_acl(acl), version=_check_version(version)
-        )
-        response: SetACLResponse = await self._call(OpCode.SET_ACL, request, path)
-        return response.stat
+        request = self._set_acl_request(path, acl, version)
+        return stat_result(await self._call(OpCode.SET_ACL, request, path))
 
     async def add_auth(self, scheme: str, credential: str | bytes) -> None:
         """Authenticate this session, e.g. ``add_auth("digest", "user:password")``.
@@ -996,6 +1034,20 @@ class ZooKeeper:
         """
         return MultiRead(self)
 
+    def pipeline(self) -> Pipeline:
+        """Send requests now and take their replies later, in an ``async with`` block.
+
+        ``async with zk.pipeline() as pipe:`` gives a :class:`Pipeline`, whose
+        methods send a request at once (in order) and return a
+        :class:`Pending` reply: several requests in one round trip, with no
+        task per request. Unlike :meth:`multi`, each request succeeds or fails
+        on its own, and writes and reads mix. Leaving the block waits for the
+        replies; when it raises, the replies not yet come are abandoned.
+        """
+        from ._pipeline import Pipeline  # loaded on first use
+
+        return Pipeline(self)
+
 
 @final
 class WatchingClient:
@@ -1141,11 +1193,11 @@ def _multi_result(op: int, err: int, response: object, strip: Callable[[str], st
     if isinstance(response, Create2Response):
         return (strip(response.path), response.stat)
     if isinstance(response, SetDataResponse):
-        return response.stat
+        return stat_result(response)
     if isinstance(response, GetDataResponse):
-        return (response.data or b"", response.stat)
+        return data_result(response)
     if isinstance(response, GetChildrenResponse):
-        return list(response.children or ())
+        return children_result(response)
     return None
 
 
@@ -1183,15 +1235,11 @@ class Transaction:
 
     def delete(self, path: str, version: int = -1) -> Transaction:
         """Add a delete; its result is None."""
-        request = DeleteRequest(path=self._zk._path(path), version=_check_version(version))
-        return self._add(OpCode.DELETE, request, path)
+        return self._add(OpCode.DELETE, self._zk._delete_request(path, version), path)
 
     def set_data(self, path: str, data: bytes, version: int = -1) -> Transaction:
         """Add a set_data; its result is the new :class:`Stat`."""
-        request = SetDataRequest(
-            path=self._zk._path(path), data=_check_data(data), version=_check_version(version)
-        )
-        return self._add(OpCode.SET_DATA, request, path)
+        return self._add(OpCode.SET_DATA, self._zk._set_data_request(path, data, version), path)
 
     def check(self, path: str, version: int) -> Transaction:
         """Add a version check: the transaction fails unless ``path`` has ``version``."""

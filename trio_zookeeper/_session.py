@@ -582,6 +582,29 @@ class Session:
             self.errors[type(exc).__name__] += 1
             raise
 
+    def start(self, op: int, request: object, path: str | None = None) -> Call:
+        """Send one request (or queue it, in order) and return its call at once.
+
+        The reply is taken later, with ``call.parked_keeping()`` and
+        ``call.outcome()``; :class:`~trio_zookeeper.Pipeline` is built on it.
+        Not a checkpoint. With a tracer, the request's trace ends when its
+        outcome is known (or when it is abandoned).
+
+        Raises:
+            SessionExpiredError: The session is over (and no new one is made).
+            trio.ClosedResourceError: The client was closed.
+        """
+        self.check_usable()
+        self.requests += 1
+        if self.tracer is not None:
+            from ._trace import TracedCall  # loaded on first use
+
+            call: Call = TracedCall(self.tracer, _op_name(op), op, request, path)
+        else:
+            call = Call(op, request, path)
+        self._submit(call)
+        return call
+
     async def _traced(self, call: Call) -> object:
         """``call`` with the tracer told of its start and outcome."""
         assert self.tracer is not None

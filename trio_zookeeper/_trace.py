@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 
 import attrs
+import trio
 
+from ._calls import DONE, Call
 from ._hostprovider import HostListUpdate
 
-__all__ = ["RequestTrace", "Tracer"]
+__all__ = ["RequestTrace", "TracedCall", "Tracer"]
 
 log = logging.getLogger("trio_zookeeper.trace")
 
@@ -105,3 +107,42 @@ def call_hook(hook: object, *args: object) -> None:
         hook(*args)  # type: ignore[operator]
     except Exception:
         log.exception("tracer hook %s raised; ignored", getattr(hook, "__qualname__", hook))
+
+
+class TracedCall(Call):
+    """A call sent now and answered later (a pipeline's), whose trace ends with its outcome.
+
+    A call awaited at once is traced around the wait, by the session; one
+    whose reply is taken later ends its trace where the outcome becomes
+    known: in :meth:`finish` (in the task that read the reply, or that saw
+    the connection die), or in :meth:`abandon` (when the pipeline's block
+    raised; the trace's error is then the block's exception, e.g. a
+    ``trio.Cancelled``).
+    """
+
+    __slots__ = ("trace", "tracer")
+
+    def __init__(
+        self, tracer: Tracer, name: str, op: int, request: object, path: str | None
+    ) -> None:
+        super().__init__(op, request, path)
+        self.tracer = tracer
+        self.trace = RequestTrace(name, path, trio.current_time())
+        call_hook(tracer.request_started, self.trace)
+
+    def _end(self, error: BaseException | None) -> None:
+        trace = self.trace
+        if trace.ended is None:
+            trace.error = error
+            trace.ended = trio.current_time()
+            call_hook(self.tracer.request_ended, trace)
+
+    def finish(self, result: object | None, error: BaseException | None) -> None:
+        if self.state != DONE:
+            self._end(error)
+        super().finish(result, error)
+
+    def abandon(self, cause: BaseException | None = None) -> None:
+        if self.state != DONE:
+            self._end(cause or RuntimeError("abandoned before its reply came"))
+        super().abandon(cause)

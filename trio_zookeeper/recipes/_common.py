@@ -14,8 +14,10 @@
   ``creatingParentContainersIfNeeded``), which the server removes once empty;
 * :class:`Layout` chooses kazoo's or Apache Curator's node names, and
   :func:`curator_prefix` makes Curator's protected-mode ``_c_<uuid>-`` prefix;
-* :func:`pipelined` sends a second request right behind a first one, so that
-  both replies come back in one round trip.
+* :func:`protected_create` creates a recipe's node exactly once, across
+  connection losses; its first attempt may come from the caller's
+  :meth:`~trio_zookeeper.ZooKeeper.pipeline`, so that a listing follows it
+  in the same round trip.
 
 Everything here uses only the public client API.
 """
@@ -31,7 +33,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import trio
 
@@ -53,6 +55,9 @@ from .. import (
     ZooKeeperError,
     ZooKeeperInternalError,
 )
+
+if TYPE_CHECKING:
+    from .. import Pending
 
 __all__ = [
     "BackgroundBlock",
@@ -78,7 +83,6 @@ __all__ = [
     "local_address",
     "new_guid",
     "no_auth",
-    "pipelined",
     "protected_create",
     "retry",
     "wait_any",
@@ -88,7 +92,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-U = TypeVar("U")
 
 _TERMINAL = (SessionExpiredError, AuthFailedError, trio.ClosedResourceError)
 
@@ -344,51 +347,6 @@ async def retry(zk: ZooKeeper, fn: Callable[..., Awaitable[T]], *args: Any, **kw
             await zk.wait_connected()
 
 
-async def pipelined(
-    main: Callable[[], Awaitable[T]], follower: Callable[[], Awaitable[U]]
-) -> tuple[T, U | Exception]:
-    """Run ``main()`` with ``follower()``'s request sent right behind main's first one.
-
-    ``follower`` runs in a child task, which trio starts only once this task
-    blocks, and the client writes (or queues) a request before its first
-    checkpoint: so the follower's request goes right after main's. One
-    session's requests are handled by the server in order, so the follower
-    sees what main's request did, and both replies come back in one round
-    trip. The order is how it is fast, not why it is right: when ``main``
-    first waits (for a connection, say), the follower may go first, so
-    callers check what it read (e.g. that a listing holds the node main made).
-
-    Returns:
-        What ``main`` returned, and what ``follower`` returned or the
-        :class:`Exception` it raised.
-
-    Raises:
-        What ``main`` raises (the follower is then cancelled).
-    """
-    followed: list[U | Exception] = []
-
-    async def follow() -> None:
-        try:
-            followed.append(await follower())
-        except Exception as exc:
-            followed.append(exc)
-
-    error: BaseException | None = None
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(follow)
-        try:
-            result = await main()
-        except BaseException as exc:
-            error = exc
-            nursery.cancel_scope.cancel()
-    if error is not None:
-        try:
-            raise error
-        finally:
-            error = None
-    return result, followed[0]
-
-
 async def wait_connected_same_session(zk: ZooKeeper, session_id: int) -> bool:
     """Wait until ``zk`` is connected again on session ``session_id``.
 
@@ -501,6 +459,7 @@ async def protected_create(
     acl: Sequence[ACL] | None = None,
     ttl: int | None = None,
     persistent_parent: bool = False,
+    first: Pending[tuple[str, Stat]] | None = None,
 ) -> tuple[str, Stat]:
     """Create ``parent/prefix`` (plus a sequence number for sequential modes), exactly once.
 
@@ -522,6 +481,10 @@ async def protected_create(
         acl: The node's (and new parents') ACL; None for the client's default.
         ttl: For the TTL modes, milliseconds.
         persistent_parent: Make a missing ``parent`` PERSISTENT, not a container.
+        first: The first create, already sent in the caller's pipeline
+            (``pipe.create2(join_path(parent, prefix), data, mode=mode,
+            ttl=ttl, acl=acl)``), so that requests can follow it in the same
+            round trip; its outcome is handled as this function's own.
 
     Returns:
         The node's path and its Stat.
@@ -543,6 +506,9 @@ async def protected_create(
                     return found, stat
             maybe_created = False
         try:
+            if first is not None:
+                sent, first = first, None
+                return await sent
             return await zk.create2(path, data, mode=mode, ttl=ttl, acl=acl)
         except ConnectionLossError:
             maybe_created = True

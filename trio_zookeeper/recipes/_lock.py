@@ -74,7 +74,6 @@ from ._common import (
     local_address,
     new_guid,
     no_auth,
-    pipelined,
     protected_create,
     retry,
     wait_any,
@@ -401,21 +400,29 @@ class _Contender(_HeldBlock):
             our node (then it was made after our node was created).
         """
         zk = self._zk
-        (node, stat), children = await pipelined(
-            lambda: protected_create(
+        mode = CreateMode.EPHEMERAL_SEQUENTIAL
+        async with zk.pipeline() as pipe:
+            first = pipe.create2(
+                join_path(self.path, self._prefix), self._data, mode=mode, acl=self.acl
+            )
+            listing = pipe.get_children(self.path)
+            node, stat = await protected_create(
                 zk,
                 self.path,
                 self._prefix,
                 self._data,
-                CreateMode.EPHEMERAL_SEQUENTIAL,
+                mode,
                 acl=self.acl,
                 persistent_parent=self.layout is Layout.KAZOO,
-            ),
-            lambda: zk.get_children(self.path),
-        )
+                first=first,
+            )
+            try:
+                children: list[str] | None = await listing
+            except Exception:  # e.g. no directory yet, or a lost connection: list again
+                children = None
         self.node, self.stat = node, stat
         self._session_id = stat.ephemeral_owner
-        return None if isinstance(children, Exception) else children
+        return children
 
     async def _acquire(self) -> None:
         """Wait until we hold the lock; cancellable, and leaves no node behind if it fails."""

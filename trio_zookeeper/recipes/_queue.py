@@ -17,9 +17,9 @@ ancestors are created as containers.
 from __future__ import annotations
 
 import collections
-import functools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -42,11 +42,13 @@ from ._common import (
     guaranteed_delete,
     join_path,
     new_guid,
-    pipelined,
     retry,
     wait_any,
     wait_connected_same_session,
 )
+
+if TYPE_CHECKING:
+    from .. import Pending
 
 __all__ = ["LockingQueue", "Queue"]
 
@@ -148,12 +150,19 @@ class Queue:
         self._listed = collections.deque(sorted(c for c in children if c.startswith(self.prefix)))
         self._ahead = None
 
-    async def _delete(self, path: str) -> bool:
-        """Delete an item we read: True if our delete took it."""
+    async def _delete(self, path: str, sent: Pending[None] | None = None) -> bool:
+        """Delete an item we read: True if our delete took it.
+
+        ``sent`` is the delete already sent in a pipeline, if any.
+        """
         zk = self._zk
         while True:
             try:
-                await zk.delete(path)
+                if sent is not None:
+                    pending, sent = sent, None
+                    await pending
+                else:
+                    await zk.delete(path)
                 return True
             except NoNodeError:
                 return False
@@ -182,11 +191,15 @@ class Queue:
             else:
                 # Read the next item's data behind the delete: one round trip.
                 following = listed[0]
-                taken, read = await pipelined(
-                    functools.partial(self._delete, path),
-                    functools.partial(zk.get_data, join_path(self.path, following)),
-                )
-                if not isinstance(read, Exception) and listed and listed[0] == following:
+                async with zk.pipeline() as pipe:
+                    deleted = pipe.delete(path)
+                    reading = pipe.get_data(join_path(self.path, following))
+                    taken = await self._delete(path, deleted)
+                    try:
+                        read: tuple[bytes, Stat] | None = await reading
+                    except Exception:  # taken by another consumer, or lost: read it later
+                        read = None
+                if read is not None and listed and listed[0] == following:
                     self._ahead = (following, read[0])
             if taken:
                 return data

@@ -417,7 +417,9 @@ class _Contender(_HeldBlock):
                 first=first,
             )
             try:
-                children: list[str] | None = await listing
+                # Its reply came with the create's as a rule: taking it
+                # without a checkpoint saves a scheduler pass.
+                children: list[str] | None = listing.result() if listing.done else await listing
             except Exception:  # e.g. no directory yet, or a lost connection: list again
                 children = None
         self.node, self.stat = node, stat

@@ -25,6 +25,7 @@ CLIENT_NAMES: dict[str, str] = {
     "kazoo_async": "kazoo (async)",
     "aiozk": "aiozk",
     "raw": "raw socket",
+    "curator": "Apache Curator (Java)",
 }
 
 #: Workloads in table order, with a human label.
@@ -119,7 +120,7 @@ METRICS: dict[str, list[tuple[str, str, bool]]] = {
 }
 
 #: Ratio columns: trio_zookeeper ÷ each of these.
-RATIO_AGAINST = ("trio_base", "kazoo", "kazoo_async", "aiozk", "raw")
+RATIO_AGAINST = ("trio_base", "kazoo", "kazoo_async", "aiozk", "raw", "curator")
 
 
 @dataclass(frozen=True)

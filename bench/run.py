@@ -134,6 +134,7 @@ CLIENT_MODULES: dict[str, tuple[str, str]] = {
     "kazoo_async": ("workloads_kazoo.py", "async"),
     "aiozk": ("workloads_aiozk.py", ""),
     "raw": ("raw_client.py", ""),
+    "curator": ("recipes_curator.py", ""),  # the recipe workloads only (Java, Curator 5.4)
 }
 _SEQ = ("trio", "kazoo", "kazoo_async", "aiozk", "raw")
 _PIPE = ("trio", "kazoo_async", "aiozk", "raw")  # kazoo's sync API cannot pipeline
@@ -152,13 +153,14 @@ WORKLOADS: dict[str, tuple[str, ...]] = {
     "codec": ("trio", "kazoo", "aiozk", "raw"),
 }
 _VS_KAZOO = ("trio", "kazoo")
+_VS_PEERS = ("trio", "kazoo", "curator")
 RECIPE_WORKLOADS: dict[str, tuple[str, ...]] = {
-    "recipe_lock": _VS_KAZOO,
-    "recipe_lock_handoff": _VS_KAZOO,
-    "recipe_election": _VS_KAZOO,
-    "recipe_queue": _VS_KAZOO,
-    "recipe_counter": _VS_KAZOO,
-    "recipe_treecache": _VS_KAZOO,
+    "recipe_lock": _VS_PEERS,
+    "recipe_lock_handoff": _VS_PEERS,
+    "recipe_election": _VS_PEERS,
+    "recipe_queue": _VS_PEERS,
+    "recipe_counter": _VS_PEERS,
+    "recipe_treecache": _VS_PEERS,
 }
 SCALE_WORKLOADS: dict[str, tuple[str, ...]] = {
     "scale_watches": _VS_KAZOO,
@@ -179,6 +181,7 @@ RECIPE_SCRIPTS = {
     "trio": "recipes_trio.py",
     "trio_base": "recipes_trio.py",
     "kazoo": "recipes_kazoo.py",
+    "curator": "recipes_curator.py",
 }
 #: Set by --baseline: the source tree the "trio_base" client imports trio_zookeeper from.
 BASELINE: list[pathlib.Path] = []
@@ -215,6 +218,13 @@ NOTES = [
     "adding 1 concurrently (compare-and-set, so retries count against throughput); "
     "TreeCache = load of a 2-level tree (time until INITIALIZED, RSS added per node), then "
     "NODE_UPDATED latency for changes made by the raw writer.",
+    "Apache Curator 5.4 (Java 17, bench/RecipesCurator.java, default JVM flags, the "
+    "start-up outside the timed loops): InterProcessMutex (lock, handoff), LeaderSelector "
+    "with autoRequeue (election), SimpleDistributedQueue offer/take (queue), "
+    "DistributedAtomicLong increment, retried at once (counter), CuratorCache (tree "
+    "cache; its change event is timed from an async setData of a second Curator client). "
+    "One CuratorFramework per session, each contender on its own thread. CPU is the whole "
+    "JVM's (JIT compiler and garbage collector included), RSS the JVM process's.",
     "Scale: watches = exists watches on missing nodes on one session (trio: zk.watch(), "
     "1,000 in flight; kazoo: exists_async with one callback, 1,000 in flight); sessions = "
     "sessions held open at once by one process (trio: concurrently, 100 handshakes at a "

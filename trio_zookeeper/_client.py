@@ -737,9 +737,12 @@ class ZooKeeper:
         name), each as soon as it and every node before it are read. The walk
         is iterative (a tree of any depth is fine) and keeps up to
         ``concurrency`` nodes' reads in flight, so a wide tree takes few
-        round trips; a chain still needs one round trip per level. Leaving
-        the block early stops the walk. It is not a snapshot: nodes changed
-        while it runs are seen as they are when read.
+        round trips; a chain still needs one round trip per level. The task
+        that receives does the reading, in one :meth:`pipeline` (no task is
+        started, none per node), and a cancelled receive loses nothing.
+        Leaving the block early stops the walk (the reads on their way are
+        abandoned). It is not a snapshot: nodes changed while it runs are
+        seen as they are when read.
 
         Args:
             path: The subtree's root.

@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 _CREATES = frozenset((OpCode.CREATE, OpCode.CREATE2, OpCode.CREATE_CONTAINER, OpCode.CREATE_TTL))
 _NEW, _OPEN, _ENDED = range(3)
+_COMPACT_MIN = 256  # pendings tracked before the taken ones are dropped
 _UNSET: Any = object()
 
 
@@ -186,11 +187,15 @@ class Pipeline:
     in order, on the next connection.
     """
 
-    __slots__ = ("_pending", "_state", "_zk")
+    __slots__ = ("_compact_at", "_pending", "_state", "_zk")
 
     def __init__(self, zk: ZooKeeper) -> None:
         self._zk = zk
+        # The pendings whose outcome was not taken yet (and, until the list
+        # is next compacted, some whose outcome was): a long-lived pipeline
+        # (a tree walk's) keeps no reply that was taken.
         self._pending: list[Pending[Any]] = []
+        self._compact_at = _COMPACT_MIN
         self._state = _NEW
 
     async def __aenter__(self) -> Pipeline:
@@ -243,6 +248,9 @@ class Pipeline:
                 else "this pipeline's block has ended; make a new one"
             )
         pending: Pending[Any] = Pending(self, self._zk._session.start(op, request, path), convert)
+        if len(self._pending) >= self._compact_at:
+            self._pending = [one for one in self._pending if not one._taken]
+            self._compact_at = max(_COMPACT_MIN, 2 * len(self._pending))
         self._pending.append(pending)
         return pending
 

@@ -1,10 +1,12 @@
 """Walking and deleting whole subtrees: iterative (no depth limit) and pipelined.
 
-:func:`walk_tree` reads a subtree with many requests in flight at once (a
-pool of tasks taking paths from a shared stack, so that the walk runs
+:func:`walk_tree` reads a subtree with many requests in flight at once (one
+task and one :meth:`~trio_zookeeper.ZooKeeper.pipeline`: the reads of up to
+``concurrency`` nodes are sent, taken from a stack so that the walk runs
 roughly depth first and the next node to hand out is usually already read)
 and hands the nodes out in sorted depth-first pre-order, as they are ready.
-Nothing in it recurses, so a chain of any depth is fine.
+No task is started per node. Nothing in it recurses, so a chain of any
+depth is fine.
 
 :func:`delete_subtree` deletes every descendant of a node: it walks the
 subtree, then deletes the nodes children first (the walk's order, reversed)
@@ -20,9 +22,10 @@ recipes' TreeCache uses it) and ``delete(path, recursive=True)`` that of
 
 from __future__ import annotations
 
+import collections
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -41,6 +44,7 @@ from ._protocol._tuplerecord import TupleRecord
 
 if TYPE_CHECKING:
     from ._client import ZooKeeper
+    from ._pipeline import Pending, Pipeline
 
 __all__ = ["TreeNode", "delete_subtree", "join_path", "walk_tree"]
 
@@ -84,86 +88,220 @@ class TreeNode(TupleRecord, kw_only=False):
     last: bool = True
 
 
-class _Pending:
+class _Node:
     """A node of the walk, from when it is found until it is handed out.
 
     A plain slotted class (an attrs class costs ~15 KiB at import, for a
     private helper of a rarely used walk); compared by identity.
     """
 
-    __slots__ = ("depth", "done", "kids", "node", "path")
+    __slots__ = ("depth", "done", "kids", "node", "path", "reads")
 
     def __init__(self, path: str, depth: int) -> None:
         self.path = path
         self.depth = depth
+        # Its pipelined reads, once sent (until they are taken).
+        self.reads: tuple[Pending[Any], ...] = ()
         # Filled in when read: the node, or None when it is to be left out.
         self.node: TreeNode | None = None
-        self.kids: list[_Pending] = []
+        self.kids: list[_Node] = []
         self.done = False
 
 
-async def _read_node(zk: ZooKeeper, path: str, depth: int, *, data: bool, acl: bool) -> TreeNode:
-    """One node: its children and Stat, with data and ACL when asked (concurrently)."""
+def _send_reads(pipe: Pipeline, path: str, *, data: bool, acl: bool) -> tuple[Pending[Any], ...]:
+    """Send one node's reads: its children and Stat, and its data and ACL when asked."""
     if not data and not acl:
-        names, stat = await zk.get_children2(path)
+        return (pipe.get_children2(path),)
+    reads: list[Pending[Any]] = [pipe.get_children(path)]
+    if data:
+        reads.append(pipe.get_data(path))
+    if acl:
+        reads.append(pipe.get_acl(path))
+    return tuple(reads)
+
+
+async def _take_reads(
+    reads: tuple[Pending[Any], ...], path: str, depth: int, *, data: bool, acl: bool
+) -> TreeNode:
+    """The node from its reads' replies; several failing for one reason (NoAuth) are one error."""
+    results: list[Any] = []
+    error: ZooKeeperError | None = None
+    for read in reads:
+        try:
+            # A reply already here is taken without a scheduler pass.
+            results.append(read.result() if read.done else await read)
+        except ZooKeeperError as exc:
+            error = error or exc
+    if error is not None:
+        raise error
+    if not data and not acl:
+        names, stat = results[0]
         return TreeNode(path, depth, tuple(sorted(names)), stat)
-    children: list[str] = []
-    got_data: list[tuple[bytes, Stat]] = []
-    got_acl: list[tuple[list[ACL], Stat]] = []
-
-    async def read_children() -> None:
-        children.extend(await zk.get_children(path))
-
-    async def read_data() -> None:
-        got_data.append(await zk.get_data(path))
-
-    async def read_acl() -> None:
-        got_acl.append(await zk.get_acl(path))
-
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(read_children)
-            if data:
-                nursery.start_soon(read_data)
-            if acl:
-                nursery.start_soon(read_acl)
-    except BaseExceptionGroup as group:
-        # Several reads of one node failing for one reason (NoAuth) are one error.
-        _, rest = group.split(ZooKeeperError)
-        if rest is not None:
-            raise
-        raise _first_leaf(group) from None
-    node_data = got_data[0][0] if got_data else None
-    node_acl = tuple(got_acl[0][0]) if got_acl else None
-    node_stat = got_data[0][1] if got_data else got_acl[0][1]
+    children = results[0]
+    got_data = results[1] if data else None
+    got_acl = results[-1] if acl else None
+    node_data = got_data[0] if got_data is not None else None
+    node_acl = tuple(got_acl[0]) if got_acl is not None else None
+    node_stat = got_data[1] if got_data is not None else got_acl[1]  # type: ignore[index]
     return TreeNode(path, depth, tuple(sorted(children)), node_stat, node_data, node_acl)
 
 
-async def _read_node_retrying(
-    zk: ZooKeeper, path: str, depth: int, *, data: bool, acl: bool
+async def _read_node(
+    zk: ZooKeeper, pipe: Pipeline, item: _Node, *, data: bool, acl: bool
 ) -> TreeNode:
-    """:func:`_read_node`, read again after a lost connection (reads are safe to repeat)."""
+    """``item``'s node from its reads; read again after a lost connection (reads repeat safely).
+
+    Cancellation-safe: the reads stay in ``item.reads`` (a pending reply can
+    be awaited again), so a cancelled receive loses nothing.
+    """
     for attempt in range(_READ_ATTEMPTS):
         try:
-            return await _read_node(zk, path, depth, data=data, acl=acl)
+            return await _take_reads(item.reads, item.path, item.depth, data=data, acl=acl)
         except ConnectionLossError:
             if attempt == _READ_ATTEMPTS - 1:
                 raise
             await zk.wait_connected()
+            item.reads = _send_reads(pipe, item.path, data=data, acl=acl)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _first_leaf(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
+class _Walk(trio.abc.ReceiveChannel[TreeNode]):
+    """The nodes of one walk, read by whichever task receives them (see :func:`walk_tree`).
+
+    No task of its own: :meth:`receive` sends the reads of up to
+    ``concurrency`` nodes in the walk's pipeline (taken from a stack, so the
+    walk runs roughly depth first and the next node to hand out is usually
+    read already) and takes replies, oldest first (they come in the order
+    sent), until the next node in sorted depth-first pre-order is ready. The
+    window is refilled once it is half empty, so that the reads go out in
+    bursts, in few writes.
+    """
+
+    def __init__(
+        self,
+        zk: ZooKeeper,
+        pipe: Pipeline,
+        root: str,
+        *,
+        data: bool,
+        acl: bool,
+        concurrency: int,
+        skip: frozenset[str],
+        on_error: ErrorHook | None,
+    ) -> None:
+        self._zk = zk
+        self._pipe = pipe
+        self._data = data
+        self._acl = acl
+        self._concurrency = concurrency
+        self._skip = skip
+        self._on_error = on_error
+        first = _Node(root, 0)
+        self._stack: list[_Node] = [first]  # to read; popped from the end
+        self._order: list[_Node] = [first]  # to hand out; popped from the end
+        self._sent: collections.deque[_Node] = collections.deque()  # oldest first
+        # `_last_of[path]` says whether a node is its parent's last one.
+        self._last_of: dict[str, bool] = {root: True}
+        self._busy = False
+        self._closed = False
+        self._failed: BaseException | None = None
+
+    async def receive(self) -> TreeNode:
+        """The next node.
+
+        Raises:
+            trio.EndOfChannel: Every node was received.
+            ZooKeeperError: The root (or, without ``on_error``, a descendant)
+                cannot be read, or the session failed.
+            trio.BrokenResourceError: The walk failed before.
+            trio.BusyResourceError: Another task is receiving.
+            trio.ClosedResourceError: This channel was closed.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self._closed:
+            raise trio.ClosedResourceError("this walk's channel was closed")
+        if self._failed is not None:
+            raise trio.BrokenResourceError("the walk failed") from self._failed
+        if self._busy:
+            raise trio.BusyResourceError("another task is already receiving from this walk")
+        self._busy = True
+        try:
+            node = await self._next()
+        except BaseException as exc:
+            if not isinstance(exc, trio.Cancelled):
+                self._failed = exc
+            raise
+        finally:
+            self._busy = False
+        if node is None:
+            raise trio.EndOfChannel
+        return node
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await trio.lowlevel.checkpoint()
+
+    @property
+    def reading(self) -> bool:
+        """True while reads of this walk are on their way."""
+        return bool(self._sent)
+
+    async def _next(self) -> TreeNode | None:
+        order, sent, stack = self._order, self._sent, self._stack
+        concurrency = self._concurrency
+        while order:
+            item = order[-1]
+            while not item.done:
+                if stack and len(sent) <= concurrency // 2:
+                    pipe, data, acl = self._pipe, self._data, self._acl
+                    while stack and len(sent) < concurrency:
+                        ahead = stack.pop()
+                        ahead.reads = _send_reads(pipe, ahead.path, data=data, acl=acl)
+                        sent.append(ahead)
+                # Taken off the window once settled: a cancelled receive
+                # leaves it there, to be taken again.
+                await self._settle(sent[0])
+                sent.popleft()
+            order.pop()
+            last = self._last_of.pop(item.path)
+            node = item.node
+            if node is None:
+                continue
+            kids = item.kids
+            for index, kid in enumerate(kids):
+                self._last_of[kid.path] = index == len(kids) - 1
+            order.extend(reversed(kids))
+            return node.__replace__(last=last)
+        return None
+
+    async def _settle(self, item: _Node) -> None:
+        """Take ``item``'s replies; queue its children to be read."""
+        try:
+            item.node = await _read_node(self._zk, self._pipe, item, data=self._data, acl=self._acl)
+        except ServerError as exc:
+            if item.depth == 0 or isinstance(exc, _SESSION_ERRORS):
+                raise
+            if not isinstance(exc, NoNodeError):
+                if self._on_error is None:
+                    raise
+                self._on_error(item.path, exc)
+            item.node = None
+        item.reads = ()
+        if item.node is not None:
+            skip = self._skip
+            path, depth = item.node.path, item.depth + 1
+            item.kids = [
+                _Node(child, depth)
+                for child in (join_path(path, name) for name in item.node.children)
+                if child not in skip
+            ]
+            # Reversed, so that the first child is read first.
+            self._stack.extend(reversed(item.kids))
+        item.done = True
 
 
-def _first_error(exc: BaseException) -> BaseException:
-    """The exception inside (possibly nested) single-exception groups."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
+class _LeftEarly(Exception):
+    """Raised in a walk's pipeline block to abandon the reads still to come."""
 
 
 @asynccontextmanager
@@ -176,13 +314,14 @@ async def walk_tree(
     concurrency: int = DEFAULT_CONCURRENCY,
     skip: Sequence[str] = (),
     on_error: ErrorHook | None = None,
-) -> AsyncIterator[trio.MemoryReceiveChannel[TreeNode]]:
+) -> AsyncIterator[trio.abc.ReceiveChannel[TreeNode]]:
     """Read the subtree under ``root``, many nodes at once, for the duration of a block.
 
     ``async with walk_tree(zk, "/app") as nodes: async for node in nodes: ...``
     receives every node (the root first) in sorted depth-first pre-order, each
-    as soon as it and the nodes before it are read. Leaving the block early
-    stops the walk.
+    as soon as it and the nodes before it are read. The receiving task does
+    the reading (no task is started), in one pipeline. Leaving the block
+    early stops the walk.
 
     Args:
         zk: The client.
@@ -208,99 +347,25 @@ async def walk_tree(
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    skipped = frozenset(skip)
-    stack: list[_Pending] = []  # to read; popped from the end
-    order: list[_Pending] = []  # to hand out; popped from the end (DFS pre-order)
-    first = _Pending(root, 0)
-    stack.append(first)
-    order.append(first)
-    reading = 0
-    work = trio.lowlevel.ParkingLot()  # workers wait here for paths
-    ready = trio.lowlevel.ParkingLot()  # the sender waits here for the next node
-    send, receive = trio.open_memory_channel[TreeNode](0)
-
-    def children_of(node: TreeNode) -> list[_Pending]:
-        return [
-            _Pending(join_path(node.path, name), node.depth + 1)
-            for name in node.children
-            if join_path(node.path, name) not in skipped
-        ]
-
-    async def worker() -> None:
-        nonlocal reading
-        while True:
-            while not stack:
-                if reading == 0:
-                    work.unpark_all()
-                    return
-                await work.park()
-            pending = stack.pop()
-            reading += 1
-            try:
-                try:
-                    pending.node = await _read_node_retrying(
-                        zk, pending.path, pending.depth, data=data, acl=acl
-                    )
-                except ServerError as exc:
-                    if pending.depth == 0 or isinstance(exc, _SESSION_ERRORS):
-                        raise
-                    if not isinstance(exc, NoNodeError):
-                        if on_error is None:
-                            raise
-                        on_error(pending.path, exc)
-                    pending.node = None
-            finally:
-                reading -= 1
-            if pending.node is not None:
-                pending.kids = children_of(pending.node)
-                # Reversed, so that the first child is read first.
-                stack.extend(reversed(pending.kids))
-            pending.done = True
-            work.unpark_all()
-            ready.unpark_all()
-
-    async def sender() -> None:
-        async with send:
-            # `last_of[path]` says whether a pending node is its parent's last one.
-            last_of: dict[str, bool] = {root: True}
-            while order:
-                pending = order[-1]
-                while not pending.done:
-                    await ready.park()
-                order.pop()
-                last = last_of.pop(pending.path)
-                node = pending.node
-                if node is None:
-                    continue
-                kids = pending.kids
-                for index, kid in enumerate(kids):
-                    last_of[kid.path] = index == len(kids) - 1
-                order.extend(reversed(kids))
-                try:
-                    await send.send(node.__replace__(last=last))
-                except trio.BrokenResourceError:
-                    return  # the consumer stopped reading: nothing more to send
-
     try:
-        async with trio.open_nursery() as nursery:
-            for _ in range(concurrency):
-                nursery.start_soon(worker)
-            nursery.start_soon(sender)
-            try:
-                yield receive
-            finally:
-                # Stop the walk before closing the channel, with no checkpoint
-                # in between: a consumer that leaves early is not an error.
-                nursery.cancel_scope.cancel()
-                receive.close()
-    except BaseExceptionGroup as group:
-        error = _first_error(group)
-        if isinstance(error, BaseExceptionGroup):
-            _, rest = error.split(ZooKeeperError)
-            if rest is None:
-                # Several reads failed at once (a lost session fails them all): one error.
-                error = _first_leaf(error)
-        raise error from None
+        async with zk.pipeline() as pipe:
+            walk = _Walk(
+                zk,
+                pipe,
+                root,
+                data=data,
+                acl=acl,
+                concurrency=concurrency,
+                skip=frozenset(skip),
+                on_error=on_error,
+            )
+            yield walk
+            if walk.reading:
+                # Left early: the reads still to come are abandoned (as when
+                # the block raises), not waited for.
+                raise _LeftEarly
+    except _LeftEarly:
+        pass
 
 
 async def _delete_if_there(zk: ZooKeeper, path: str) -> int:

@@ -176,8 +176,11 @@ RECIPE_AND_SCALE = {
 
 @pytest.mark.server
 @pytest.mark.timeout(240)
-def test_recipe_and_scale_suites_run_against_kazoo(tmp_path: pathlib.Path) -> None:
+def test_recipe_and_scale_suites_run_against_kazoo_and_curator(tmp_path: pathlib.Path) -> None:
     """Every recipe and scale workload, tiny, for trio_zookeeper, its baseline and kazoo.
+
+    The recipe workloads also run with Apache Curator (bench/RecipesCurator.java,
+    compiled against Debian's Curator jars, as for the interop tests).
 
     ``--baseline`` points at this same checkout: it only checks that the
     before/after client runs and is reported beside the others.
@@ -194,7 +197,7 @@ def test_recipe_and_scale_suites_run_against_kazoo(tmp_path: pathlib.Path) -> No
             "--workloads",
             ",".join(RECIPE_AND_SCALE),
             "--clients",
-            "trio,trio_base,kazoo",
+            "trio,trio_base,kazoo,curator",
             "--baseline",
             str(REPO),
             "--rounds",
@@ -213,10 +216,12 @@ def test_recipe_and_scale_suites_run_against_kazoo(tmp_path: pathlib.Path) -> No
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     lines = _lines(out / "results.jsonl")
-    assert "error" not in {line["type"] for line in lines}
+    errors = [line for line in lines if line["type"] == "error"]
+    assert not errors, errors  # e.g. a missing part, named with what to install
     samples = [line for line in lines if line["type"] == "sample"]
     for workload, metrics in RECIPE_AND_SCALE.items():
-        for client in ("trio", "trio_base", "kazoo"):
+        peers = ("kazoo", "curator") if workload.startswith("recipe_") else ("kazoo",)
+        for client in ("trio", "trio_base", *peers):
             for metric in metrics:
                 values = [
                     s["value"]
@@ -244,6 +249,7 @@ def test_recipe_and_scale_suites_run_against_kazoo(tmp_path: pathlib.Path) -> No
         assert f"| {label} |" in table
     assert "trio ÷ trio_zookeeper (baseline)" in table
     assert "trio ÷ kazoo (sync)" in table
+    assert "trio ÷ Apache Curator (Java)" in table
 
 
 def test_import_rss_measures_every_target(tmp_path: pathlib.Path) -> None:

@@ -1,47 +1,26 @@
 """A Java process running Apache Curator 5's recipes on command, for the interop tests.
 
-``tests/curator/CuratorPeer.java`` is compiled once per source version (cached
-in the temp directory, keyed by the hash of the source and the class path) and
-started once per test. Commands are lines ``TAG COMMAND ARG...``; answers are
-``TAG ok RESULT`` / ``TAG err MESSAGE``; events are ``! HANDLE EVENT...``.
+``tests/curator/CuratorPeer.java`` is compiled once per source version
+(``curator_jars.compile_java``: cached in the temp directory, keyed by the
+hash of the source and the class path) and started once per test. Commands
+are lines ``TAG COMMAND ARG...``; answers are ``TAG ok RESULT`` / ``TAG err
+MESSAGE``; events are ``! HANDLE EVENT...``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import os
 import pathlib
-import shutil
 import subprocess
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 import trio
 
+from .curator_jars import JAR_DIR, JavaUnavailable, compile_java
+
 SOURCE = pathlib.Path(__file__).resolve().parents[1] / "curator" / "CuratorPeer.java"
-JAR_DIR = pathlib.Path(os.environ.get("TZK_CURATOR_JARS", "/usr/share/java"))
-JARS = {
-    "curator-x-discovery.jar": "libcurator-discovery-java",
-    "curator-recipes.jar": "libcurator-recipes-java",
-    "curator-framework.jar": "libcurator-framework-java",
-    "curator-client.jar": "libcurator-client-java",
-    "zookeeper.jar": "libzookeeper-java",
-    "zookeeper-jute.jar": "libzookeeper-java",
-    "slf4j-api.jar": "libslf4j-java",
-    "slf4j-nop.jar": "libslf4j-java",
-    "jackson-databind.jar": "libjackson2-databind-java",
-    "jackson-core.jar": "libjackson2-core-java",
-    "jackson-annotations.jar": "libjackson2-annotations-java",
-    "guava.jar": "libguava-java",
-}
-INSTALL = (
-    "apt-get install -y openjdk-17-jdk-headless libcurator-framework-java "
-    "libcurator-recipes-java libcurator-discovery-java libcurator-client-java libzookeeper-java "
-    "(scripts/bootstrap.sh does this as root)"
-)
 
 
 class CuratorPeerError(Exception):
@@ -50,34 +29,10 @@ class CuratorPeerError(Exception):
 
 def build(jar_dir: pathlib.Path = JAR_DIR) -> str:
     """Compile the peer (cached) and return its class path; fail naming what is missing."""
-    missing = sorted({pkg for jar, pkg in JARS.items() if not (jar_dir / jar).is_file()})
-    if missing:
-        pytest.fail(
-            f"the Curator interop tests need Apache Curator's jars in {jar_dir}; missing "
-            f"Debian packages: {' '.join(missing)}. Install: {INSTALL}",
-            pytrace=False,
-        )
-    javac = shutil.which("javac")
-    if javac is None or shutil.which("java") is None:
-        pytest.fail(f"the Curator interop tests need javac and java. Install: {INSTALL}")
-    jars = ":".join(str(jar_dir / jar) for jar in JARS)
-    key = hashlib.sha256(SOURCE.read_bytes() + jars.encode()).hexdigest()[:16]
-    out = pathlib.Path(tempfile.gettempdir()) / f"trio-zookeeper-curator-peer-{key}"
-    if not (out / "CuratorPeer.class").is_file():
-        work = pathlib.Path(tempfile.mkdtemp(prefix="curator-peer-build-"))
-        result = subprocess.run(
-            [javac, "-encoding", "UTF-8", "-nowarn", "-d", str(work), "-cp", jars, str(SOURCE)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"javac failed on {SOURCE}:\n{result.stderr}")
-        try:
-            work.rename(out)  # atomic; another session may have won the race
-        except OSError:
-            shutil.rmtree(work, ignore_errors=True)
-    return f"{out}:{jars}"
+    try:
+        return compile_java(SOURCE, jar_dir)
+    except JavaUnavailable as exc:
+        pytest.fail(f"the Curator interop tests cannot run: {exc}", pytrace=False)
 
 
 class CuratorPeer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -318,3 +319,19 @@ async def test_pipelined_requests_are_traced_with_their_outcome(connect: Connect
     # the block's exception, too (their replies are dropped).
     assert len(abandoned) == 10
     assert all(r.duration is not None and r.duration >= 0 for r in ended)
+
+
+async def test_a_long_lived_pipeline_keeps_no_reply_that_was_taken(zk: ZooKeeper) -> None:
+    def live_pendings() -> int:
+        gc.collect()
+        return sum(1 for obj in gc.get_objects() if isinstance(obj, Pending))
+
+    with trio.fail_after(20):
+        await zk.create("/k", b"x" * 1000)
+        async with zk.pipeline() as pipe:
+            for _ in range(2000):
+                assert (await pipe.get_data("/k"))[0] == b"x" * 1000
+            # Only those made since the pipeline last dropped the taken ones.
+            assert live_pendings() <= 300
+            untaken = pipe.exists("/k")
+        assert untaken.result() is not None

@@ -33,6 +33,7 @@ from ._protocol import (
     OpCode,
     Stat,
     SyncRequest,
+    op_name,
 )
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class Pending(Generic[T]):
 
     def __repr__(self) -> str:
         state = "abandoned" if self._abandoned else "done" if self.done else "waiting"
-        return f"<Pending {self._call.op!r} {self._call.path!r} {state}>"
+        return f"<Pending {op_name(self._call.op)} {self._call.path!r} {state}>"
 
     @property
     def done(self) -> bool:
@@ -179,7 +180,10 @@ class Pipeline:
     reply is read and dropped.
 
     Methods take the same arguments as the client's methods of the same name
-    and check them at once (``TypeError``/``ValueError``). Creates are single
+    and check them at once (``TypeError``/``ValueError``); they also raise at
+    once what a call would when nothing can be sent any more
+    (``trio.ClosedResourceError`` for a closed client,
+    :class:`SessionExpiredError` for a session over). Creates are single
     requests: there is no ``makepath``; a missing parent is a
     :class:`NoNodeError` naming it. Watches are not set from a pipeline.
     Like separate calls, a request that was written when the connection died

@@ -102,6 +102,7 @@ from ._protocol import (
     WatchedEvent,
     ZooKeeperError,
     ZooKeeperInternalError,
+    op_name,
     transition,
 )
 from ._protocol._valuerecord import ValueRecord, value_field
@@ -599,7 +600,7 @@ class Session:
         if self.tracer is not None:
             from ._trace import TracedCall  # loaded on first use
 
-            call: Call = TracedCall(self.tracer, _op_name(op), op, request, path)
+            call: Call = TracedCall(self.tracer, op_name(op), op, request, path)
         else:
             call = Call(op, request, path)
         self._submit(call)
@@ -610,7 +611,7 @@ class Session:
         assert self.tracer is not None
         from ._trace import RequestTrace, call_hook  # one import per traced request
 
-        trace = RequestTrace(_op_name(call.op), call.path, trio.current_time())
+        trace = RequestTrace(op_name(call.op), call.path, trio.current_time())
         call_hook(self.tracer.request_started, trace)
         self._submit(call)
         try:
@@ -1312,13 +1313,6 @@ def _call_hook(hook: Callable[..., None], *args: object) -> None:
     from ._trace import call_hook
 
     call_hook(hook, *args)
-
-
-def _op_name(op: int) -> str:
-    try:
-        return OpCode(op).name.lower()
-    except ValueError:
-        return str(op)
 
 
 _EMPTY = Empty()

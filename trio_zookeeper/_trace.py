@@ -1,7 +1,9 @@
 """Observing a client: the tracer hooks and the per-request record they see.
 
 This module owns the public observation API: :class:`Tracer` (the hooks a
-user overrides) and :class:`RequestTrace` (one request as a tracer sees it).
+user overrides) and :class:`RequestTrace` (one request as a tracer sees it),
+and :class:`TracedCall`, the call of a traced client's pipelined request,
+whose trace ends where its outcome becomes known.
 The session calls the hooks (``open_zookeeper(..., tracer=...)``); a client
 without a tracer pays one ``is not None`` test per request and nothing else.
 A hook that raises is logged and otherwise ignored: observing must not break

@@ -19,7 +19,16 @@ from ._connection import (
     ClientProtocol,
     ProtocolState,
 )
-from ._enums import AddWatchMode, CreateMode, EventType, KeeperState, OpCode, Perm, WatcherType
+from ._enums import (
+    AddWatchMode,
+    CreateMode,
+    EventType,
+    KeeperState,
+    OpCode,
+    Perm,
+    WatcherType,
+    op_name,
+)
 from ._errors import *  # noqa: F403 - the whole exception tree
 from ._errors import __all__ as _errors_all
 from ._events import (
@@ -77,6 +86,7 @@ __all__ = [
     "MultiResult",
     "Notification",
     "OpCode",
+    "op_name",
     "Perm",
     "PingReply",
     "ProtocolState",

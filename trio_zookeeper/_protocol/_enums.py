@@ -17,6 +17,7 @@ __all__ = [
     "OpCode",
     "Perm",
     "WatcherType",
+    "op_name",
 ]
 
 
@@ -56,6 +57,14 @@ class OpCode(enum.IntEnum):
     CREATE_SESSION = -10
     CLOSE_SESSION = -11
     ERROR = -1
+
+
+def op_name(op: int) -> str:
+    """An opcode as tracers and reprs name it: ``"get_data"``, ``"create2"``, or the number."""
+    try:
+        return OpCode(op).name.lower()
+    except ValueError:
+        return str(op)
 
 
 class CreateMode(enum.IntEnum):

@@ -97,8 +97,10 @@ _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 MAX_TTL_MS = 0x00FFFFFFFFFF
 
 #: Nodes a tree walk or a recursive delete reads at once by default (each
-#: node is one to three requests); ``_tree`` does both, on the public API.
-DEFAULT_CONCURRENCY = 64
+#: node has one or two requests in flight: at most 256, well under the
+#: server's default globalOutstandingLimit of 1,000); ``_tree`` does both, on
+#: the public API.
+DEFAULT_CONCURRENCY = 128
 
 
 def _check_version(version: object) -> int:

@@ -95,38 +95,48 @@ class _Node:
     private helper of a rarely used walk); compared by identity.
     """
 
-    __slots__ = ("depth", "done", "kids", "node", "path", "reads")
+    __slots__ = ("depth", "done", "kids", "node", "partial", "path", "reads")
 
     def __init__(self, path: str, depth: int) -> None:
         self.path = path
         self.depth = depth
         # Its pipelined reads, once sent (until they are taken).
         self.reads: tuple[Pending[Any], ...] = ()
+        # Read but for its children (a walk with data reads them second).
+        self.partial: TreeNode | None = None
         # Filled in when read: the node, or None when it is to be left out.
         self.node: TreeNode | None = None
         self.kids: list[_Node] = []
         self.done = False
 
 
-def _send_reads(pipe: Pipeline, path: str, *, data: bool, acl: bool) -> tuple[Pending[Any], ...]:
-    """Send one node's reads: its children and Stat, and its data and ACL when asked."""
-    if not data and not acl:
-        return (pipe.get_children2(path),)
-    reads: list[Pending[Any]] = [pipe.get_children(path)]
-    if data:
-        reads.append(pipe.get_data(path))
-    if acl:
-        reads.append(pipe.get_acl(path))
-    return tuple(reads)
+def _send_reads(pipe: Pipeline, item: _Node, *, data: bool, acl: bool) -> None:
+    """Send ``item``'s reads (into ``item.reads``).
+
+    Without data, its children and Stat (with its ACL when asked) at once.
+    With data, its data and Stat (and ACL) first, and its children second,
+    only if the Stat says it has any: a leaf, most nodes of most trees, costs
+    one request, not two.
+    """
+    path = item.path
+    if item.partial is not None:
+        item.reads = (pipe.get_children(path),)
+    elif data:
+        item.reads = (pipe.get_data(path), pipe.get_acl(path)) if acl else (pipe.get_data(path),)
+    elif acl:
+        item.reads = (pipe.get_children(path), pipe.get_acl(path))
+    else:
+        item.reads = (pipe.get_children2(path),)
 
 
-async def _take_reads(
-    reads: tuple[Pending[Any], ...], path: str, depth: int, *, data: bool, acl: bool
-) -> TreeNode:
-    """The node from its reads' replies; several failing for one reason (NoAuth) are one error."""
+async def _take_reads(item: _Node, *, data: bool, acl: bool) -> TreeNode | None:
+    """``item``'s node from its reads' replies, or None if its children are still to read.
+
+    Several reads failing for one reason (NoAuth) are one error.
+    """
     results: list[Any] = []
     error: ZooKeeperError | None = None
-    for read in reads:
+    for read in item.reads:
         try:
             # A reply already here is taken without a scheduler pass.
             results.append(read.result() if read.done else await read)
@@ -134,34 +144,40 @@ async def _take_reads(
             error = error or exc
     if error is not None:
         raise error
-    if not data and not acl:
-        names, stat = results[0]
-        return TreeNode(path, depth, tuple(sorted(names)), stat)
-    children = results[0]
-    got_data = results[1] if data else None
-    got_acl = results[-1] if acl else None
-    node_data = got_data[0] if got_data is not None else None
-    node_acl = tuple(got_acl[0]) if got_acl is not None else None
-    node_stat = got_data[1] if got_data is not None else got_acl[1]  # type: ignore[index]
-    return TreeNode(path, depth, tuple(sorted(children)), node_stat, node_data, node_acl)
+    path, depth = item.path, item.depth
+    if item.partial is not None:
+        return item.partial.__replace__(children=tuple(sorted(results[0])))
+    if data:
+        node_data, stat = results[0]
+        node_acl = tuple(results[1][0]) if acl else None
+        node = TreeNode(path, depth, (), stat, node_data, node_acl)
+        if stat.num_children:
+            item.partial = node
+            return None
+        return node
+    if acl:
+        acl_list, stat = results[1]
+        return TreeNode(path, depth, tuple(sorted(results[0])), stat, None, tuple(acl_list))
+    names, stat = results[0]
+    return TreeNode(path, depth, tuple(sorted(names)), stat)
 
 
 async def _read_node(
     zk: ZooKeeper, pipe: Pipeline, item: _Node, *, data: bool, acl: bool
-) -> TreeNode:
-    """``item``'s node from its reads; read again after a lost connection (reads repeat safely).
+) -> TreeNode | None:
+    """:func:`_take_reads`, the reads sent again after a lost connection (reads repeat safely).
 
     Cancellation-safe: the reads stay in ``item.reads`` (a pending reply can
     be awaited again), so a cancelled receive loses nothing.
     """
     for attempt in range(_READ_ATTEMPTS):
         try:
-            return await _take_reads(item.reads, item.path, item.depth, data=data, acl=acl)
+            return await _take_reads(item, data=data, acl=acl)
         except ConnectionLossError:
             if attempt == _READ_ATTEMPTS - 1:
                 raise
             await zk.wait_connected()
-            item.reads = _send_reads(pipe, item.path, data=data, acl=acl)
+            _send_reads(pipe, item, data=data, acl=acl)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -256,12 +272,16 @@ class _Walk(trio.abc.ReceiveChannel[TreeNode]):
                     pipe, data, acl = self._pipe, self._data, self._acl
                     while stack and len(sent) < concurrency:
                         ahead = stack.pop()
-                        ahead.reads = _send_reads(pipe, ahead.path, data=data, acl=acl)
+                        _send_reads(pipe, ahead, data=data, acl=acl)
                         sent.append(ahead)
                 # Taken off the window once settled: a cancelled receive
-                # leaves it there, to be taken again.
-                await self._settle(sent[0])
+                # leaves it there, to be taken again. One whose children
+                # were sent for goes back in, last (its reads are the newest).
+                oldest = sent[0]
+                await self._settle(oldest)
                 sent.popleft()
+                if not oldest.done:
+                    sent.append(oldest)
             order.pop()
             last = self._last_of.pop(item.path)
             node = item.node
@@ -275,9 +295,16 @@ class _Walk(trio.abc.ReceiveChannel[TreeNode]):
         return None
 
     async def _settle(self, item: _Node) -> None:
-        """Take ``item``'s replies; queue its children to be read."""
+        """Take ``item``'s replies; queue its children to be read, or send for them.
+
+        ``item`` is done unless its children were sent for (then it is
+        settled again when their reply comes).
+        """
         try:
             item.node = await _read_node(self._zk, self._pipe, item, data=self._data, acl=self._acl)
+            if item.node is None:
+                _send_reads(self._pipe, item, data=self._data, acl=self._acl)
+                return
         except ServerError as exc:
             if item.depth == 0 or isinstance(exc, _SESSION_ERRORS):
                 raise

@@ -7,6 +7,7 @@ order; an unreadable node is reported and left out while the rest is read.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -14,8 +15,11 @@ import trio
 import trio.testing
 
 from trio_zookeeper import NoAuthError, NoNodeError, ZooKeeper, make_digest_acl, open_zookeeper
+from trio_zookeeper._protocol import OpCode
 from trio_zookeeper._tree import TreeNode, delete_subtree, walk_tree
 from trio_zookeeper.testing import ZooKeeperServer, open_fault_proxy
+
+from ._util import RecordingFactory
 
 ChainBuilder = Callable[..., Awaitable[str]]  # the build_chain fixture (tests/conftest.py)
 
@@ -134,6 +138,29 @@ async def test_leaving_a_walk_early_abandons_the_reads_on_their_way(
             await zk.sync()
             stats = zk.statistics()
             assert (stats.pending_requests, stats.queued_requests, stats.connections) == (0, 0, 1)
+
+
+async def test_a_walk_with_data_reads_a_leaf_with_one_request(zk_connect_string: str) -> None:
+    recorder = RecordingFactory()
+    with trio.fail_after(20):
+        async with open_zookeeper(zk_connect_string, stream_factory=recorder) as zk:
+            async with zk.pipeline() as pipe:
+                pipe.create("/d", b"root")
+                for i in range(3):
+                    pipe.create(f"/d/k{i}", b"kid")
+                    for j in range(2):
+                        pipe.create(f"/d/k{i}/leaf{j}", b"leaf")
+            before = len(recorder.requests)
+            nodes = await walk(zk, "/d", data=True)
+            ops = Counter(op for _, op in recorder.requests[before:])
+    # Every node's data; the children only of the 4 nodes that have any.
+    assert ops == {OpCode.GET_DATA: 10, OpCode.GET_CHILDREN: 4}
+    assert [(n.path, n.children, n.data) for n in nodes[:3]] == [
+        ("/d", ("k0", "k1", "k2"), b"root"),
+        ("/d/k0", ("leaf0", "leaf1"), b"kid"),
+        ("/d/k0/leaf0", (), b"leaf"),
+    ]
+    assert [n.stat.num_children for n in nodes] == [len(n.children) for n in nodes]
 
 
 async def test_walk_reports_unreadable_nodes_and_reads_the_rest(zk: ZooKeeper) -> None:

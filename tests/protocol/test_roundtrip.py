@@ -307,6 +307,34 @@ def test_invalid_utf8_is_a_remote_error() -> None:
             decode(Id, raw[:-2] + bad)
 
 
+def test_a_long_listing_of_mixed_names_decodes_exactly() -> None:
+    """getChildren's names take a dedicated loop: ASCII slices of one text, others decoded."""
+    names = [f"n{i:05d}" for i in range(3000)]
+    names[7] = "é-" * 40  # non-ASCII, and longer than the loop's first estimate
+    names[100] = "x" * 5000  # far longer: the text is extended
+    names[2999] = "\U0001f600 emoji"
+    names[1500] = ""
+    body = encode(GetChildrenResponse(children=tuple(names)))
+    # Inside a larger buffer, with bytes after the record that are not its own.
+    buf = b"junk" + body + b"\xff" * 64
+    record, pos = decode_record(GetChildrenResponse, buf, 4, 4 + len(body))
+    assert record.children is not None
+    assert list(record.children) == names
+    assert pos == 4 + len(body)
+    # Java's CESU-8 for a character above U+FFFF reads as that character.
+    raw = "\ud83d\ude00".encode("utf-8", "surrogatepass")  # the surrogate pair, 6 bytes
+    java = struct.pack(">ii", 1, len(raw)) + raw
+    assert decode(GetChildrenResponse, java)[0].children == ("\U0001f600",)
+    for bad, match in (
+        (struct.pack(">ii", 2, 1) + b"a" + struct.pack(">i", -1), "null"),
+        (struct.pack(">ii", 2, 1) + b"a" + struct.pack(">i", 5) + b"ab", "invalid length"),
+        (struct.pack(">ii", 2, 3) + b"abc" + b"\x00\x00", "truncated"),
+        (struct.pack(">ii", 1, 2) + b"\xc3(", "UTF-8"),
+    ):
+        with pytest.raises(RemoteProtocolError, match=match):
+            decode(GetChildrenResponse, bad)
+
+
 # ---------------------------------------------------------------- encode errors
 def _int_spec(spec: object) -> bool:
     return spec is INT or spec is LONG

@@ -262,14 +262,16 @@ def cpu_split() -> tuple[set[int], set[int]] | None:
 
 
 # ------------------------------------------------------------------- server
-def start_server(default_jvm: bool, max_buffer: int | None = None) -> tuple[Any, str]:
+def start_server(
+    default_jvm: bool, max_buffer: int | None = None, heap_mb: int = 512
+) -> tuple[Any, str]:
     """Start a throwaway server; returns it and a description of its JVM flags.
 
     By default the harness's fast-start flag ``-XX:TieredStopAtLevel=1``
     (C1-only JIT, right for tests) is dropped so the server runs with the full
     C2 JIT, as in production; ``--server-default-jvm`` keeps the harness flags.
     ``max_buffer`` sets the server's ``jute.maxbuffer`` (the scale suite's
-    100,000 children do not fit the 1 MB default).
+    100,000 children do not fit the 1 MB default); ``heap_mb`` its heap.
     """
     from trio_zookeeper.testing import ZooKeeperInstallation, ZooKeeperServer
 
@@ -291,11 +293,6 @@ def start_server(default_jvm: bool, max_buffer: int | None = None) -> tuple[Any,
         if max_buffer:
             description += f", -Djute.maxbuffer={max_buffer}"
     try:
-        # The scale suite's 1 MB values: the server keeps its last 500
-        # transactions in memory (zookeeper.commitLogCount, for followers to
-        # catch up from; it refuses less), 500 MB of them, which overflowed a
-        # 512 MiB heap from the fourth round on (the server died of it).
-        heap_mb = 2048 if max_buffer else 512
         server = cls(heap_mb=heap_mb)
         description += f", -Xmx{heap_mb}m"
     except TypeError:  # a harness without heap_mb
@@ -644,7 +641,12 @@ def main(argv: list[str] | None = None) -> int:
         # started afterwards inherit the clients' CPUs.
         os.sched_setaffinity(0, split[0])
     max_buffer = plan.frame_limit if "scale_children" in workloads else None
-    server, jvm = start_server(args.server_default_jvm, max_buffer)
+    # The scale suite's 1 MB values: the server keeps its last 500
+    # transactions in memory (zookeeper.commitLogCount, for followers to catch
+    # up from; it refuses less), 500 MB of them, which overflowed a 512 MiB
+    # heap from the third round on (the server died of it).
+    heap_mb = 2048 if "scale_payload" in workloads else 512
+    server, jvm = start_server(args.server_default_jvm, max_buffer, heap_mb)
     if split is not None:
         os.sched_setaffinity(0, split[1])
         jvm += (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import queue
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any
 
 import trio
@@ -153,6 +153,35 @@ class ThreadEvents:
 
 
 @asynccontextmanager
+async def through_proxy(
+    host: str, port: int, chroot: str
+) -> AsyncIterator[tuple[FaultProxy, ZooKeeper]]:
+    """A client on ``chroot`` whose connections go through a fault proxy: ``(proxy, zk)``."""
+    async with (
+        open_fault_proxy(host, port) as proxy,
+        open_zookeeper(proxy.address + chroot) as zk,
+    ):
+        yield proxy, zk
+
+
+@contextmanager
+def spawned_tasks() -> Iterator[list[trio.lowlevel.Task]]:
+    """The trio tasks spawned while the block runs, in a list filled as they are."""
+    spawned: list[trio.lowlevel.Task] = []
+
+    class Spawns(trio.abc.Instrument):
+        def task_spawned(self, task: trio.lowlevel.Task) -> None:
+            spawned.append(task)
+
+    instrument = Spawns()
+    trio.lowlevel.add_instrument(instrument)
+    try:
+        yield spawned
+    finally:
+        trio.lowlevel.remove_instrument(instrument)
+
+
+@asynccontextmanager
 async def proxied_client(
     host: str,
     port: int,
@@ -165,8 +194,7 @@ async def proxied_client(
         ``(proxy, zk, writer, states)``.
     """
     async with (
-        open_fault_proxy(host, port) as proxy,
-        open_zookeeper(proxy.address + chroot) as zk,
+        through_proxy(host, port, chroot) as (proxy, zk),
         connect() as writer,
         zk.session_states() as states,
     ):

@@ -16,7 +16,9 @@ import trio
 from kazoo.client import KazooClient
 
 from trio_zookeeper import ZooKeeper, open_zookeeper
-from trio_zookeeper.testing import ExternalZooKeeperServer, ZooKeeperServer
+from trio_zookeeper.testing import ExternalZooKeeperServer, FaultProxy, ZooKeeperServer
+
+from ._util import through_proxy
 
 Server = ZooKeeperServer | ExternalZooKeeperServer
 Connect = Callable[..., AbstractAsyncContextManager[ZooKeeper]]
@@ -46,6 +48,15 @@ def connect(zk_connect_string: str) -> Connect:
         return open_zookeeper(zk_connect_string, **options)  # type: ignore[arg-type]
 
     return _connect
+
+
+@pytest.fixture
+async def proxy_zk(
+    zookeeper_server: Server, chroot: str
+) -> AsyncIterator[tuple[FaultProxy, ZooKeeper]]:
+    """A client on this test's chroot whose connections go through a fault proxy."""
+    async with through_proxy(zookeeper_server.host, zookeeper_server.port, chroot) as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -23,9 +23,9 @@ from trio_zookeeper import (
     ZooKeeper,
     open_zookeeper,
 )
-from trio_zookeeper.testing import open_fault_proxy
+from trio_zookeeper.testing import FaultProxy
 
-from ._util import RecordingFactory, reconnected
+from ._util import RecordingFactory, reconnected, spawned_tasks, through_proxy
 from .conftest import Connect, Server
 
 pytestmark = pytest.mark.server
@@ -171,12 +171,6 @@ async def test_misuse_is_refused_with_a_clear_error(zk: ZooKeeper) -> None:
 
 
 async def test_no_task_is_started_per_request(zk: ZooKeeper) -> None:
-    spawned: list[trio.lowlevel.Task] = []
-
-    class Spawns(trio.abc.Instrument):
-        def task_spawned(self, task: trio.lowlevel.Task) -> None:
-            spawned.append(task)
-
     with trio.fail_after(10):
         await zk.create("/t")
         # The connection's writer task starts on the first burst; it then
@@ -184,16 +178,12 @@ async def test_no_task_is_started_per_request(zk: ZooKeeper) -> None:
         async with zk.pipeline() as pipe:
             for i in range(20):
                 pipe.create(f"/t/warm{i}")
-        instrument = Spawns()
-        trio.lowlevel.add_instrument(instrument)
-        try:
+        with spawned_tasks() as spawned:
             async with zk.pipeline() as pipe:
                 made = [pipe.create(f"/t/c{i}") for i in range(50)]
                 listing = pipe.get_children("/t")
             for i, pending in enumerate(made):
                 assert pending.result() == f"/t/c{i}"
-        finally:
-            trio.lowlevel.remove_instrument(instrument)
         assert len(listing.result()) == 70
         assert spawned == []
 
@@ -223,47 +213,41 @@ async def test_a_block_that_raises_abandons_the_replies_to_come(zk_connect_strin
 
 
 async def test_a_cancelled_await_leaves_the_request_going(
-    zookeeper_server: Server, chroot: str
+    proxy_zk: tuple[FaultProxy, ZooKeeper],
 ) -> None:
+    proxy, zk = proxy_zk
     with trio.fail_after(20):
-        async with (
-            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
-            open_zookeeper(proxy.address + chroot) as zk,
-        ):
-            async with zk.pipeline() as pipe:
-                proxy.pause_upstream()
-                made = pipe.create("/c", b"x")
-                with trio.move_on_after(0.2) as scope:
-                    await made
-                assert scope.cancelled_caught
-                assert not made.done
-                proxy.pause_upstream(False)
-                assert await made == "/c"
-            assert await zk.get_data("/c") == (b"x", await zk.exists("/c"))
+        async with zk.pipeline() as pipe:
+            proxy.pause_upstream()
+            made = pipe.create("/c", b"x")
+            with trio.move_on_after(0.2) as scope:
+                await made
+            assert scope.cancelled_caught
+            assert not made.done
+            proxy.pause_upstream(False)
+            assert await made == "/c"
+        assert await zk.get_data("/c") == (b"x", await zk.exists("/c"))
 
 
 async def test_a_cancelled_block_abandons_its_written_requests_like_a_cancelled_call(
-    zookeeper_server: Server, chroot: str
+    proxy_zk: tuple[FaultProxy, ZooKeeper],
 ) -> None:
+    proxy, zk = proxy_zk
     with trio.fail_after(20):
-        async with (
-            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
-            open_zookeeper(proxy.address + chroot) as zk,
-        ):
-            proxy.pause_upstream()
-            with trio.move_on_after(0.2) as scope:
-                async with zk.pipeline() as pipe:
-                    made = pipe.create("/w", b"x")
-                    await trio.sleep_forever()
-            assert scope.cancelled_caught
-            assert zk.statistics().pending_requests == 1  # written, held in the proxy
-            proxy.pause_upstream(False)
-            await zk.sync()
-            # It may have been applied (here it was); its reply was dropped.
-            assert await zk.exists("/w") is not None
-            assert zk.statistics().pending_requests == 0
-            with pytest.raises(RuntimeError, match="abandoned"):
-                made.result()
+        proxy.pause_upstream()
+        with trio.move_on_after(0.2) as scope:
+            async with zk.pipeline() as pipe:
+                made = pipe.create("/w", b"x")
+                await trio.sleep_forever()
+        assert scope.cancelled_caught
+        assert zk.statistics().pending_requests == 1  # written, held in the proxy
+        proxy.pause_upstream(False)
+        await zk.sync()
+        # It may have been applied (here it was); its reply was dropped.
+        assert await zk.exists("/w") is not None
+        assert zk.statistics().pending_requests == 0
+        with pytest.raises(RuntimeError, match="abandoned"):
+            made.result()
 
 
 async def test_a_lost_connection_fails_what_was_written_and_sends_the_rest_later(
@@ -271,8 +255,7 @@ async def test_a_lost_connection_fails_what_was_written_and_sends_the_rest_later
 ) -> None:
     with trio.fail_after(30):
         async with (
-            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
-            open_zookeeper(proxy.address + chroot) as zk,
+            through_proxy(zookeeper_server.host, zookeeper_server.port, chroot) as (proxy, zk),
             zk.session_states() as states,
         ):
             await zk.create("/l")

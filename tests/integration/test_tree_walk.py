@@ -17,9 +17,9 @@ import trio.testing
 from trio_zookeeper import NoAuthError, NoNodeError, ZooKeeper, make_digest_acl, open_zookeeper
 from trio_zookeeper._protocol import OpCode
 from trio_zookeeper._tree import TreeNode, delete_subtree, walk_tree
-from trio_zookeeper.testing import ZooKeeperServer, open_fault_proxy
+from trio_zookeeper.testing import FaultProxy, ZooKeeperServer
 
-from ._util import RecordingFactory
+from ._util import RecordingFactory, spawned_tasks
 
 ChainBuilder = Callable[..., Awaitable[str]]  # the build_chain fixture (tests/conftest.py)
 
@@ -73,12 +73,6 @@ async def test_a_root_that_cannot_be_read_raises_every_time(zk: ZooKeeper) -> No
 
 
 async def test_the_receiving_task_reads_the_tree_and_no_task_is_started(zk: ZooKeeper) -> None:
-    spawned: list[trio.lowlevel.Task] = []
-
-    class Spawns(trio.abc.Instrument):
-        def task_spawned(self, task: trio.lowlevel.Task) -> None:
-            spawned.append(task)
-
     async with zk.pipeline() as pipe:
         pipe.create("/w")
         for i in range(30):
@@ -86,58 +80,51 @@ async def test_the_receiving_task_reads_the_tree_and_no_task_is_started(zk: ZooK
             pipe.create(f"/w/n{i:02d}/leaf")
     # Warm up (the connection's writer task starts on the first burst).
     assert len(await walk(zk, "/w", concurrency=8)) == 61
-    instrument = Spawns()
-    trio.lowlevel.add_instrument(instrument)
-    try:
+    with spawned_tasks() as spawned:
         nodes = await walk(zk, "/w", data=True, concurrency=8)
-    finally:
-        trio.lowlevel.remove_instrument(instrument)
     assert spawned == []
     assert [n.path for n in nodes][:4] == ["/w", "/w/n00", "/w/n00/leaf", "/w/n01"]
     assert all(n.data == b"x" for n in nodes if n.depth == 1)
 
 
 async def test_leaving_a_walk_early_abandons_the_reads_on_their_way(
-    zookeeper_server: ZooKeeperServer, chroot: str
+    proxy_zk: tuple[FaultProxy, ZooKeeper],
 ) -> None:
+    proxy, zk = proxy_zk
     with trio.fail_after(20):
-        async with (
-            open_fault_proxy(zookeeper_server.host, zookeeper_server.port) as proxy,
-            open_zookeeper(proxy.address + chroot) as zk,
-        ):
-            async with zk.pipeline() as pipe:
-                pipe.create("/e")
-                for i in range(50):
-                    pipe.create(f"/e/n{i:02d}")
+        async with zk.pipeline() as pipe:
+            pipe.create("/e")
+            for i in range(50):
+                pipe.create(f"/e/n{i:02d}")
 
-            async def hold_the_next_reads(nodes: trio.abc.ReceiveChannel[TreeNode]) -> None:
-                """A receive whose reads are written and held unanswered, then cancelled."""
-                proxy.pause_upstream()
-                with trio.CancelScope() as scope:
-                    async with trio.open_nursery() as nursery:
-                        nursery.start_soon(nodes.receive)
-                        await trio.testing.wait_all_tasks_blocked()
-                        assert zk.statistics().pending_requests == 10
-                        scope.cancel()
+        async def hold_the_next_reads(nodes: trio.abc.ReceiveChannel[TreeNode]) -> None:
+            """A receive whose reads are written and held unanswered, then cancelled."""
+            proxy.pause_upstream()
+            with trio.CancelScope() as scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(nodes.receive)
+                    await trio.testing.wait_all_tasks_blocked()
+                    assert zk.statistics().pending_requests == 10
+                    scope.cancel()
 
-            async with zk.walk("/e", concurrency=10) as nodes:
-                assert (await nodes.receive()).path == "/e"
-                await hold_the_next_reads(nodes)
-                proxy.pause_upstream(False)
-                # The cancelled receive lost nothing.
-                assert [(await nodes.receive()).path for _ in range(3)] == [
-                    "/e/n00",
-                    "/e/n01",
-                    "/e/n02",
-                ]
-            async with zk.walk("/e", concurrency=10) as nodes:
-                assert (await nodes.receive()).path == "/e"
-                await hold_the_next_reads(nodes)
-                # Leaving with reads unanswered does not wait for them.
+        async with zk.walk("/e", concurrency=10) as nodes:
+            assert (await nodes.receive()).path == "/e"
+            await hold_the_next_reads(nodes)
             proxy.pause_upstream(False)
-            await zk.sync()
-            stats = zk.statistics()
-            assert (stats.pending_requests, stats.queued_requests, stats.connections) == (0, 0, 1)
+            # The cancelled receive lost nothing.
+            assert [(await nodes.receive()).path for _ in range(3)] == [
+                "/e/n00",
+                "/e/n01",
+                "/e/n02",
+            ]
+        async with zk.walk("/e", concurrency=10) as nodes:
+            assert (await nodes.receive()).path == "/e"
+            await hold_the_next_reads(nodes)
+            # Leaving with reads unanswered does not wait for them.
+        proxy.pause_upstream(False)
+        await zk.sync()
+        stats = zk.statistics()
+        assert (stats.pending_requests, stats.queued_requests, stats.connections) == (0, 0, 1)
 
 
 async def test_a_walk_with_data_reads_a_leaf_with_one_request(zk_connect_string: str) -> None:

@@ -9,11 +9,12 @@ and ``status`` (four-letter words, through :mod:`trio_zookeeper._net`).
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import re
 from collections.abc import Callable
 from contextlib import suppress
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import trio
 
@@ -77,6 +78,12 @@ from ._protocol._errors import (
 )
 from ._tree import delete_subtree, join_path, walk_tree
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._pipeline import Pending
+
+#: ``setAcl -R``: the ACL writes in flight at once.
+_SET_ACL_WINDOW = 128
 
 
 # =============================================================== commands
@@ -688,32 +695,38 @@ async def _cmd_set_acl(ctx: _Context, args: argparse.Namespace) -> int:
             for line in _stat_lines(stat):
                 out.line(line)
         return EXIT_OK
-    # -R: the root first (with the version check), then the rest, many at once.
+    # -R: the root first (with the version check), then the rest, many at
+    # once: up to _SET_ACL_WINDOW in flight in one pipeline, taken oldest
+    # first (no task per node, however large the tree).
     await zk.set_acl(args.path, acl, args.version)
     count = 1
-    limiter = trio.CapacityLimiter(64)
+    window: collections.deque[tuple[str, Pending[Stat]]] = collections.deque()
 
-    async def set_one(path: str) -> None:
+    async def settle_oldest() -> None:
         nonlocal count
-        async with limiter:
-            try:
-                await zk.set_acl(path, acl)
-            except NoNodeError:
-                return
-            except NoAuthError:
-                out.warning(f"cannot set the ACL of {path}: not authorized")
-                await out.drained()
-                return
+        path, pending = window.popleft()
+        try:
+            await pending
+        except NoNodeError:
+            return
+        except NoAuthError:
+            out.warning(f"cannot set the ACL of {path}: not authorized")
+            await out.drained()
+            return
         count += 1
         out.progress(f"setAcl -R {args.path}: {count} nodes")
 
     async with (
-        trio.open_nursery() as nursery,
         walk_tree(zk, args.path, on_error=_warn_unreadable(out)) as nodes,
+        zk.pipeline() as pipe,
     ):
         async for node in nodes:
             if node.depth:
-                nursery.start_soon(set_one, node.path)
+                window.append((node.path, pipe.set_acl(node.path, acl)))
+                if len(window) >= _SET_ACL_WINDOW:
+                    await settle_oldest()
+        while window:
+            await settle_oldest()
     out.clear_progress()
     if out.json:
         out.json_value({"path": args.path, "nodes": count})

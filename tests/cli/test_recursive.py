@@ -24,6 +24,7 @@ import pytest
 import trio
 
 from trio_zookeeper import (
+    READ_ACL_UNSAFE,
     EventType,
     ZooKeeper,
     make_digest_acl,
@@ -408,3 +409,32 @@ def test_progress_only_on_a_terminal(cli: CLI, prefix: str, hosts: str, tmp_path
     # Not a terminal: nothing but warnings and errors on stderr.
     piped = run_subprocess("-H", hosts, "ls", "-R", "/zookeeper")
     assert (piped.code, piped.err) == (0, "")
+
+
+def test_set_acl_recursive_sets_every_node_and_warns_for_one_it_may_not_change(
+    cli: CLI, prefix: str, hosts: str
+) -> None:
+    # 300 nodes, more than the writes it keeps in flight; one readable by
+    # anyone but changeable by nobody without ADMIN.
+    async def build(zk: ZooKeeper) -> None:
+        async with zk.pipeline() as pipe:
+            pipe.create(prefix)
+            for i in range(15):
+                pipe.create(f"{prefix}/d{i:02d}")
+                for j in range(19):
+                    pipe.create(f"{prefix}/d{i:02d}/n{j:02d}")
+            pipe.create(f"{prefix}/locked", acl=READ_ACL_UNSAFE)
+
+    trio.run(with_client, hosts, build)
+    result = cli("--json", "setAcl", "-R", prefix, "world:anyone:cdrwa,world:anyone:r")
+    assert result.code == 3, result.err
+    assert f"cannot set the ACL of {prefix}/locked: not authorized" in result.err
+    assert json.loads(result.out) == {"path": prefix, "nodes": 301}
+
+    async def check(zk: ZooKeeper) -> None:
+        async with zk.walk(prefix, acl=True) as nodes:
+            changed = [node.path async for node in nodes if node.acl and len(node.acl) == 2]
+        assert len(changed) == 301
+        assert f"{prefix}/locked" not in changed
+
+    trio.run(with_client, hosts, check)

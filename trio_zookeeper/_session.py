@@ -571,10 +571,10 @@ class Session:
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         self.check_usable()
-        call = Call(op, request, path, on_reply)
         self.requests += 1
         if self.tracer is not None:
-            return await self._traced(call)
+            return await self._traced(self._new_call(op, request, path, on_reply))
+        call = Call(op, request, path, on_reply)
         self._submit(call)
         try:
             await call.parked()
@@ -597,40 +597,41 @@ class Session:
         """
         self.check_usable()
         self.requests += 1
-        if self.tracer is not None:
-            from ._trace import TracedCall  # loaded on first use
-
-            call: Call = TracedCall(self.tracer, op_name(op), op, request, path)
-        else:
-            call = Call(op, request, path)
+        call = self._new_call(op, request, path)
         self._submit(call)
         return call
 
-    async def _traced(self, call: Call) -> object:
-        """``call`` with the tracer told of its start and outcome."""
-        assert self.tracer is not None
-        from ._trace import RequestTrace, call_hook  # one import per traced request
+    def _new_call(
+        self,
+        op: int,
+        request: object,
+        path: str | None = None,
+        on_reply: Callable[[int], None] | None = None,
+    ) -> Call:
+        """A call; with a tracer, one whose trace has started (see :class:`TracedCall`)."""
+        if self.tracer is None:
+            return Call(op, request, path, on_reply)
+        from ._trace import TracedCall  # loaded on first use
 
-        trace = RequestTrace(op_name(call.op), call.path, trio.current_time())
-        call_hook(self.tracer.request_started, trace)
+        return TracedCall(self.tracer, op_name(op), op, request, path, on_reply)
+
+    async def _traced(self, call: Call) -> object:
+        """Send ``call`` (a TracedCall) and wait for it; a wait that raises ends its trace."""
         self._submit(call)
         try:
             return await call.wait()
         except BaseException as exc:
             if isinstance(exc, Exception):
                 self.errors[type(exc).__name__] += 1
-            trace.error = exc
+            call.abandon(exc)  # the trace ends with exc (a reply already ended it)
             raise
-        finally:
-            trace.ended = trio.current_time()
-            call_hook(self.tracer.request_ended, trace)
 
     async def authenticate(self, scheme: str, credential: bytes) -> None:
         """Send an auth packet now and remember it for every later connection."""
         await trio.lowlevel.checkpoint_if_cancelled()
         self.check_usable()
         packet = AuthPacket(type=0, scheme=scheme, auth=credential)
-        call = Call(OpCode.AUTH, packet)
+        call = self._new_call(OpCode.AUTH, packet)
         # Remembered from now on, so that a reconnect re-sends it even if the
         # caller is cancelled after the packet went out (the server may have
         # accepted it); forgotten only if it was never written.

@@ -2,8 +2,8 @@
 
 This module owns the public observation API: :class:`Tracer` (the hooks a
 user overrides) and :class:`RequestTrace` (one request as a tracer sees it),
-and :class:`TracedCall`, the call of a traced client's pipelined request,
-whose trace ends where its outcome becomes known.
+and :class:`TracedCall`, the call of a traced client, whose trace ends where
+its outcome becomes known.
 The session calls the hooks (``open_zookeeper(..., tracer=...)``); a client
 without a tracer pays one ``is not None`` test per request and nothing else.
 A hook that raises is logged and otherwise ignored: observing must not break
@@ -13,6 +13,7 @@ the client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import attrs
 import trio
@@ -112,22 +113,28 @@ def call_hook(hook: object, *args: object) -> None:
 
 
 class TracedCall(Call):
-    """A call sent now and answered later (a pipeline's), whose trace ends with its outcome.
+    """A traced client's call: its trace starts when it is made and ends with its outcome.
 
-    A call awaited at once is traced around the wait, by the session; one
-    whose reply is taken later ends its trace where the outcome becomes
-    known: in :meth:`finish` (in the task that read the reply, or that saw
-    the connection die), or in :meth:`abandon` (when the pipeline's block
-    raised; the trace's error is then the block's exception, e.g. a
-    ``trio.Cancelled``).
+    The outcome is known in :meth:`finish` (in the task that read the reply,
+    or that saw the connection die), or in :meth:`abandon` with a cause: the
+    exception of a wait that raised (a cancelled caller's ``trio.Cancelled``),
+    or of a pipeline's block that raised. A cancellation's own abandon (no
+    cause) leaves the trace to the caller, who knows the exception. The trace
+    ends once, whichever comes first.
     """
 
     __slots__ = ("trace", "tracer")
 
     def __init__(
-        self, tracer: Tracer, name: str, op: int, request: object, path: str | None
+        self,
+        tracer: Tracer,
+        name: str,
+        op: int,
+        request: object,
+        path: str | None = None,
+        on_reply: Callable[[int], None] | None = None,
     ) -> None:
-        super().__init__(op, request, path)
+        super().__init__(op, request, path, on_reply)
         self.tracer = tracer
         self.trace = RequestTrace(name, path, trio.current_time())
         call_hook(tracer.request_started, self.trace)
@@ -145,6 +152,6 @@ class TracedCall(Call):
         super().finish(result, error)
 
     def abandon(self, cause: BaseException | None = None) -> None:
-        if self.state != DONE:
-            self._end(cause or RuntimeError("abandoned before its reply came"))
+        if cause is not None:
+            self._end(cause)
         super().abandon(cause)

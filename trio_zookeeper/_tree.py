@@ -95,11 +95,13 @@ class _Node:
     private helper of a rarely used walk); compared by identity.
     """
 
-    __slots__ = ("depth", "done", "kids", "node", "partial", "path", "reads")
+    __slots__ = ("depth", "done", "kids", "last", "node", "partial", "path", "reads")
 
-    def __init__(self, path: str, depth: int) -> None:
+    def __init__(self, path: str, depth: int, last: bool = False) -> None:
         self.path = path
         self.depth = depth
+        # Whether it is the last of its parent's children handed out.
+        self.last = last
         # Its pipelined reads, once sent (until they are taken).
         self.reads: tuple[Pending[Any], ...] = ()
         # Read but for its children (a walk with data reads them second).
@@ -212,12 +214,10 @@ class _Walk(trio.abc.ReceiveChannel[TreeNode]):
         self._concurrency = concurrency
         self._skip = skip
         self._on_error = on_error
-        first = _Node(root, 0)
+        first = _Node(root, 0, last=True)
         self._stack: list[_Node] = [first]  # to read; popped from the end
         self._order: list[_Node] = [first]  # to hand out; popped from the end
         self._sent: collections.deque[_Node] = collections.deque()  # oldest first
-        # `_last_of[path]` says whether a node is its parent's last one.
-        self._last_of: dict[str, bool] = {root: True}
         self._busy = False
         self._closed = False
         self._failed: BaseException | None = None
@@ -283,15 +283,11 @@ class _Walk(trio.abc.ReceiveChannel[TreeNode]):
                 if not oldest.done:
                     sent.append(oldest)
             order.pop()
-            last = self._last_of.pop(item.path)
             node = item.node
             if node is None:
                 continue
-            kids = item.kids
-            for index, kid in enumerate(kids):
-                self._last_of[kid.path] = index == len(kids) - 1
-            order.extend(reversed(kids))
-            return node.__replace__(last=last)
+            order.extend(reversed(item.kids))
+            return node.__replace__(last=item.last)
         return None
 
     async def _settle(self, item: _Node) -> None:
@@ -322,6 +318,8 @@ class _Walk(trio.abc.ReceiveChannel[TreeNode]):
                 for child in (join_path(path, name) for name in item.node.children)
                 if child not in skip
             ]
+            if item.kids:
+                item.kids[-1].last = True
             # Reversed, so that the first child is read first.
             self._stack.extend(reversed(item.kids))
         item.done = True

@@ -119,11 +119,10 @@ class Pending(Generic[T]):
 
     def _settle(self) -> None:
         """Turn the call's outcome into the result or the error, once."""
-        call = self._call
+        call, zk = self._call, self._pipeline._zk
         try:
             self._value = self._convert(call.outcome())
         except NoNodeError as exc:
-            zk = self._pipeline._zk
             path = call.path or "/"
             if call.op == OpCode.EXISTS:
                 self._value = None
@@ -137,7 +136,6 @@ class Pending(Generic[T]):
         except Exception as exc:
             self._error = exc
         if self._error is not None:
-            zk = self._pipeline._zk
             zk._session.errors[type(self._error).__name__] += 1
 
     def _abandon(self, cause: BaseException) -> None:

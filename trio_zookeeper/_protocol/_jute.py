@@ -376,18 +376,17 @@ class _Gen:
                 f"{di}    if {n} < 0 or pos + {n} * {minsize} > end: "
                 f"_bad_len({where!r}, {n}, end - pos)"
             )
-            if spec.elem is USTRING:
-                # getChildren's names, up to hundreds of thousands: one tight loop.
-                self.enc.append(f"{ei}        {it} = {it}.encode('utf-8')")
-                self.enc.append(f"{ei}        out += _pack_int(len({it}))")
-                self.enc.append(f"{ei}        out += {it}")
-                self.dec.append(f"{di}    {target}, pos = _ustrings(buf, pos, end, {n}, {where!r})")
-                return
+            loop = len(self.dec)
             self.dec.append(f"{di}    {lst} = []")
             self.dec.append(f"{di}    for _ in range({n}):")
             self.value(spec.elem, ei + "        ", di + "        ", it, el, where + "[]")
             self.dec.append(f"{di}        {lst}.append({el})")
             self.dec.append(f"{di}    {target} = tuple({lst})")
+            if spec.elem is USTRING:
+                # getChildren's names, up to hundreds of thousands: the same
+                # decoding as the element loop, in one tight loop.
+                del self.dec[loop:]
+                self.dec.append(f"{di}    {target}, pos = _ustrings(buf, pos, end, {n}, {where!r})")
         elif isinstance(spec, type) and _is_record(spec):
             enc, dec, _ = _codec(spec)
             en, dn = self.bind("_enc", enc), self.bind("_dec", dec)

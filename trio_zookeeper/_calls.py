@@ -118,12 +118,11 @@ class Call:
 
         For requests whose reply another wait (or a later one) may still
         take: a pipeline's pending replies, abandoned only by the pipeline.
+        Only while the reply has not come (the caller checks ``state``).
 
         Raises:
             RuntimeError: Another task is already waiting for this reply.
         """
-        if self.state == DONE:
-            return trio.lowlevel.cancel_shielded_checkpoint()  # noqa: ASYNC105
         if self.task is not None:
             raise RuntimeError("another task is already waiting for this reply")
         self.task = trio.lowlevel.current_task()

@@ -140,8 +140,7 @@ async def _take_reads(item: _Node, *, data: bool, acl: bool) -> TreeNode | None:
     error: ZooKeeperError | None = None
     for read in item.reads:
         try:
-            # A reply already here is taken without a scheduler pass.
-            results.append(read.result() if read.done else await read)
+            results.append(await read)
         except ZooKeeperError as exc:
             error = error or exc
     if error is not None:

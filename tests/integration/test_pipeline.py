@@ -318,3 +318,35 @@ async def test_a_long_lived_pipeline_keeps_no_reply_that_was_taken(zk: ZooKeeper
             assert live_pendings() <= 300
             untaken = pipe.exists("/k")
         assert untaken.result() is not None
+
+
+async def test_a_reply_already_here_is_taken_at_once_and_cancellation_still_applies(
+    zk: ZooKeeper,
+) -> None:
+    ran = 0
+
+    async def spinner() -> None:
+        nonlocal ran
+        while True:
+            ran += 1
+            await trio.lowlevel.checkpoint()
+
+    with trio.fail_after(10):
+        async with zk.pipeline() as pipe:
+            created = pipe.create("/r")
+            found = pipe.exists("/r")
+            await created
+            await zk.sync()  # the exists reply has been read by now
+            assert found.done
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(spinner)
+                await trio.lowlevel.checkpoint()  # let the spinner start
+                before = ran
+                assert await found is not None  # no scheduler pass: the spinner did not run
+                assert ran == before
+                with trio.CancelScope() as scope:
+                    scope.cancel()
+                    await found
+                assert scope.cancelled_caught  # still a cancellation point
+                assert await found is not None  # and the reply is kept
+                nursery.cancel_scope.cancel()

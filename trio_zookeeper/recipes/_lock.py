@@ -417,9 +417,7 @@ class _Contender(_HeldBlock):
                 first=first,
             )
             try:
-                # Its reply came with the create's as a rule: taking it
-                # without a checkpoint saves a scheduler pass.
-                children: list[str] | None = listing.result() if listing.done else await listing
+                children: list[str] | None = await listing
             except Exception:  # e.g. no directory yet, or a lost connection: list again
                 children = None
         self.node, self.stat = node, stat

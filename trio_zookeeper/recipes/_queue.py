@@ -196,11 +196,7 @@ class Queue:
                     reading = pipe.get_data(join_path(self.path, following))
                     taken = await self._delete(path, deleted)
                     try:
-                        # Its reply came with the delete's as a rule: taking it
-                        # without a checkpoint saves a scheduler pass.
-                        read: tuple[bytes, Stat] | None = (
-                            reading.result() if reading.done else await reading
-                        )
+                        read: tuple[bytes, Stat] | None = await reading
                     except Exception:  # taken by another consumer, or lost: read it later
                         read = None
                 if read is not None and listed and listed[0] == following:

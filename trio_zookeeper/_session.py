@@ -570,12 +570,10 @@ class Session:
             trio.ClosedResourceError: the client was closed.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        self.check_usable()
-        self.requests += 1
+        call = self.start(op, request, path, on_reply)
         if self.tracer is not None:
-            return await self._traced(self._new_call(op, request, path, on_reply))
-        call = Call(op, request, path, on_reply)
-        self._submit(call)
+            return await self._wait(call)
+        # _wait, inlined: the path of every untraced request.
         try:
             await call.parked()
             return call.outcome()
@@ -583,13 +581,19 @@ class Session:
             self.errors[type(exc).__name__] += 1
             raise
 
-    def start(self, op: int, request: object, path: str | None = None) -> Call:
+    def start(
+        self,
+        op: int,
+        request: object,
+        path: str | None = None,
+        on_reply: Callable[[int], None] | None = None,
+    ) -> Call:
         """Send one request (or queue it, in order) and return its call at once.
 
-        The reply is taken later, with ``call.parked_keeping()`` and
-        ``call.outcome()``; :class:`~trio_zookeeper.Pipeline` is built on it.
-        Not a checkpoint. With a tracer, the request's trace ends when its
-        outcome is known (or when it is abandoned).
+        The reply is taken later (:meth:`call` waits for it at once;
+        :class:`~trio_zookeeper.Pipeline` later, with ``call.parked_keeping()``
+        and ``call.outcome()``). Not a checkpoint. With a tracer, the call is
+        a :class:`~trio_zookeeper._trace.TracedCall`, whose trace has started.
 
         Raises:
             SessionExpiredError: The session is over (and no new one is made).
@@ -597,57 +601,36 @@ class Session:
         """
         self.check_usable()
         self.requests += 1
-        call = self._new_call(op, request, path)
+        if self.tracer is None:
+            call = Call(op, request, path, on_reply)
+        else:
+            from ._trace import TracedCall  # loaded on first use
+
+            call = TracedCall(self.tracer, op_name(op), op, request, path, on_reply)
         self._submit(call)
         return call
 
-    def _new_call(
-        self,
-        op: int,
-        request: object,
-        path: str | None = None,
-        on_reply: Callable[[int], None] | None = None,
-    ) -> Call:
-        """A call; with a tracer, one whose trace has started (see :class:`TracedCall`)."""
-        if self.tracer is None:
-            return Call(op, request, path, on_reply)
-        from ._trace import TracedCall  # loaded on first use
-
-        return TracedCall(self.tracer, op_name(op), op, request, path, on_reply)
-
-    async def _traced(self, call: Call) -> object:
-        """Send ``call`` (a TracedCall) and wait for it; a wait that raises ends its trace."""
-        self._submit(call)
+    async def _wait(self, call: Call) -> object:
+        """Wait for ``call``'s reply; count its error, end its trace if the wait raised."""
         try:
             return await call.wait()
         except BaseException as exc:
             if isinstance(exc, Exception):
                 self.errors[type(exc).__name__] += 1
-            call.abandon(exc)  # the trace ends with exc (a reply already ended it)
+            call.abandon(exc)  # a traced call's trace ends with exc (unless the reply did)
             raise
 
     async def authenticate(self, scheme: str, credential: bytes) -> None:
         """Send an auth packet now and remember it for every later connection."""
         await trio.lowlevel.checkpoint_if_cancelled()
-        self.check_usable()
-        packet = AuthPacket(type=0, scheme=scheme, auth=credential)
-        call = self._new_call(OpCode.AUTH, packet)
+        call = self.start(OpCode.AUTH, AuthPacket(type=0, scheme=scheme, auth=credential))
         # Remembered from now on, so that a reconnect re-sends it even if the
         # caller is cancelled after the packet went out (the server may have
         # accepted it); forgotten only if it was never written.
         entry = (scheme, credential)
         self.auth.append(entry)
-        self.requests += 1
         try:
-            if self.tracer is not None:
-                await self._traced(call)
-            else:
-                self._submit(call)
-                try:
-                    await call.wait()
-                except Exception as exc:
-                    self.errors[type(exc).__name__] += 1
-                    raise
+            await self._wait(call)
         except BaseException:
             if call.state == ABANDONED and not call.written:
                 with contextlib.suppress(ValueError):

@@ -4,8 +4,11 @@ One operation is what a client does per ``get_data`` besides I/O and
 scheduling: build the request record, frame it with a fresh xid, then take the
 reply frame (100-byte payload and a full Stat) back to data and Stat.
 
-* ``trio``: ``ClientProtocol.send_request(OpCode.GET_DATA, GetDataRequest(...))``
-  then ``ClientProtocol.receive_data(frame)`` (framing, xid check, pending FIFO
+* ``trio``: the request built as the client builds it (its positional
+  builder, ``_READS``; a checkout from before those builders calls
+  ``GetDataRequest(path=..., watch=...)`` as its client did), then
+  ``ClientProtocol.send_request(OpCode.GET_DATA, request)`` and
+  ``ClientProtocol.receive_data(frame)`` (framing, xid check, pending FIFO
   and record decode included).
 * ``kazoo``: what ``ConnectionHandler._submit`` and ``_read_response`` do,
   with kazoo's serialization classes (the length prefix is read separately
@@ -60,6 +63,7 @@ Setup = tuple[Callable[[int, int], list[bytes]], Batch]  # (make replies(first_x
 
 
 def _trio(path: str, data: bytes) -> Setup:
+    from trio_zookeeper._client import _READS
     from trio_zookeeper._protocol import (
         ClientProtocol,
         ConnectRequest,
@@ -68,6 +72,8 @@ def _trio(path: str, data: bytes) -> Setup:
         Reply,
     )
 
+    make: Callable[[str, bool], object] = _READS[OpCode.GET_DATA][0]
+    by_keywords = isinstance(make, type)  # before the builders: the client called the class
     proto = ClientProtocol()
     proto.connect(ConnectRequest(time_out=10_000))
     handshake = struct.pack(">iiq", 0, 10_000, 0x1234) + struct.pack(">i", 16) + b"\0" * 16
@@ -83,7 +89,8 @@ def _trio(path: str, data: bytes) -> Setup:
         send = proto.send_request
         receive = proto.receive_data
         for frame in frames:
-            _xid, _out = send(op, GetDataRequest(path=path, watch=False))
+            request = GetDataRequest(path=path, watch=False) if by_keywords else make(path, False)
+            _xid, _out = send(op, request)
             (reply,) = receive(frame)
             assert isinstance(reply, Reply)
             response: Any = reply.response

@@ -68,6 +68,7 @@ from ._protocol import (
     ZooKeeperError,
     ZooKeeperInternalError,
     error_for_code,
+    slot_builder,
     validate_path,
 )
 from ._session import Session, SessionStatistics, StreamFactory
@@ -170,13 +171,26 @@ def acl_result(response: Any) -> tuple[list[ACL], Stat]:
     return (list(response.acl or ()), response.stat)
 
 
-#: The reads ``ZooKeeper._read`` makes: per opcode, the request record, the
-#: kind of one-shot watch it may set, and what the method returns.
-_READS: dict[int, tuple[Callable[..., object], WatchKind, Callable[[Any], Any]]] = {
-    OpCode.EXISTS: (ExistsRequest, WatchKind.DATA, exists_result),
-    OpCode.GET_DATA: (GetDataRequest, WatchKind.DATA, data_result),
-    OpCode.GET_CHILDREN: (GetChildrenRequest, WatchKind.CHILD, children_result),
-    OpCode.GET_CHILDREN2: (GetChildren2Request, WatchKind.CHILD, children2_result),
+# The requests sent most are built positionally, in field order, by a
+# generated function (one ``tuple.__new__`` call): calling the record class
+# with keywords costs a keyword dict and two more calls, a third of what
+# encoding and decoding a get_data cost.
+_delete_req = slot_builder(DeleteRequest)
+_set_data_req = slot_builder(SetDataRequest)
+_create_req = slot_builder(CreateRequest)
+
+#: The reads ``ZooKeeper._read`` makes: per opcode, the request builder
+#: (``make(path, watch)``), the kind of one-shot watch it may set, and what
+#: the method returns.
+_READS: dict[int, tuple[Callable[[str, bool], object], WatchKind, Callable[[Any], Any]]] = {
+    OpCode.EXISTS: (slot_builder(ExistsRequest), WatchKind.DATA, exists_result),
+    OpCode.GET_DATA: (slot_builder(GetDataRequest), WatchKind.DATA, data_result),
+    OpCode.GET_CHILDREN: (slot_builder(GetChildrenRequest), WatchKind.CHILD, children_result),
+    OpCode.GET_CHILDREN2: (
+        slot_builder(GetChildren2Request),
+        WatchKind.CHILD,
+        children2_result,
+    ),
 }
 
 #: What ``open_zookeeper(default_acl=...)`` takes: one ACL for every node, or
@@ -393,9 +407,7 @@ class ZooKeeper:
         make, kind, convert = _READS[op]
         watches = self._watches
         if request is None:
-            request = make(
-                path=self._path(path), watch=watches.wants_server_watch(kind, path, watcher)
-            )
+            request = make(self._path(path), watches.wants_server_watch(kind, path, watcher))
         hook: Registrar | None = None
         if watcher is not None:
             if op == OpCode.EXISTS:
@@ -469,12 +481,10 @@ class ZooKeeper:
         return NoNodeError(f"No node: {parent} (the parent of {path})", path=path)
 
     def _delete_request(self, path: str, version: int) -> DeleteRequest:
-        return DeleteRequest(path=self._path(path), version=_check_version(version))
+        return _delete_req(self._path(path), _check_version(version))
 
     def _set_data_request(self, path: str, data: bytes, version: int) -> SetDataRequest:
-        return SetDataRequest(
-            path=self._path(path), data=_check_data(data), version=_check_version(version)
-        )
+        return _set_data_req(self._path(path), _check_data(data), _check_version(version))
 
     def _set_acl_request(self, path: str, acl: Sequence[ACL], version: int) -> SetACLRequest:
         return SetACLRequest(
@@ -534,7 +544,7 @@ class ZooKeeper:
             )
         if ttl is not None:
             raise ValueError(f"ttl= is only valid with a TTL mode, not {mode.name}")
-        request = CreateRequest(path=server_path, data=data, acl=acl_t, flags=mode)
+        request = _create_req(server_path, data, acl_t, mode)
         if mode is CreateMode.CONTAINER:
             return OpCode.CREATE_CONTAINER, request
         return (OpCode.CREATE2 if with_stat else OpCode.CREATE), request

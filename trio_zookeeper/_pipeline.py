@@ -343,7 +343,7 @@ class Pipeline:
     # ------------------------------------------------------------ reading
     def _read(self, op: int, path: str) -> Pending[Any]:
         make, _, convert = _READS[op]
-        return self._start(op, make(path=self._zk._path(path), watch=False), path, convert)
+        return self._start(op, make(self._zk._path(path), False), path, convert)
 
     def exists(self, path: str) -> Pending[Stat | None]:
         """Send an exists (:meth:`ZooKeeper.exists`).

@@ -41,7 +41,7 @@ from ._events import (
     Reply,
     WatchedEvent,
 )
-from ._jute import decode_record, encode_record
+from ._jute import decode_record, encode_record, slot_builder
 from ._multi import (
     MULTI_READ_OPS,
     MULTI_WRITE_OPS,
@@ -97,6 +97,7 @@ __all__ = [
     "WatcherType",
     "decode_record",
     "encode_record",
+    "slot_builder",
     "transition",
     "validate_path",
     *_errors_all,

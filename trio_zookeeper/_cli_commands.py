@@ -59,7 +59,6 @@ from ._cli_output import (
 from ._hosts import HostPort, parse_connect_string
 from ._net import four_letter_word
 from ._protocol import (
-    ACL,
     AddWatchMode,
     EventType,
     Stat,
@@ -80,10 +79,12 @@ from ._tree import delete_subtree, join_path, walk_tree
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._pipeline import Pending
+    from ._pipeline import Pending, Pipeline
 
 #: ``setAcl -R``: the ACL writes in flight at once.
 _SET_ACL_WINDOW = 128
+#: ``load`` node by node (over an existing tree): the nodes in flight at once.
+_LOAD_WINDOW = 64
 
 
 # =============================================================== commands
@@ -521,48 +522,60 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
     }
     root = args.path
     failed: set[str] = set()  # relative paths not created: their subtrees are skipped
-    limiter = trio.CapacityLimiter(64)
     done = 0
 
     def target(node: DumpNode) -> str:
         return root if not node.path else join_path(root, node.path)
 
-    async def compare(path: str, node: DumpNode, acl: tuple[ACL, ...] | None) -> str:
-        """An existing node: unchanged, kept, or (with --overwrite) updated."""
-        current, _ = await zk.get_data(path)
-        current_acl = None if acl is None else (await zk.get_acl(path))[0]
-        same_acl = acl is None or list(current_acl or ()) == list(acl)
-        if current == node.data and same_acl:
-            return "unchanged"
-        if not args.overwrite:
-            return "kept"
-        if current != node.data:
-            await zk.set_data(path, node.data)
-        if not same_acl and acl is not None:
-            await zk.set_acl(path, acl)
-        return "updated"
+    # Loading node by node, through one pipeline: each window entry is a node
+    # and the requests of its current step, taken oldest first. A create
+    # that finds the node there is followed by a compare (its data, and its
+    # ACL if the dump has one) and, with --overwrite, an update.
+    window: collections.deque[tuple[DumpNode, str, tuple[Pending[Any], ...]]]
+    window = collections.deque()
 
-    async def load_one(node: DumpNode) -> None:
+    async def settle(pipe: Pipeline) -> None:
+        """Take the oldest entry's replies; queue its next step, or record its outcome."""
         nonlocal done
+        node, step, pendings = window.popleft()
         path = target(node)
         acl = None if args.no_acl else node.acl
-        async with limiter:
+        results: list[Any] = []
+        error: ZooKeeperError | None = None
+        for pending in pendings:  # every reply taken, the first error kept
             try:
-                try:
-                    await zk.create(
-                        path,
-                        node.data,
-                        acl=acl or OPEN_ACL_UNSAFE,
-                        mode=DUMP_MODES[node.mode],
-                        ttl=node.ttl,
-                        makepath=not node.path,
-                    )
-                    report["created"].append(path)
-                except NodeExistsError:
-                    report[await compare(path, node, acl)].append(path)
-            except (NoAuthError, InvalidACLError, UnimplementedError) as exc:
-                failed.add(node.path)
-                out.warning(f"cannot load {path}: {_error_message(exc)}; its subtree is skipped")
+                results.append(await pending)
+            except ZooKeeperError as exc:
+                error = error or exc
+        if isinstance(error, NodeExistsError):
+            compare: list[Pending[Any]] = [pipe.get_data(path)]
+            if acl is not None:
+                compare.append(pipe.get_acl(path))
+            window.append((node, "compare", tuple(compare)))
+            return
+        if isinstance(error, (NoAuthError, InvalidACLError, UnimplementedError)):
+            failed.add(node.path)
+            out.warning(f"cannot load {path}: {_error_message(error)}; its subtree is skipped")
+        elif error is not None:
+            raise error
+        elif step == "compare":
+            (current, _), *rest = results
+            same_data = current == node.data
+            same_acl = acl is None or list(rest[0][0]) == list(acl)
+            if same_data and same_acl:
+                report["unchanged"].append(path)
+            elif not args.overwrite:
+                report["kept"].append(path)
+            else:
+                update: list[Pending[Any]] = []
+                if not same_data:
+                    update.append(pipe.set_data(path, node.data))
+                if not same_acl and acl is not None:
+                    update.append(pipe.set_acl(path, acl))
+                window.append((node, "update", tuple(update)))
+                return
+        else:
+            report["created" if step == "create" else "updated"].append(path)
         done += 1
         out.progress(f"load {root}: {done}/{len(dump)} nodes")
         await out.drained()
@@ -583,19 +596,38 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
             wanted.append(node)
 
     async def one_by_one(nodes: list[DumpNode]) -> None:
-        """Each node on its own (a level at a time, the nodes of a level at once)."""
+        """Each node on its own, a level at a time (its parents exist), many at once.
+
+        Up to ``_LOAD_WINDOW`` nodes are in flight in one pipeline, with no
+        task per node however wide a level is. The root (``makepath``: its
+        missing parents are created too) is created directly.
+        """
         by_depth: dict[int, list[DumpNode]] = {}
         for node in nodes:
             by_depth.setdefault(node.depth, []).append(node)
-        for depth in sorted(by_depth):
-            async with trio.open_nursery() as nursery:
+        async with zk.pipeline() as pipe:
+            for depth in sorted(by_depth):
                 for node in by_depth[depth]:
                     parent = node.path.rpartition("/")[0] if node.path else None
                     if parent is not None and parent in failed:
                         failed.add(node.path)
                         report["skipped"].append(target(node))
                         continue
-                    nursery.start_soon(load_one, node)
+                    window.append((node, "create", (create(pipe, node),)))
+                    while len(window) >= _LOAD_WINDOW:
+                        await settle(pipe)
+                while window:  # the level is done before its children go out
+                    await settle(pipe)
+
+    def create(pipe: Pipeline, node: DumpNode) -> Pending[Any]:
+        acl = None if args.no_acl else node.acl
+        return pipe.create(
+            target(node),
+            node.data,
+            acl=acl or OPEN_ACL_UNSAFE,
+            mode=DUMP_MODES[node.mode],
+            ttl=node.ttl,
+        )
 
     async def in_transactions(nodes: list[DumpNode]) -> None:
         """New nodes in transactions (parents first: any depth in few round trips).
@@ -634,7 +666,11 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
             out.progress(f"load {root}: {done}/{len(dump)} nodes")
 
     if wanted and not wanted[0].path:
-        await one_by_one(wanted[:1])  # the root (and its missing parents)
+        # The root's missing parents (with the root's ACL, as create's
+        # makepath), then the root itself, created or compared as any node.
+        acl = None if args.no_acl else wanted[0].acl
+        await zk.ensure_path(root.rsplit("/", 1)[0] or "/", acl=acl or OPEN_ACL_UNSAFE)
+        await one_by_one(wanted[:1])
         wanted = wanted[1:]
     if root not in report["created"]:
         await one_by_one(wanted)  # loading over an existing tree: compare each node

@@ -24,6 +24,7 @@ import pytest
 import trio
 
 from trio_zookeeper import (
+    OPEN_ACL_UNSAFE,
     READ_ACL_UNSAFE,
     EventType,
     ZooKeeper,
@@ -436,5 +437,64 @@ def test_set_acl_recursive_sets_every_node_and_warns_for_one_it_may_not_change(
             changed = [node.path async for node in nodes if node.acl and len(node.acl) == 2]
         assert len(changed) == 301
         assert f"{prefix}/locked" not in changed
+
+    trio.run(with_client, hosts, check)
+
+
+def test_load_over_a_wide_existing_tree_compares_and_overwrites_every_node(
+    cli: CLI, prefix: str, hosts: str, tmp_path: Path
+) -> None:
+    # 200 siblings, more than the nodes load keeps in flight, so that creates,
+    # compares and updates of different nodes share the window.
+    src = f"{prefix}/src"
+
+    async def build(zk: ZooKeeper) -> None:
+        async with zk.pipeline() as pipe:
+            pipe.create(prefix)
+            pipe.create(src, b"root")
+            for i in range(200):
+                pipe.create(f"{src}/n{i:03d}", f"v{i}".encode())
+
+    trio.run(with_client, hosts, build)
+    dump_file = tmp_path / "wide.json"
+    cli.ok("dump", src, str(dump_file))
+    deleted = [f"{src}/n{i:03d}" for i in (0, 77, 199)]
+    changed = [f"{src}/n{i:03d}" for i in (5, 64, 150)]
+    other_acl = f"{src}/n100"
+
+    async def diverge(zk: ZooKeeper) -> None:
+        for path in deleted:
+            await zk.delete(path)
+        for path in changed:
+            await zk.set_data(path, b"changed")
+        await zk.set_acl(other_acl, [*OPEN_ACL_UNSAFE, make_digest_acl("x", "y")])
+
+    trio.run(with_client, hosts, diverge)
+    kept = cli.ok("--json", "load", src, str(dump_file)).json()
+    assert isinstance(kept, dict)
+    assert sorted(kept["created"]) == deleted
+    assert sorted(kept["kept"]) == sorted([*changed, other_acl])
+    assert len(kept["unchanged"]) == 201 - 3 - 4
+    assert kept["updated"] == kept["skipped"] == []
+
+    async def diverge_again(zk: ZooKeeper) -> None:
+        await zk.set_data(changed[0], b"changed again")
+
+    trio.run(with_client, hosts, diverge_again)
+    over = cli.ok("--json", "load", "--overwrite", src, str(dump_file)).json()
+    assert isinstance(over, dict)
+    assert sorted(over["updated"]) == sorted([*changed, other_acl])
+    assert len(over["unchanged"]) == 201 - 4
+    assert over["created"] == over["kept"] == over["skipped"] == []
+
+    async def check(zk: ZooKeeper) -> None:
+        async with zk.walk(src, data=True, acl=True) as nodes:
+            seen = {node.path: (node.data, node.acl) async for node in nodes}
+        assert len(seen) == 201
+        assert seen[src][0] == b"root"
+        for i in range(200):
+            data, acl = seen[f"{src}/n{i:03d}"]
+            assert data == f"v{i}".encode()
+            assert list(acl or ()) == list(OPEN_ACL_UNSAFE)  # world:anyone:cdrwa again
 
     trio.run(with_client, hosts, check)

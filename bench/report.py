@@ -25,6 +25,7 @@ CLIENT_NAMES: dict[str, str] = {
     "kazoo_async": "kazoo (async)",
     "aiozk": "aiozk",
     "raw": "raw socket",
+    "trio_loop": "one-task trio loop",
     "curator": "Apache Curator (Java)",
 }
 
@@ -120,7 +121,7 @@ METRICS: dict[str, list[tuple[str, str, bool]]] = {
 }
 
 #: Ratio columns: trio_zookeeper ÷ each of these.
-RATIO_AGAINST = ("trio_base", "kazoo", "kazoo_async", "aiozk", "raw", "curator")
+RATIO_AGAINST = ("trio_base", "kazoo", "kazoo_async", "aiozk", "raw", "trio_loop", "curator")
 
 
 @dataclass(frozen=True)

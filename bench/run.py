@@ -134,9 +134,10 @@ CLIENT_MODULES: dict[str, tuple[str, str]] = {
     "kazoo_async": ("workloads_kazoo.py", "async"),
     "aiozk": ("workloads_aiozk.py", ""),
     "raw": ("raw_client.py", ""),
+    "trio_loop": ("trio_loop.py", ""),  # the sequential workloads only: trio's own floor
     "curator": ("recipes_curator.py", ""),  # the recipe workloads only (Java, Curator 5.4)
 }
-_SEQ = ("trio", "kazoo", "kazoo_async", "aiozk", "raw")
+_SEQ = ("trio", "kazoo", "kazoo_async", "aiozk", "raw", "trio_loop")
 _PIPE = ("trio", "kazoo_async", "aiozk", "raw")  # kazoo's sync API cannot pipeline
 _WATCH = ("trio", "trio_watch", "kazoo", "aiozk", "raw")
 #: workload -> the clients that run it
@@ -204,6 +205,11 @@ NOTES = [
     "(independent of trio_zookeeper's protocol layer); pipelining keeps 1,000 requests "
     "in flight. It decodes replies (data + Stat) but does nothing else: the practical "
     "limit of the server on this machine.",
+    "one-task trio loop (sequential workloads only): bench/trio_loop.py, the raw "
+    "client's frames and parsing over a trio.SocketStream, `send_all` then "
+    "`receive_some` in the one task that times the request: no client, no reader task. "
+    "The floor of any trio client; what it costs over the raw socket is trio's own "
+    "scheduling.",
     "Watch round trip: the client sets an exists watch, a raw-socket writer (same for "
     "every client, frames encoded in advance) sets the node's data; time from the "
     "write until the event reaches application code. Fan-out: N exists watches on N "

@@ -28,6 +28,8 @@ from typing import Any, TypedDict
 PAYLOAD_SIZE = 100
 #: How often (in operations) a loop looks at the clock to honour max_seconds.
 CLOCK_EVERY = 32
+#: Untimed set+get pairs before a payload run (its first pairs are slower).
+PAYLOAD_WARMUP = 3
 
 
 class Spec(TypedDict, total=False):
@@ -195,6 +197,19 @@ def latencies(result: Result, samples_s: Sequence[float], *, prefix: str = "") -
     result.add(prefix + "p50_us", percentile(us, 50), "us")
     result.add(prefix + "p99_us", percentile(us, 99), "us")
     result.add(prefix + "mean_us", sum(us) / len(us), "us")
+
+
+def payload_rates(result: Result, meter: Meter, pairs_s: Sequence[float], size: int) -> None:
+    """Record a payload run: ops/s and CPU per pair, and MB/s at the median pair.
+
+    MB/s is both ways (a set and a get of ``size`` bytes each) over the
+    median pair's time, not the loop's: the server's garbage collector
+    stalls now and then, for whichever client runs then (with 1 MB values
+    it collects often; a stall can double a short run's total time).
+    """
+    throughput(result, meter, len(pairs_s))
+    latencies(result, pairs_s)
+    result.add("mb_per_s", 2 * size / percentile(list(pairs_s), 50) / 1e6, "MB/s")
 
 
 def deadline_after(seconds: float) -> float:

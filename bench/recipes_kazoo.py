@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from _common import (
+    PAYLOAD_WARMUP,
     Meter,
     Result,
     Spec,
@@ -24,6 +25,7 @@ from _common import (
     deadline_after,
     latencies,
     payload,
+    payload_rates,
     peak_rss_kib,
     record_ops,
     reset_peak_rss,
@@ -386,23 +388,25 @@ def scale_payload(spec: Spec) -> Result:
     node = spec["big_node"]
     zk = connect(spec)
     try:
-        zk.set(node, data)
+        for _ in range(PAYLOAD_WARMUP):
+            zk.set(node, data)
+            zk.get(node)
+        pairs: list[float] = []
         meter = Meter()
         deadline = deadline_after(spec["max_seconds"])
-        done = 0
         for _ in range(spec["ops"]):
+            t0 = clock()
             zk.set(node, data)
             got, _stat = zk.get(node)
+            pairs.append(clock() - t0)
             if len(got) != len(data):
                 raise RuntimeError("short read")
-            done += 1
             if clock() > deadline:
                 break
         meter.stop()
     finally:
         close_client(zk)
-    throughput(result, meter, done)
-    result.add("mb_per_s", 2 * done * len(data) / meter.wall / 1e6, "MB/s")
+    payload_rates(result, meter, pairs, len(data))
     return result
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import trio
 from _common import (
+    PAYLOAD_WARMUP,
     Meter,
     Result,
     Spec,
@@ -25,6 +26,7 @@ from _common import (
     deadline_after,
     latencies,
     payload,
+    payload_rates,
     peak_rss_kib,
     record_ops,
     reset_peak_rss,
@@ -363,21 +365,23 @@ async def _scale_payload(spec: Spec) -> Result:
     data = payload(spec["big_payload"])
     node = spec["big_node"]
     async with open_zookeeper(spec["connect"]) as zk:
-        await zk.set_data(node, data)
+        for _ in range(PAYLOAD_WARMUP):
+            await zk.set_data(node, data)
+            await zk.get_data(node)
+        pairs: list[float] = []
         meter = Meter()
         deadline = deadline_after(spec["max_seconds"])
-        done = 0
         for _ in range(spec["ops"]):
+            t0 = clock()
             await zk.set_data(node, data)
             got, _stat = await zk.get_data(node)
+            pairs.append(clock() - t0)
             if len(got) != len(data):
                 raise RuntimeError("short read")
-            done += 1
             if clock() > deadline:
                 break
         meter.stop()
-    throughput(result, meter, done)
-    result.add("mb_per_s", 2 * done * len(data) / meter.wall / 1e6, "MB/s")
+    payload_rates(result, meter, pairs, len(data))
     return result
 
 

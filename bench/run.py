@@ -82,7 +82,7 @@ class Plan:
     scale_watches: int = 100_000
     scale_sessions: int = 1_000
     big_payload: int = 1_000_000
-    big_ops: int = 20
+    big_ops: int = 40
     children: int = 100_000
     children_ops: int = 5
     frame_limit: int = 4 << 20
@@ -235,7 +235,9 @@ NOTES = [
     "1,000 in flight; kazoo: exists_async with one callback, 1,000 in flight); sessions = "
     "sessions held open at once by one process (trio: concurrently, 100 handshakes at a "
     "time; kazoo: KazooClient.start one after another); payload = set_data+get_data pairs "
-    "of a 1,000,000-byte value; children = get_children of a node with 100,000 children "
+    "of a 1,000,000-byte value after 3 untimed ones, MB/s both ways at the median pair's "
+    "time (the server's garbage collector stalls whichever client runs then; a stall "
+    "doubled a 20-pair run's total time); children = get_children of a node with 100,000 children "
     "(client frame limit raised to 4 MiB; the server runs with -Djute.maxbuffer=4194304).",
 ]
 

@@ -2,7 +2,7 @@
 
 Scripted through a pipe (lines run in order, one session), and driven through
 a pseudo-terminal (completion, history, Ctrl-C cancels the command, not the
-shell). Ctrl-C of a one-shot command is a real SIGINT: exit status 130 while
+shell; a terminal paused with Ctrl-S holds the output, not the session). Ctrl-C of a one-shot command is a real SIGINT: exit status 130 while
 connecting and in the middle of a command, never 1 with an internal error.
 """
 
@@ -325,3 +325,64 @@ def waiting_for_watch(proc: subprocess.Popen[str]) -> None:
     ready, _, _ = select.select([proc.stderr], [], [], SUBPROCESS_TIMEOUT)
     assert ready
     assert "until interrupted" in proc.stderr.readline()
+
+
+# ------------------------------------------------------- a paused terminal
+#: The shell's session timeout here (seconds): the shortest the shared server
+#: (tickTime 500 ms, so at least 1 s) grants, with some margin.
+PAUSED_SESSION_TIMEOUT = 2.0
+#: How long the terminal stays paused: three session timeouts. The pause is
+#: the point of the test (a user pressed Ctrl-S), not a wait standing in for
+#: synchronisation.
+PAUSE = 3 * PAUSED_SESSION_TIMEOUT
+
+
+def test_interactive_shell_paused_by_ctrl_s_keeps_its_session(
+    hosts: str, prefix: str, tmp_path: Path
+) -> None:
+    # Enough output (about 200 KB) to fill the terminal's buffer many times
+    # over, so that the shell's writes stop while the terminal is paused.
+    async def build(zk: ZooKeeper) -> None:
+        async with zk.pipeline() as pipe:
+            pipe.create(prefix)
+            for i in range(40):
+                pipe.create(f"{prefix}/d{i:02d}")
+                for j in range(50):
+                    pipe.create(f"{prefix}/d{i:02d}/node-with-a-long-name-{j:02d}")
+
+    async def ephemeral_owner(zk: ZooKeeper) -> int | None:
+        stat = await zk.exists(f"{prefix}/mine")
+        return None if stat is None else stat.ephemeral_owner
+
+    trio.run(_with_client, hosts, build)
+    argv = ["-H", hosts, "--timeout", f"{PAUSED_SESSION_TIMEOUT:g}", "shell"]
+    term = Terminal(argv, tmp_path / "history")
+    try:
+        term.expect(PROMPT)
+        term.type(f"create -e {prefix}/mine\n".encode())
+        term.expect(PROMPT)
+        owner = trio.run(_with_client, hosts, ephemeral_owner)
+        assert owner
+        # Ctrl-S: the terminal stops showing output (IXON), and this test
+        # stops reading it too, while the shell lists 2,040 nodes.
+        term.type(b"\x13")
+        term.type(f"ls -R {prefix}\n".encode())
+        time.sleep(PAUSE)  # the point of the test: the terminal stays paused
+        # The terminal held the listing: its prompt has not been shown yet.
+        while select.select([term.fd], [], [], 0)[0]:
+            term.seen += os.read(term.fd, 65536)
+        assert re.search(PROMPT, term.seen[term.cursor :]) is None
+        # The session lived on (pinged by the trio thread meanwhile): the
+        # shell's ephemeral node is still there, with the same owner.
+        assert trio.run(_with_client, hosts, ephemeral_owner) == owner
+        term.type(b"\x11")  # Ctrl-Q: the output goes on, complete
+        shown = term.expect(PROMPT)
+        lines = [line for line in shown.split(b"\r\n") if line.startswith(prefix.encode())]
+        assert len(lines) == 2040, shown[-500:]  # every node under the root
+        assert b"expired" not in shown.lower()
+        term.type(f"stat {prefix}/mine\n".encode())
+        assert f"= {owner:#x}\r\n".encode() in term.expect(PROMPT)  # its ephemeral_owner
+        term.type(b"\x04")
+        assert term.wait() == 0
+    finally:
+        term.close()

@@ -18,6 +18,7 @@ import uuid
 import attrs
 import pytest
 
+from trio_zookeeper import Pipeline
 from trio_zookeeper._cli import main
 from trio_zookeeper.testing import ExternalZooKeeperServer, ZooKeeperServer
 
@@ -71,6 +72,17 @@ class CLI:
         assert result.code == 0, result
         assert result.err == "" or "error" not in result.err, result
         return result
+
+
+def create_two_levels(
+    pipe: Pipeline, root: str, branches: int, leaves: int, leaf: str = "n"
+) -> None:
+    """Send the creates of ``root``, its children ``d00``... and theirs ``{leaf}00``..."""
+    pipe.create(root)
+    for i in range(branches):
+        pipe.create(f"{root}/d{i:02d}")
+        for j in range(leaves):
+            pipe.create(f"{root}/d{i:02d}/{leaf}{j:02d}")
 
 
 def free_port() -> int:

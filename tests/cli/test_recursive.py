@@ -34,7 +34,7 @@ from trio_zookeeper import (
 )
 from trio_zookeeper.testing import ZooKeeperServer
 
-from .conftest import CLI, SUBPROCESS_TIMEOUT, Result, run_subprocess
+from .conftest import CLI, SUBPROCESS_TIMEOUT, Result, create_two_levels, run_subprocess
 
 pytestmark = pytest.mark.server
 
@@ -419,11 +419,7 @@ def test_set_acl_recursive_sets_every_node_and_warns_for_one_it_may_not_change(
     # anyone but changeable by nobody without ADMIN.
     async def build(zk: ZooKeeper) -> None:
         async with zk.pipeline() as pipe:
-            pipe.create(prefix)
-            for i in range(15):
-                pipe.create(f"{prefix}/d{i:02d}")
-                for j in range(19):
-                    pipe.create(f"{prefix}/d{i:02d}/n{j:02d}")
+            create_two_levels(pipe, prefix, 15, 19)
             pipe.create(f"{prefix}/locked", acl=READ_ACL_UNSAFE)
 
     trio.run(with_client, hosts, build)

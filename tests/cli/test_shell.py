@@ -2,7 +2,8 @@
 
 Scripted through a pipe (lines run in order, one session), and driven through
 a pseudo-terminal (completion, history, Ctrl-C cancels the command, not the
-shell; a terminal paused with Ctrl-S holds the output, not the session). Ctrl-C of a one-shot command is a real SIGINT: exit status 130 while
+shell; a terminal paused with Ctrl-S holds the output, not the session).
+Ctrl-C of a one-shot command is a real SIGINT: exit status 130 while
 connecting and in the middle of a command, never 1 with an internal error.
 """
 
@@ -28,7 +29,7 @@ import trio
 
 from trio_zookeeper import ZooKeeper, open_zookeeper
 
-from .conftest import SUBPROCESS_TIMEOUT, popen_cli, run_subprocess
+from .conftest import SUBPROCESS_TIMEOUT, create_two_levels, popen_cli, run_subprocess
 
 pytestmark = pytest.mark.server
 
@@ -344,11 +345,7 @@ def test_interactive_shell_paused_by_ctrl_s_keeps_its_session(
     # over, so that the shell's writes stop while the terminal is paused.
     async def build(zk: ZooKeeper) -> None:
         async with zk.pipeline() as pipe:
-            pipe.create(prefix)
-            for i in range(40):
-                pipe.create(f"{prefix}/d{i:02d}")
-                for j in range(50):
-                    pipe.create(f"{prefix}/d{i:02d}/node-with-a-long-name-{j:02d}")
+            create_two_levels(pipe, prefix, 40, 50, leaf="node-with-a-long-name-")
 
     async def ephemeral_owner(zk: ZooKeeper) -> int | None:
         stat = await zk.exists(f"{prefix}/mine")

@@ -599,8 +599,8 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
         """Each node on its own, a level at a time (its parents exist), many at once.
 
         Up to ``_LOAD_WINDOW`` nodes are in flight in one pipeline, with no
-        task per node however wide a level is. The root (``makepath``: its
-        missing parents are created too) is created directly.
+        task per node however wide a level is. A node whose parent was not
+        loaded is skipped, with its subtree.
         """
         by_depth: dict[int, list[DumpNode]] = {}
         for node in nodes:

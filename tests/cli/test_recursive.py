@@ -437,8 +437,23 @@ def test_set_acl_recursive_sets_every_node_and_warns_for_one_it_may_not_change(
     trio.run(with_client, hosts, check)
 
 
+def spawned_by(monkeypatch: pytest.MonkeyPatch, command: Callable[[], object]) -> int:
+    """How many trio tasks ``command()`` spawns (its ``trio.run`` instrumented)."""
+    spawned: list[trio.lowlevel.Task] = []
+
+    class Spawns(trio.abc.Instrument):
+        def task_spawned(self, task: trio.lowlevel.Task) -> None:
+            spawned.append(task)
+
+    run = trio.run
+    with monkeypatch.context() as patch:
+        patch.setattr(trio, "run", lambda *a, **kw: run(*a, instruments=[Spawns()], **kw))
+        command()
+    return len(spawned)
+
+
 def test_load_over_a_wide_existing_tree_compares_and_overwrites_every_node(
-    cli: CLI, prefix: str, hosts: str, tmp_path: Path
+    cli: CLI, prefix: str, hosts: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 200 siblings, more than the nodes load keeps in flight, so that creates,
     # compares and updates of different nodes share the window.
@@ -477,7 +492,14 @@ def test_load_over_a_wide_existing_tree_compares_and_overwrites_every_node(
         await zk.set_data(changed[0], b"changed again")
 
     trio.run(with_client, hosts, diverge_again)
-    over = cli.ok("--json", "load", "--overwrite", src, str(dump_file)).json()
+    loaded: list[object] = []
+    # No task per node: as many tasks as a command that reads one node.
+    tasks = spawned_by(
+        monkeypatch,
+        lambda: loaded.append(cli.ok("--json", "load", "--overwrite", src, str(dump_file)).json()),
+    )
+    assert tasks <= spawned_by(monkeypatch, lambda: cli.ok("get", src)) + 2
+    over = loaded[0]
     assert isinstance(over, dict)
     assert sorted(over["updated"]) == sorted([*changed, other_acl])
     assert len(over["unchanged"]) == 201 - 4

@@ -25,7 +25,8 @@ CLIENT_NAMES: dict[str, str] = {
     "kazoo_async": "kazoo (async)",
     "aiozk": "aiozk",
     "raw": "raw socket",
-    "trio_loop": "one-task trio loop",
+    "trio_loop": "one-task trio loop (fd)",
+    "trio_stream": "one-task trio loop (SocketStream)",
     "curator": "Apache Curator (Java)",
 }
 
@@ -121,7 +122,16 @@ METRICS: dict[str, list[tuple[str, str, bool]]] = {
 }
 
 #: Ratio columns: trio_zookeeper ÷ each of these.
-RATIO_AGAINST = ("trio_base", "kazoo", "kazoo_async", "aiozk", "raw", "trio_loop", "curator")
+RATIO_AGAINST = (
+    "trio_base",
+    "kazoo",
+    "kazoo_async",
+    "aiozk",
+    "raw",
+    "trio_loop",
+    "trio_stream",
+    "curator",
+)
 
 
 @dataclass(frozen=True)

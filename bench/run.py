@@ -134,10 +134,12 @@ CLIENT_MODULES: dict[str, tuple[str, str]] = {
     "kazoo_async": ("workloads_kazoo.py", "async"),
     "aiozk": ("workloads_aiozk.py", ""),
     "raw": ("raw_client.py", ""),
-    "trio_loop": ("trio_loop.py", ""),  # the sequential workloads only: trio's own floor
+    # The sequential workloads only: one trio task, no client (trio_loop.py).
+    "trio_loop": ("trio_loop.py", "fd"),  # trio's lowest-level I/O: trio's floor
+    "trio_stream": ("trio_loop.py", "stream"),  # a trio.SocketStream
     "curator": ("recipes_curator.py", ""),  # the recipe workloads only (Java, Curator 5.4)
 }
-_SEQ = ("trio", "kazoo", "kazoo_async", "aiozk", "raw", "trio_loop")
+_SEQ = ("trio", "kazoo", "kazoo_async", "aiozk", "raw", "trio_loop", "trio_stream")
 _PIPE = ("trio", "kazoo_async", "aiozk", "raw")  # kazoo's sync API cannot pipeline
 _WATCH = ("trio", "trio_watch", "kazoo", "aiozk", "raw")
 #: workload -> the clients that run it
@@ -205,11 +207,12 @@ NOTES = [
     "(independent of trio_zookeeper's protocol layer); pipelining keeps 1,000 requests "
     "in flight. It decodes replies (data + Stat) but does nothing else: the practical "
     "limit of the server on this machine.",
-    "one-task trio loop (sequential workloads only): bench/trio_loop.py, the raw "
-    "client's frames and parsing over a trio.SocketStream, `send_all` then "
-    "`receive_some` in the one task that times the request: no client, no reader task. "
-    "The floor of any trio client; what it costs over the raw socket is trio's own "
-    "scheduling.",
+    "one-task trio loops (sequential workloads only): bench/trio_loop.py, the raw "
+    "client's frames and parsing in the one task that times the request, no client and "
+    "no reader task. 'fd': os.write, then trio.lowlevel.wait_readable and os.read, one "
+    "scheduler pass per request, the floor of any trio client (what it costs over the "
+    "raw socket is trio's own scheduling); 'SocketStream': trio.SocketStream's send_all "
+    "then receive_some, as a plain trio program writes it.",
     "Watch round trip: the client sets an exists watch, a raw-socket writer (same for "
     "every client, frames encoded in advance) sets the node's data; time from the "
     "write until the event reaches application code. Fan-out: N exists watches on N "

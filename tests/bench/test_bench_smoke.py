@@ -23,8 +23,8 @@ from trio_zookeeper.testing.pytest_plugin import require_zookeeper
 REPO = pathlib.Path(__file__).resolve().parents[2]
 RUN = REPO / "bench" / "run.py"
 CLIENTS = ("trio", "raw")
-#: The one-task trio loop (trio's own floor) runs the sequential workloads only.
-LOOP = "trio_loop"
+#: The one-task trio loops (trio's own floor) run the sequential workloads only.
+LOOPS = ("trio_loop", "trio_stream")
 LOOP_WORKLOADS = ("seq_get_data", "seq_exists", "seq_set_data", "seq_create_delete")
 WORKLOADS = (
     "seq_get_data",
@@ -79,7 +79,7 @@ def test_quick_harness_output_shape(tmp_path: pathlib.Path) -> None:
             str(RUN),
             "--quick",
             "--clients",
-            ",".join((*CLIENTS, LOOP)),
+            ",".join((*CLIENTS, *LOOPS)),
             "--ops",
             "30",
             "--watches",
@@ -117,7 +117,7 @@ def test_quick_harness_output_shape(tmp_path: pathlib.Path) -> None:
     rounds = {s["round"] for s in samples}
     assert rounds == set(range(1, meta["rounds"] + 1))
     for workload, metrics in POSITIVE.items():
-        for client in (*CLIENTS, LOOP) if workload in LOOP_WORKLOADS else CLIENTS:
+        for client in (*CLIENTS, *LOOPS) if workload in LOOP_WORKLOADS else CLIENTS:
             for metric in metrics:
                 assert (workload, client, metric) in seen, (workload, client, metric)
                 values = [
@@ -136,7 +136,7 @@ def test_quick_harness_output_shape(tmp_path: pathlib.Path) -> None:
 
     targets = {line["name"]: line for line in lines if line["type"] == "target"}
     assert set(targets) == TARGETS
-    # Only trio, raw and the trio loop ran: targets against raw are evaluated, those
+    # Only trio, raw and the trio loops ran: targets against raw are evaluated, those
     # against kazoo are n/a.
     assert targets["pipe_get_data"]["ratio"] > 0
     assert targets["pipe_get_data"]["met"] in (True, False)
@@ -146,8 +146,9 @@ def test_quick_harness_output_shape(tmp_path: pathlib.Path) -> None:
     assert "## Targets" in table
     assert "## Results" in table
     assert (
-        "| workload | metric | trio_zookeeper | raw socket | one-task trio loop "
-        "| trio ÷ raw socket | trio ÷ one-task trio loop |"
+        "| workload | metric | trio_zookeeper | raw socket | one-task trio loop (fd) "
+        "| one-task trio loop (SocketStream) | trio ÷ raw socket "
+        "| trio ÷ one-task trio loop (fd) | trio ÷ one-task trio loop (SocketStream) |"
     ) in table
     rows = [row for row in table.splitlines() if row.startswith("| sequential get_data |")]
     assert len(rows) == 4  # ops/s, p50, p99, CPU

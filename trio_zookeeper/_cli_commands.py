@@ -59,6 +59,7 @@ from ._cli_output import (
 from ._hosts import HostPort, parse_connect_string
 from ._net import four_letter_word
 from ._protocol import (
+    ACL,
     AddWatchMode,
     EventType,
     Stat,
@@ -527,6 +528,18 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
     def target(node: DumpNode) -> str:
         return root if not node.path else join_path(root, node.path)
 
+    def node_acl(node: DumpNode) -> tuple[ACL, ...] | None:
+        """The ACL the node is loaded with (None: the dump has none, or --no-acl)."""
+        return None if args.no_acl else node.acl
+
+    def create_options(node: DumpNode) -> dict[str, Any]:
+        """The node's create options, in a pipeline or a transaction alike."""
+        return {
+            "acl": node_acl(node) or OPEN_ACL_UNSAFE,
+            "mode": DUMP_MODES[node.mode],
+            "ttl": node.ttl,
+        }
+
     # Loading node by node, through one pipeline: each window entry is a node
     # and the requests of its current step, taken oldest first. A create
     # that finds the node there is followed by a compare (its data, and its
@@ -539,7 +552,7 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
         nonlocal done
         node, step, pendings = window.popleft()
         path = target(node)
-        acl = None if args.no_acl else node.acl
+        acl = node_acl(node)
         results: list[Any] = []
         error: ZooKeeperError | None = None
         for pending in pendings:  # every reply taken, the first error kept
@@ -613,21 +626,12 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
                         failed.add(node.path)
                         report["skipped"].append(target(node))
                         continue
-                    window.append((node, "create", (create(pipe, node),)))
+                    created = pipe.create(target(node), node.data, **create_options(node))
+                    window.append((node, "create", (created,)))
                     while len(window) >= _LOAD_WINDOW:
                         await settle(pipe)
                 while window:  # the level is done before its children go out
                     await settle(pipe)
-
-    def create(pipe: Pipeline, node: DumpNode) -> Pending[Any]:
-        acl = None if args.no_acl else node.acl
-        return pipe.create(
-            target(node),
-            node.data,
-            acl=acl or OPEN_ACL_UNSAFE,
-            mode=DUMP_MODES[node.mode],
-            ttl=node.ttl,
-        )
 
     async def in_transactions(nodes: list[DumpNode]) -> None:
         """New nodes in transactions (parents first: any depth in few round trips).
@@ -646,14 +650,7 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
             start = end
             transaction = zk.multi()
             for node in chunk:
-                acl = None if args.no_acl else node.acl
-                transaction.create(
-                    target(node),
-                    node.data,
-                    acl=acl or OPEN_ACL_UNSAFE,
-                    mode=DUMP_MODES[node.mode],
-                    ttl=node.ttl,
-                )
+                transaction.create(target(node), node.data, **create_options(node))
             try:
                 await transaction.run()
             except ServerError as exc:
@@ -668,8 +665,8 @@ async def _cmd_load(ctx: _Context, args: argparse.Namespace) -> int:
     if wanted and not wanted[0].path:
         # The root's missing parents (with the root's ACL, as create's
         # makepath), then the root itself, created or compared as any node.
-        acl = None if args.no_acl else wanted[0].acl
-        await zk.ensure_path(root.rsplit("/", 1)[0] or "/", acl=acl or OPEN_ACL_UNSAFE)
+        parent_acl = node_acl(wanted[0]) or OPEN_ACL_UNSAFE
+        await zk.ensure_path(root.rsplit("/", 1)[0] or "/", acl=parent_acl)
         await one_by_one(wanted[:1])
         wanted = wanted[1:]
     if root not in report["created"]:

@@ -384,7 +384,9 @@ class _Gen:
             self.dec.append(f"{di}    {target} = tuple({lst})")
             if spec.elem is USTRING:
                 # getChildren's names, up to hundreds of thousands: the same
-                # decoding as the element loop, in one tight loop.
+                # decoding as the element loop, in one tight loop. The loop's
+                # decoder lines go; the element's encoder, generated with
+                # them, stays.
                 del self.dec[loop:]
                 self.dec.append(f"{di}    {target}, pos = _ustrings(buf, pos, end, {n}, {where!r})")
         elif isinstance(spec, type) and _is_record(spec):
